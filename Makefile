@@ -1,0 +1,25 @@
+# One entry point for people and CI. `make demo` and `make check` are the README's quick start.
+.PHONY: setup demo check lint test bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+lint:
+	.venv/bin/ruff format --check src tests bench
+	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test:
+	.venv/bin/pytest -q
+
+check: setup lint test
+
+bench: setup
+	.venv/bin/python bench/run.py
+
+clean:
+	rm -rf .venv demo bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The quick-start demo: write the example fleet and walk through what lamina does with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LAMINA="$PWD/.venv/bin/lamina"
+DEMO="${DEMO_DIR:-$PWD/demo}"
+rm -rf "$DEMO"
+step() { printf '\n\033[1;36m$ %s\033[0m\n' "$*"; }
+run() { step "lamina $*"; "$LAMINA" --repo "$DEMO" "$@"; }
+# `run_finding` is for commands whose exit code 1 means "found something", which is the point here
+run_finding() { step "lamina $*"; "$LAMINA" --repo "$DEMO" "$@" || [ $? -eq 1 ]; }
+
+step "lamina init $DEMO"
+"$LAMINA" init "$DEMO"
+run envs
+run clusters
+run clusters --selector region=us-east-1
+run build production-eu/prod-eu-1 --format yaml
+run build production-eu/prod-eu-1 --hash
+run explain production-eu/prod-eu-1 guardrails.max_tool_calls
+run_finding diff staging production
+run parity --strict
+
+step "change base/ and read the change against the last commit"
+sed -i 's/max_tokens    = 1024/max_tokens    = 2048/' "$DEMO/base/agent.toml"
+run_finding diff development/local-dev@HEAD development/local-dev
+run explain development/local-dev agent.max_tokens
+printf '\n\033[1;32mdemo finished: the example fleet is in %s\033[0m\n' "$DEMO"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create .venv and install lamina with its development tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# git is needed for pins and TARGET@REV; tests make throwaway repositories with it.
+command -v git >/dev/null || { echo "setup: git is required" >&2; exit 1; }

@@ -1,0 +1,47 @@
+"""lamina: layered configuration for AI agents running on many Kubernetes clusters.
+
+The library in one call::
+
+    import lamina
+
+    config = lamina.resolve("agent-configs", "production/prod-eu-1")
+    config.data            # the exact resolved config
+    config.config_hash     # SHA-256 of its canonical JSON
+    config.explain("agent.model").layers   # every layer that set it, the winner last
+
+For many targets, open the repository once (files are parsed once and shared)::
+
+    with lamina.Repository("agent-configs") as repo:
+        for config in repo.resolve_all():
+            print(config.target, config.short_hash)
+"""
+
+from lamina.core.diffs import Change, diff
+from lamina.core.hashing import canonical_json, config_hash
+from lamina.core.targets import TargetRef
+from lamina.errors import InputError, LaminaError, OutsideError, Refused
+from lamina.fleet.model import Cluster, Environment, Fleet
+from lamina.resolve.merging import merge
+from lamina.resolve.resolver import Explanation, Repository, ResolvedConfig, resolve
+
+__all__ = [
+    "Change",
+    "Cluster",
+    "Environment",
+    "Explanation",
+    "Fleet",
+    "InputError",
+    "LaminaError",
+    "OutsideError",
+    "Refused",
+    "Repository",
+    "ResolvedConfig",
+    "TargetRef",
+    "canonical_json",
+    "config_hash",
+    "diff",
+    "merge",
+    "resolve",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The ``lamina`` command: thin adapters over the library, one module per verb."""

@@ -1,0 +1,71 @@
+"""The ``lamina`` entry point: global options, the verbs, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lamina.cli import build, diff, envs, explain, init, parity
+from lamina.cli.session import Session
+from lamina.errors import LaminaError
+
+app = typer.Typer(
+    name="lamina",
+    help="Layered configuration for AI agents on many Kubernetes clusters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="The config repository (default: $LAMINA_REPO, then the nearest lamina.toml upward).",
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--as", help="Act as this user (default: $LAMINA_USER, git user.email).")
+    ] = None,
+) -> None:
+    """Layered configuration for AI agents on many Kubernetes clusters."""
+    ctx.obj = Session(repo_option=repo, actor=actor)
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command("init")(init.init)
+app.command("envs")(envs.envs)
+app.command("clusters")(envs.clusters)
+app.command("build")(build.build)
+app.command("explain")(explain.explain)
+app.command("diff")(diff.diff)
+app.command("parity")(parity.parity)
+
+
+def main() -> None:
+    """Run the CLI; every lamina error ends as ``error: <where>: <what>`` and its exit code."""
+    try:
+        app(prog_name="lamina")
+    except LaminaError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("LAMINA_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"error: internal error: {type(exc).__name__}: {exc} (set LAMINA_DEBUG=1 for details)\n"
+        )
+        sys.exit(70)

@@ -1,0 +1,74 @@
+"""``lamina diff A B``: field-level differences between two targets (exit 1 when they differ)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.session import session
+from lamina.core import diffs
+from lamina.core.paths import format_path
+
+
+def diff(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="First target (ENV, ENV/CLUSTER, @REV).")],
+    b: Annotated[str, typer.Argument(help="Second target.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Field-level differences; prompts as unified diffs. Exit 1 when the targets differ."""
+    repo = session(ctx).repository()
+    left = repo.resolve(a)
+    right = repo.resolve(b)
+    changes = diffs.diff(left.plain(), right.plain())
+    if as_json:
+        items: list[dict[str, Any]] = []
+        for change in changes:
+            item = change.to_json()
+            if diffs.is_multiline(change.a) or diffs.is_multiline(change.b):
+                item["diff"] = diffs.text_diff(
+                    change.a if isinstance(change.a, str) else "",
+                    change.b if isinstance(change.b, str) else "",
+                    a,
+                    b,
+                )
+            items.append(item)
+        output.print_json({"a": a, "b": b, "changes": items})
+    else:
+        print_changes(changes, a, b)
+    if changes:
+        raise typer.Exit(1)
+
+
+def print_changes(changes: list[diffs.Change], a: str, b: str) -> None:
+    """Human form of a list of changes: ~ changed, + added, - removed; texts as unified diffs."""
+    if not changes:
+        output.out.print(output.styled(f"{a} and {b} resolve to the same config", "green"))
+        return
+    output.out.print(output.styled(f"--- {a}\n+++ {b}", "bold"))
+    for change in changes:
+        path = format_path(change.path)
+        if diffs.is_multiline(change.a) or diffs.is_multiline(change.b):
+            output.out.print(output.styled(f"~ {path}:", "yellow bold"))
+            for line in diffs.text_diff(
+                change.a if isinstance(change.a, str) else "",
+                change.b if isinstance(change.b, str) else "",
+                a,
+                b,
+            )[2:]:
+                style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan"
+                output.out.print(output.styled("    " + line, style if line[:1] in "+-@" else ""))
+        elif change.kind == "added":
+            output.out.print(output.styled(f"+ {path}: {output.short_value(change.b, 200)}", "green"))
+        elif change.kind == "removed":
+            output.out.print(output.styled(f"- {path}: {output.short_value(change.a, 200)}", "red"))
+        else:
+            output.out.print(
+                output.styled(f"~ {path}: ", "yellow")
+                + output.styled(output.short_value(change.a, 200), "red")
+                + " -> "
+                + output.styled(output.short_value(change.b, 200), "green")
+            )
+    output.out.print(f"{len(changes)} difference{'s' if len(changes) != 1 else ''}")

@@ -1,0 +1,104 @@
+"""``lamina envs`` and ``lamina clusters``: what the fleet is made of."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.session import session
+from lamina.fleet.selectors import Selector
+
+
+def envs(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List environments: stage, extends, upstream, pinned base revision, clusters."""
+    repo = session(ctx).repository()
+    fleet = repo.fleet
+    rows: list[dict[str, Any]] = []
+    for name in fleet.ordered_environments():
+        env = fleet.environments[name]
+        pin = repo.pins.get(name)
+        rows.append(
+            {
+                "name": name,
+                "stage": env.stage,
+                "extends": env.extends,
+                "upstream": env.upstream,
+                "pin": pin.revision if pin else None,
+                "clusters": [c.name for c in fleet.clusters_of(name)],
+            }
+        )
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["ENVIRONMENT", "STAGE", "EXTENDS", "UPSTREAM", "PIN", "CLUSTERS"],
+        [
+            [
+                output.styled(row["name"], "bold"),
+                row["stage"],
+                row["extends"] or "-",
+                row["upstream"] or "-",
+                row["pin"][:12] if row["pin"] else output.styled("working tree", "yellow"),
+                ", ".join(row["clusters"]) or "-",
+            ]
+            for row in rows
+        ],
+    )
+
+
+def clusters(
+    ctx: typer.Context,
+    selector: Annotated[
+        str | None, typer.Option("--selector", "-l", help="Label selector: k=v,k2!=v2,k3")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List clusters: environment, namespace, where they live, labels."""
+    repo = session(ctx).repository()
+    chosen = Selector.parse(selector)
+    rows: list[dict[str, Any]] = []
+    for env in repo.fleet.ordered_environments():
+        for cluster in repo.fleet.clusters_of(env):
+            if not chosen.matches(cluster.labels):
+                continue
+            rows.append(
+                {
+                    "name": cluster.name,
+                    "environment": cluster.environment,
+                    "namespace": cluster.namespace,
+                    "kind": cluster.kind,
+                    "context": cluster.context,
+                    "directory": cluster.directory,
+                    "labels": dict(cluster.labels),
+                    "suspended": cluster.suspended,
+                    "health": "suspended" if cluster.suspended else _health(cluster.kind),
+                }
+            )
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["CLUSTER", "ENVIRONMENT", "NAMESPACE", "WHERE", "LABELS", "HEALTH"],
+        [
+            [
+                output.styled(row["name"], "bold"),
+                row["environment"],
+                row["namespace"],
+                f"dir:{row['directory']}" if row["directory"] else f"context:{row['context']}",
+                ",".join(f"{k}={v}" for k, v in sorted(row["labels"].items())),
+                row["health"],
+            ]
+            for row in rows
+        ],
+    )
+
+
+def _health(kind: str) -> str:
+    # Directory clusters are always reachable; API clusters are probed by `lamina clusters`
+    # once cluster connectivity lands (see the apply/drift work).
+    return "ok (directory)" if kind == "directory" else "not checked"

@@ -1,0 +1,67 @@
+"""How commands talk to people and scripts: rich on a terminal, plain when piped, JSON on request."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["Text", "err", "is_terminal", "out", "print_json", "print_table", "short_value", "styled"]
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def is_terminal() -> bool:
+    """True when stdout is a terminal a person is reading."""
+    return out.is_terminal
+
+
+def print_json(data: Any) -> None:
+    """Write data as indented JSON to stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def print_table(
+    columns: Sequence[str], rows: Sequence[Sequence[str | Text]], title: str | None = None
+) -> None:
+    """A table: rich with borders on a terminal; aligned plain columns when piped."""
+    if is_terminal():
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    plain = [[str(cell).replace("\n", " | ") for cell in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in plain:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    for row in plain:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def styled(text: str, style: str) -> Text:
+    """Text with a style (the style only shows on a terminal)."""
+    return Text(text, style=style)
+
+
+def short_value(value: Any, limit: int = 60) -> str:
+    """A value on one line, shortened for a table cell."""
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text

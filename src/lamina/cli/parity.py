@@ -1,0 +1,56 @@
+"""``lamina parity``: environments side by side, every difference with its reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.session import session
+from lamina.core.paths import format_path
+from lamina.resolve import parity as parity_report
+
+
+def parity(
+    ctx: typer.Context,
+    environments: Annotated[
+        list[str] | None, typer.Argument(help="Environments to compare (default: all).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a difference has no reason.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every key that differs between environments, with values and reasons."""
+    repo = session(ctx).repository()
+    names = environments or list(repo.fleet.ordered_environments())
+    differences = parity_report.parity(repo, names)
+    undocumented = sum(len(d.undocumented) for d in differences)
+    if as_json:
+        output.print_json(
+            {
+                "environments": names,
+                "differences": [d.to_json() for d in differences],
+                "undocumented": undocumented,
+            }
+        )
+    elif not differences:
+        output.out.print(output.styled("every environment resolves to the same config", "green"))
+    else:
+        rows = []
+        for difference in differences:
+            cells: list[str | output.Text] = [output.styled(format_path(difference.path), "bold")]
+            for side in difference.sides:
+                value = output.short_value(side.value, 40) if side.present else "(absent)"
+                if side.undocumented:
+                    cells.append(output.styled(f"{value}\n(no reason)", "red"))
+                elif side.reason and side.layer != "base":
+                    cells.append(output.Text(value) + output.styled(f"\n{side.reason}", "dim"))
+                else:
+                    cells.append(value)
+            rows.append(cells)
+        output.print_table(["KEY", *names], rows)
+        summary = f"{len(differences)} differing keys, {undocumented} undocumented override"
+        summary += "" if undocumented == 1 else "s"
+        output.out.print(output.styled(summary, "red" if undocumented else "green"))
+    if strict and undocumented:
+        raise typer.Exit(1)

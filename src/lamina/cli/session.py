@@ -1,0 +1,57 @@
+"""What every command shares: the repository it works on and who is acting."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from lamina.errors import InputError
+from lamina.resolve.resolver import Repository, find_root
+
+
+@dataclass
+class Session:
+    """Set once by the global options, read by every command."""
+
+    repo_option: Path | None = None
+    actor: str | None = None
+    _repo: Repository | None = field(default=None, repr=False)
+
+    def root(self) -> Path:
+        """The config repository: --repo, then $LAMINA_REPO, then the nearest lamina.toml upward."""
+        if self.repo_option is not None:
+            return self.repo_option
+        env = os.environ.get("LAMINA_REPO")
+        if env:
+            return Path(env)
+        found = find_root(Path.cwd())
+        if found is None:
+            raise InputError(
+                "no lamina.toml here or in any parent folder (use --repo DIR or set LAMINA_REPO)"
+            )
+        return found
+
+    def repository(self) -> Repository:
+        """The opened repository (opened once per command)."""
+        if self._repo is None:
+            root = self.root()
+            if not (root / "lamina.toml").is_file():
+                raise InputError(f"{root}: no lamina.toml in this folder")
+            self._repo = Repository(root)
+        return self._repo
+
+    def close(self) -> None:
+        """Release the repository's helper processes."""
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
+
+def session(ctx: typer.Context) -> Session:
+    """The Session of the running command."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Session)
+    return obj

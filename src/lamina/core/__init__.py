@@ -1,0 +1,1 @@
+"""Value objects shared by every stage of the pipeline; no I/O happens here."""

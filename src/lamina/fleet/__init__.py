@@ -1,0 +1,1 @@
+"""The fleet: environments, the promotion graph and clusters, read from ``lamina.toml``."""

@@ -1,0 +1,74 @@
+"""``lamina init``: write the example fleet, a working repository to start from."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+from lamina.errors import InputError
+
+EXAMPLE = "support-agent"
+
+
+def write_example(target: Path, *, git: bool = True) -> list[str]:
+    """Copy the example fleet into target and, with git, commit it as a new repository.
+
+    Returns:
+        The repository-relative paths written.
+
+    Raises:
+        InputError: target already holds a lamina.toml or is a file.
+    """
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} exists and is not a folder")
+    if (target / "lamina.toml").exists():
+        raise InputError(f"{target / 'lamina.toml'}: a fleet already lives here; not overwriting it")
+    source = resources.files("lamina.examples").joinpath(EXAMPLE)
+    staging = target.with_name(f".{target.name}.lamina-init")
+    if staging.exists():
+        shutil.rmtree(staging)
+    written: list[str] = []
+    with resources.as_file(source) as folder:
+        # copy to a sibling folder first and move the files in, so a failure leaves nothing half-written
+        shutil.copytree(folder, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(staging.rglob("*")):
+            rel = path.relative_to(staging)
+            if path.is_dir():
+                (target / rel).mkdir(parents=True, exist_ok=True)
+                continue
+            if (target / rel).exists():
+                raise InputError(f"{target / rel}: already exists; not overwriting it")
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(staging)
+                path.replace(target / rel)
+                written.append(rel.as_posix())
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if git:
+        _git_commit(target)
+    return written
+
+
+def _git_commit(target: Path) -> None:
+    inside = subprocess.run(
+        ["git", "-C", str(target), "rev-parse", "--is-inside-work-tree"],
+        capture_output=True,
+        check=False,
+    )
+    if inside.returncode != 0:
+        subprocess.run(["git", "init", "-q", "-b", "main", str(target)], check=True)
+    subprocess.run(["git", "-C", str(target), "add", "-A", "."], check=True)
+    identity = []
+    for key, fallback in (("user.name", "lamina"), ("user.email", "lamina@localhost")):
+        probe = subprocess.run(["git", "-C", str(target), "config", key], capture_output=True, check=False)
+        if probe.returncode != 0:
+            identity += ["-c", f"{key}={fallback}"]
+    subprocess.run(
+        ["git", "-C", str(target), *identity, "commit", "-q", "-m", "lamina init: example fleet"],
+        check=True,
+    )

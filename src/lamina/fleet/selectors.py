@@ -1,0 +1,67 @@
+"""Label selectors, as Kubernetes and Argo CD's cluster generator write them: ``k=v,k2!=v2,k3``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lamina.errors import InputError
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One clause of a selector."""
+
+    key: str
+    operator: str  # '=', '!=', 'exists', '!exists'
+    value: str = ""
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """True when labels satisfy this clause."""
+        if self.operator == "exists":
+            return self.key in labels
+        if self.operator == "!exists":
+            return self.key not in labels
+        if self.operator == "=":
+            return labels.get(self.key) == self.value
+        return labels.get(self.key) != self.value
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A conjunction of requirements; the empty selector matches everything."""
+
+    requirements: tuple[Requirement, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str | None) -> Selector:
+        """Parse ``k=v,k2!=v2,k3,!k4``.
+
+        Raises:
+            InputError: a clause is malformed.
+        """
+        if not text:
+            return cls()
+        requirements = []
+        for raw in text.split(","):
+            clause = raw.strip()
+            if not clause:
+                raise InputError(f"selector {text!r} has an empty clause")
+            if "!=" in clause:
+                key, _, value = clause.partition("!=")
+                requirements.append(Requirement(key.strip(), "!=", value.strip()))
+            elif "=" in clause:
+                key, _, value = clause.partition("=")
+                key = key.strip().rstrip("=")
+                requirements.append(Requirement(key, "=", value.strip().lstrip("=")))
+            elif clause.startswith("!"):
+                requirements.append(Requirement(clause[1:].strip(), "!exists"))
+            else:
+                requirements.append(Requirement(clause, "exists"))
+            if not requirements[-1].key:
+                raise InputError(f"selector {text!r}: clause {clause!r} has no key")
+        return cls(tuple(requirements))
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """True when labels satisfy every requirement."""
+        return all(req.matches(labels) for req in self.requirements)

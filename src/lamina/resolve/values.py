@@ -1,0 +1,60 @@
+"""Special values inside a config: file text that remembers its file, and secret references."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+SECRET_KEY = "secret"
+FILE_KEY = "file"
+_SECRET_REF = re.compile(r"^(vault:[^#\s]+#[^#\s]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+)$")
+
+
+class FileText(str):
+    """The text of a ``{file = ...}`` reference; ``source`` is its repository path."""
+
+    source: str
+
+    def __new__(cls, text: str, source: str) -> FileText:
+        obj = super().__new__(cls, text)
+        obj.source = source
+        return obj
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FileText:
+        return self  # immutable
+
+    def __copy__(self) -> FileText:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FileText, (str(self), self.source))
+
+
+def is_secret_ref(value: Any) -> bool:
+    """``{secret = "name/key"}`` or ``{secret = "vault:path#key"}``: a reference, never a value."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(SECRET_KEY), str)
+
+
+def is_file_ref(value: Any) -> bool:
+    """``{file = "prompts/x.txt"}``: replaced by the file's text when the layer is read."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(FILE_KEY), str)
+
+
+def valid_secret_ref(ref: str) -> bool:
+    """A Kubernetes ``secret-name/key`` or a ``vault:path#key``."""
+    return bool(_SECRET_REF.match(ref))
+
+
+def category(value: Any) -> str:
+    """The kind of a value for type-conflict checks: table, array, string, number, boolean."""
+    if isinstance(value, dict):
+        return "string" if is_secret_ref(value) else "table"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null"

@@ -1,0 +1,180 @@
+"""A parsed config file: its data, the line of every key, and the comments that explain them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamina.core.paths import KeyPath
+from lamina.errors import ParseError, Place
+
+CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+ALLOW_PLAINTEXT = "lamina: allow-plaintext"
+DEFAULT_MAX_DEPTH = 64
+DEFAULT_MAX_NODES = 200_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep hostile files from costing unbounded time or memory."""
+
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_nodes: int = DEFAULT_MAX_NODES
+
+
+@dataclass
+class Document:
+    """One config file as lamina sees it.
+
+    Attributes:
+        path: repository-relative path (``overlays/production/agent-patch.toml``).
+        data: the top-level table as plain Python values (dict, list, str, int, float, bool;
+            YAML null stays None, meaning "remove this key").
+        lines: the 1-based line of every key path the file writes.
+        text_lines: the file's lines, for reading comments.
+    """
+
+    path: str
+    data: dict[str, Any]
+    lines: dict[KeyPath, int]
+    text_lines: list[str] = field(repr=False)
+    revision: str | None = None
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line that writes path, or the nearest enclosing key that does."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+    def place(self, path: KeyPath = ()) -> Place:
+        """file:line of path in this document."""
+        return Place(self.path, self.line_of(path) if path else None)
+
+    def reason(self, line: int | None) -> str | None:
+        """The comment on line, else the comment lines directly above it, else None."""
+        if line is None or not 1 <= line <= len(self.text_lines):
+            return None
+        trailing = trailing_comment(self.text_lines[line - 1])
+        if trailing:
+            cleaned = _clean_reason(trailing)
+            if cleaned:
+                return cleaned
+        above: list[str] = []
+        index = line - 2
+        while index >= 0:
+            stripped = self.text_lines[index].strip()
+            if not stripped.startswith("#"):
+                break
+            above.append(stripped.lstrip("#").strip())
+            index -= 1
+        text = " ".join(reversed([part for part in above if part]))
+        return _clean_reason(text) or None
+
+    def allows_plaintext(self, line: int | None) -> bool:
+        """True when line carries the ``lamina: allow-plaintext`` comment."""
+        if line is None or not 1 <= line <= len(self.text_lines):
+            return False
+        comment = trailing_comment(self.text_lines[line - 1]) or ""
+        return ALLOW_PLAINTEXT in comment
+
+
+def _clean_reason(text: str) -> str:
+    return text.replace(ALLOW_PLAINTEXT, "").strip(" ;,-")
+
+
+_QUOTES = "\"'"
+
+
+def trailing_comment(line: str) -> str | None:
+    """The text after a ``#`` that starts a comment on this line (outside quotes)."""
+    quote: str | None = None
+    escaped = False
+    for index, char in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in _QUOTES:
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
+            return line[index + 1 :].strip()
+    return None
+
+
+def decode_text(path: str, raw: bytes) -> str:
+    """Decode UTF-8 strictly; name the line of the first bad byte."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ParseError(
+            "file starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM",
+            Place(path, 1, 1),
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ParseError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", Place(path, line, column)
+        ) from None
+
+
+def parse_document(path: str, raw: bytes, limits: Limits | None = None) -> Document:
+    """Parse a TOML, YAML or JSON config file by its suffix.
+
+    Raises:
+        ParseError: the file is malformed, has duplicate keys, is not a table at the top,
+            nests too deep, or (YAML) uses aliases that expand too far or custom tags.
+    """
+    from lamina.source import json_reader, toml_reader, yaml_reader
+
+    limits = limits or Limits()
+    text = decode_text(path, raw)
+    lower = path.lower()
+    if lower.endswith(".toml"):
+        data, lines = toml_reader.read(path, text)
+    elif lower.endswith((".yaml", ".yml")):
+        data, lines = yaml_reader.read(path, text, limits)
+    elif lower.endswith(".json"):
+        data, lines = json_reader.read(path, text)
+    else:
+        raise ParseError("not a config file (expected .toml, .yaml, .yml or .json)", Place(path))
+    check_shape(path, data, lines, limits)
+    return Document(path=path, data=data, lines=lines, text_lines=text.splitlines())
+
+
+def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: Limits) -> None:
+    """Refuse trees deeper or larger than the limits, and keys lamina cannot address."""
+    count = 0
+    stack: list[tuple[Any, KeyPath]] = [(data, ())]
+    while stack:
+        node, at = stack.pop()
+        count += 1
+        if count > limits.max_nodes:
+            raise ParseError(
+                f"more than {limits.max_nodes} values in one file ([limits] max_nodes)",
+                Place(path, 1),
+            )
+        if len(at) > limits.max_depth:
+            raise ParseError(
+                f"nested deeper than {limits.max_depth} levels ([limits] max_depth)",
+                Place(path, _nearest(lines, at)),
+            )
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise ParseError(f"key {key!r} is not a string", Place(path, _nearest(lines, at)))
+                stack.append((value, (*at, key)))
+        elif isinstance(node, list):
+            stack.extend((value, (*at, index)) for index, value in enumerate(node))
+
+
+def _nearest(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None

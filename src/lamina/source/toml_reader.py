@@ -1,0 +1,253 @@
+"""TOML files: values from ``tomllib``, the line of every key from a small scanner.
+
+``tomllib`` checks the syntax and builds the values; it does not say where a key was.
+The scanner below walks the (already valid) text once more and records the line of every
+key, table header, array-of-tables entry and array element.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from typing import Any
+
+from lamina.core.paths import KeyPath
+from lamina.errors import ParseError, Place
+
+_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR_END = re.compile(r"[,\]\}\n#]")
+
+
+def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    """Parse TOML text into plain values and key lines."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _POSITION.search(message)
+        if match:
+            place = Place(path, int(match.group(1)), int(match.group(2)))
+            message = message[: match.start()]
+        else:
+            place = Place(path)
+        raise ParseError(f"invalid TOML: {message}", place) from None
+    return _plain(data), _Scanner(text).scan()
+
+
+def _plain(value: Any) -> Any:
+    # TOML dates and times have no JSON form: lamina carries them as RFC 3339 strings.
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+class _Scanner:
+    """Records the line of each key in valid TOML text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.lines: dict[KeyPath, int] = {}
+        self.aot_last: dict[KeyPath, int] = {}  # indexed path of an array of tables -> last index
+        self.table_counts: dict[KeyPath, int] = {}
+
+    def scan(self) -> dict[KeyPath, int]:
+        prefix: KeyPath = ()
+        while self.pos < len(self.text):
+            self._skip_space_and_comments()
+            if self.pos >= len(self.text):
+                break
+            if self.text.startswith("[[", self.pos):
+                self.pos += 2
+                prefix = self._array_header()
+            elif self.text[self.pos] == "[":
+                self.pos += 1
+                prefix = self._table_header()
+            else:
+                self._key_value(prefix)
+        return self.lines
+
+    # -- low-level reading --------------------------------------------------------------
+
+    def _skip_ws(self) -> None:
+        text = self.text
+        while self.pos < len(text) and text[self.pos] in " \t":
+            self.pos += 1
+
+    def _skip_space_and_comments(self) -> None:
+        text = self.text
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char in " \t\r":
+                self.pos += 1
+            elif char == "\n":
+                self.pos += 1
+                self.line += 1
+            elif char == "#":
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            else:
+                break
+
+    def _read_key(self) -> list[str]:
+        parts: list[str] = []
+        while True:
+            self._skip_ws()
+            char = self.text[self.pos]
+            if char == '"' or char == "'":
+                parts.append(self._single_line_string())
+            else:
+                match = _BARE_KEY.match(self.text, self.pos)
+                if match is None:
+                    return parts
+                parts.append(match.group())
+                self.pos = match.end()
+            self._skip_ws()
+            if self.pos < len(self.text) and self.text[self.pos] == ".":
+                self.pos += 1
+                continue
+            return parts
+
+    def _single_line_string(self) -> str:
+        quote = self.text[self.pos]
+        start = self.pos
+        self.pos += 1
+        while self.text[self.pos] != quote:
+            if quote == '"' and self.text[self.pos] == "\\":
+                self.pos += 1
+            self.pos += 1
+        self.pos += 1
+        raw = self.text[start : self.pos]
+        if quote == "'":
+            return raw[1:-1]
+        value: str = tomllib.loads(f"k = {raw}")["k"]
+        return value
+
+    def _string(self) -> None:
+        text = self.text
+        for quote in ('"""', "'''"):
+            if text.startswith(quote, self.pos):
+                end = self.pos + 3
+                while True:
+                    end = text.find(quote, end)
+                    if quote == '"""' and _escaped(text, end):
+                        end += 1
+                        continue
+                    break
+                while text.startswith(quote[0], end + 3):  # up to two extra quotes belong inside
+                    end += 1
+                self.line += text.count("\n", self.pos, end)
+                self.pos = end + 3
+                return
+        self._single_line_string()
+
+    # -- structure --------------------------------------------------------------------------
+
+    def _indexed(self, keys: list[str]) -> KeyPath:
+        path: KeyPath = ()
+        for key in keys:
+            path = (*path, key)
+            if path in self.aot_last:
+                path = (*path, self.aot_last[path])
+        return path
+
+    def _table_header(self) -> KeyPath:
+        keys = self._read_key()
+        self._skip_ws()
+        self.pos += 1  # ']'
+        path = self._indexed(keys)
+        self.lines.setdefault(path, self.line)
+        return path
+
+    def _array_header(self) -> KeyPath:
+        keys = self._read_key()
+        self._skip_ws()
+        self.pos += 2  # ']]'
+        parent = self._indexed(keys[:-1])
+        array: KeyPath = (*parent, keys[-1])
+        index = self.aot_last.get(array, -1) + 1
+        self.aot_last[array] = index
+        # a new element starts fresh nested arrays of tables
+        for known in [p for p in self.aot_last if p[: len(array)] == array and p != array]:
+            del self.aot_last[known]
+        self.lines.setdefault(array, self.line)
+        self.lines[(*array, index)] = self.line
+        return (*array, index)
+
+    def _key_value(self, prefix: KeyPath) -> None:
+        keys = self._read_key()
+        if not keys:  # not reachable on valid TOML; never loop forever
+            self.pos += 1
+            return
+        path = prefix
+        for key in keys:
+            path = (*path, key)
+            self.lines.setdefault(path, self.line)
+        self._skip_ws()
+        self.pos += 1  # '='
+        self._skip_ws()
+        self._value(path)
+
+    def _value(self, path: KeyPath) -> None:
+        char = self.text[self.pos]
+        if char in "\"'":
+            self._string()
+        elif char == "[":
+            self._array(path)
+        elif char == "{":
+            self._inline_table(path)
+        else:
+            match = _SCALAR_END.search(self.text, self.pos)
+            end = len(self.text) if match is None else match.start()
+            self.pos = end
+
+    def _array(self, path: KeyPath) -> None:
+        self.pos += 1
+        index = 0
+        while True:
+            self._skip_space_and_comments()
+            char = self.text[self.pos]
+            if char == "]":
+                self.pos += 1
+                return
+            if char == ",":
+                self.pos += 1
+                continue
+            self.lines.setdefault((*path, index), self.line)
+            self._value((*path, index))
+            index += 1
+
+    def _inline_table(self, path: KeyPath) -> None:
+        self.pos += 1
+        while True:
+            self._skip_space_and_comments()
+            char = self.text[self.pos]
+            if char == "}":
+                self.pos += 1
+                return
+            if char == ",":
+                self.pos += 1
+                continue
+            keys = self._read_key()
+            sub = path
+            for key in keys:
+                sub = (*sub, key)
+                self.lines.setdefault(sub, self.line)
+            self._skip_ws()
+            self.pos += 1  # '='
+            self._skip_ws()
+            self._value(sub)
+
+
+def _escaped(text: str, index: int) -> bool:
+    backslashes = 0
+    while index - 1 - backslashes >= 0 and text[index - 1 - backslashes] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1

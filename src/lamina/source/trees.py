@@ -1,0 +1,314 @@
+"""A file tree to read config from: the working folder or one git revision.
+
+Both refuse to hand out anything outside the repository (``..``, absolute paths,
+symlinks that leave it, device files) and anything larger than the size limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from lamina.errors import InputError, OutsideError, Place, ReferenceError_, UnknownTargetError
+
+DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
+_MAX_SYMLINK_HOPS = 16
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in a folder listing."""
+
+    name: str
+    is_dir: bool
+
+
+class Tree(Protocol):
+    """Read-only access to the files of the config repository at one point in time."""
+
+    @property
+    def label(self) -> str:
+        """How to name this tree to a person: ``working tree`` or a short revision."""
+
+    @property
+    def revision(self) -> str | None:
+        """The full commit id, or None for the working tree."""
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        """Entries of a folder (sorted by name); empty when it does not exist."""
+
+    def is_dir(self, rel: str) -> bool:
+        """True when rel is a folder."""
+
+    def is_file(self, rel: str) -> bool:
+        """True when rel is a regular file (following symlinks inside the repository)."""
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The content of a file, refusing escapes, devices and oversized files."""
+
+
+def normalize(rel: str, *, place: Place | None = None) -> str:
+    """Normalize a repository-relative path; refuse absolute paths and ``..`` escapes."""
+    if "\x00" in rel:
+        raise ReferenceError_(f"path {rel!r} contains a NUL byte", place)
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        raise ReferenceError_(f"path {rel!r} is absolute; paths must stay inside the repository", place)
+    norm = posixpath.normpath(rel)
+    if norm == ".." or norm.startswith("../"):
+        raise ReferenceError_(f"path {rel!r} leaves the repository", place)
+    return "" if norm == "." else norm
+
+
+class WorkingTree:
+    """The repository folder as it is on disk now."""
+
+    def __init__(self, root: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+        self.root = root.resolve()
+        self.max_file_bytes = max_file_bytes
+
+    @property
+    def label(self) -> str:
+        return "working tree"
+
+    @property
+    def revision(self) -> str | None:
+        return None
+
+    def _real(self, rel: str) -> Path:
+        path = (self.root / normalize(rel)).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise ReferenceError_(f"{rel} resolves outside the repository (symlink escape)")
+        return path
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        path = self._real(rel)
+        if not path.is_dir():
+            return []
+        entries = []
+        with os.scandir(path) as scan:
+            for item in scan:
+                entries.append(Entry(item.name, item.is_dir()))
+        return sorted(entries, key=lambda e: e.name)
+
+    def is_dir(self, rel: str) -> bool:
+        try:
+            return self._real(rel).is_dir()
+        except ReferenceError_:
+            return False
+
+    def is_file(self, rel: str) -> bool:
+        return (self.root / normalize(rel)).is_file()
+
+    def read_bytes(self, rel: str) -> bytes:
+        path = self._real(rel)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise ReferenceError_(f"{rel}: no such file") from None
+        except OSError as exc:
+            raise ReferenceError_(f"{rel}: cannot read: {exc.strerror}") from exc
+        if not stat.S_ISREG(info.st_mode):
+            raise ReferenceError_(f"{rel}: not a regular file")
+        if info.st_size > self.max_file_bytes:
+            raise InputError(
+                f"{rel}: file is {info.st_size} bytes, over the limit of "
+                f"{self.max_file_bytes} ([limits] max_file_bytes)"
+            )
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ReferenceError_(f"{rel}: cannot read: {exc.strerror}") from exc
+
+
+def run_git(root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
+    """Run a git command in root and return its stdout; failures become OutsideError."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            input=input_bytes,
+            capture_output=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise OutsideError(f"cannot run git: {exc.strerror}") from exc
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise OutsideError(f"git {args[0]} failed: {message[-1] if message else 'no output'}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class GitRepo:
+    """Where the config repository sits inside its git repository."""
+
+    toplevel: Path
+    prefix: str  # the config repository's folder relative to the git top level ('' or 'x/y/')
+
+    @classmethod
+    def find(cls, root: Path) -> GitRepo | None:
+        """The git repository holding root, or None for a plain folder."""
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--show-toplevel", "--show-prefix"],
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            return None
+        if done.returncode != 0:
+            return None
+        lines = done.stdout.decode().splitlines()
+        prefix = lines[1] if len(lines) > 1 else ""
+        return cls(Path(lines[0]), prefix)
+
+    def resolve_revision(self, rev: str) -> str:
+        """The full commit id of rev.
+
+        Raises:
+            UnknownTargetError: rev names no commit.
+        """
+        if rev.startswith("-"):
+            raise UnknownTargetError(f"unknown git revision {rev!r}")
+        done = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(self.toplevel),
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                f"{rev}^{{commit}}",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise UnknownTargetError(f"unknown git revision {rev!r}")
+        return done.stdout.decode().strip()
+
+
+class GitTree:
+    """The repository's files as of one commit, read with the git CLI."""
+
+    def __init__(self, repo: GitRepo, commit: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES):
+        self.repo = repo
+        self.commit = commit
+        self.max_file_bytes = max_file_bytes
+        self._blobs: dict[str, tuple[str, str, int]] = {}  # path -> (mode, sha, size)
+        self._dirs: dict[str, list[Entry]] = {}
+        self._load_listing()
+        self._cat: subprocess.Popen[bytes] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.commit[:12]
+
+    @property
+    def revision(self) -> str | None:
+        return self.commit
+
+    def _load_listing(self) -> None:
+        out = run_git(self.repo.toplevel, "ls-tree", "-r", "-l", "-z", "--full-tree", self.commit)
+        prefix = self.repo.prefix
+        dirs: dict[str, set[tuple[str, bool]]] = {}
+        for record in out.split(b"\x00"):
+            if not record:
+                continue
+            meta, _, raw_path = record.partition(b"\t")
+            mode, kind, sha, size = meta.decode().split()
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if prefix:
+                if not path.startswith(prefix):
+                    continue
+                path = path[len(prefix) :]
+            if kind != "blob":
+                continue
+            self._blobs[path] = (mode, sha, int(size) if size != "-" else 0)
+            parts = path.split("/")
+            for depth in range(len(parts)):
+                parent = "/".join(parts[:depth])
+                dirs.setdefault(parent, set()).add((parts[depth], depth < len(parts) - 1))
+        self._dirs = {
+            key: sorted((Entry(name, is_dir) for name, is_dir in names), key=lambda e: e.name)
+            for key, names in dirs.items()
+        }
+
+    def _follow(self, rel: str) -> str:
+        path = normalize(rel)
+        for _ in range(_MAX_SYMLINK_HOPS):
+            blob = self._blobs.get(path)
+            if blob is None or blob[0] != "120000":
+                return path
+            target = self._cat_blob(blob[1]).decode("utf-8", "surrogateescape")
+            try:
+                path = normalize(posixpath.join(posixpath.dirname(path), target))
+            except ReferenceError_:
+                raise ReferenceError_(
+                    f"{rel} is a symlink that leaves the repository (at {self.label})"
+                ) from None
+        raise ReferenceError_(f"{rel}: too many levels of symlinks (at {self.label})")
+
+    def list_dir(self, rel: str) -> list[Entry]:
+        return list(self._dirs.get(normalize(rel), []))
+
+    def is_dir(self, rel: str) -> bool:
+        return normalize(rel) in self._dirs
+
+    def is_file(self, rel: str) -> bool:
+        try:
+            return self._follow(rel) in self._blobs
+        except ReferenceError_:
+            return False
+
+    def read_bytes(self, rel: str) -> bytes:
+        path = self._follow(rel)
+        blob = self._blobs.get(path)
+        if blob is None:
+            raise ReferenceError_(f"{rel}: no such file at revision {self.label}")
+        if blob[0] not in ("100644", "100755"):
+            raise ReferenceError_(f"{rel}: not a regular file at revision {self.label}")
+        if blob[2] > self.max_file_bytes:
+            raise InputError(
+                f"{rel}: file is {blob[2]} bytes, over the limit of {self.max_file_bytes} "
+                "([limits] max_file_bytes)"
+            )
+        return self._cat_blob(blob[1])
+
+    def _cat_blob(self, sha: str) -> bytes:
+        # One long-lived `git cat-file --batch` reads every blob of this revision.
+        if self._cat is None:
+            self._cat = subprocess.Popen(
+                ["git", "-C", str(self.repo.toplevel), "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        assert self._cat.stdin is not None and self._cat.stdout is not None
+        self._cat.stdin.write(sha.encode() + b"\n")
+        self._cat.stdin.flush()
+        header = self._cat.stdout.readline().split()
+        if len(header) != 3:
+            raise OutsideError(f"git cat-file could not read blob {sha}")
+        size = int(header[2])
+        data = self._cat.stdout.read(size)
+        self._cat.stdout.read(1)
+        return data
+
+    def close(self) -> None:
+        """Stop the git helper process."""
+        if self._cat is not None:
+            assert self._cat.stdin is not None
+            self._cat.stdin.close()
+            self._cat.wait()
+            if self._cat.stdout is not None:
+                self._cat.stdout.close()
+            self._cat = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown: nothing useful to do
+            self.close()

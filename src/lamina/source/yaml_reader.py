@@ -1,0 +1,158 @@
+"""YAML files through ruamel.yaml, refusing what makes YAML dangerous.
+
+Round-trip loading keeps the line of every key. Custom tags (``!!python/object``...) are
+refused rather than constructed, and aliases are expanded under a node budget so an
+alias bomb ("billion laughs") fails fast instead of eating memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.core.paths import KeyPath
+from lamina.errors import ParseError, Place
+from lamina.source.documents import Limits
+
+_STANDARD_TAGS = {
+    None,
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:omap",
+}
+
+
+def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    """Parse one YAML document into plain values and key lines."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        documents = list(yaml.load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        place = Place(path, mark.line + 1, mark.column + 1) if mark else Place(path)
+        problem = (exc.problem or exc.context or "malformed YAML").strip()
+        if "duplicate key" in str(exc):
+            problem = "duplicate key " + _duplicate_key(str(exc))
+        raise ParseError(f"invalid YAML: {problem}", place) from None
+    except YAMLError as exc:
+        raise ParseError(f"invalid YAML: {str(exc).splitlines()[0]}", Place(path)) from None
+    except RecursionError:
+        raise ParseError("invalid YAML: nested too deep", Place(path)) from None
+    if len(documents) > 1:
+        raise ParseError("holds several YAML documents; lamina reads one per file", Place(path))
+    root = documents[0] if documents else None
+    if root is None:
+        return {}, {}
+    converter = _Converter(path, limits)
+    if not isinstance(root, dict):
+        raise ParseError("the top level must be a mapping", Place(path, 1))
+    data = converter.convert(root, (), 1)
+    return data, converter.lines
+
+
+def _duplicate_key(message: str) -> str:
+    for line in message.splitlines():
+        if "found duplicate key" in line:
+            return line.split("found duplicate key", 1)[1].split(" with value")[0].strip()
+    return ""
+
+
+class _Converter:
+    def __init__(self, path: str, limits: Limits) -> None:
+        self.path = path
+        self.limits = limits
+        self.lines: dict[KeyPath, int] = {}
+        self.nodes = 0
+
+    def _check(self, node: Any, at: KeyPath, line: int) -> None:
+        self.nodes += 1
+        if self.nodes > self.limits.max_nodes:
+            raise ParseError(
+                f"YAML expands to more than {self.limits.max_nodes} values "
+                "(an alias bomb?) ([limits] max_nodes)",
+                Place(self.path, line),
+            )
+        if len(at) > self.limits.max_depth:
+            raise ParseError(
+                f"nested deeper than {self.limits.max_depth} levels ([limits] max_depth)",
+                Place(self.path, line),
+            )
+        tag = getattr(node, "tag", None)
+        value = getattr(tag, "value", tag) if tag is not None else None
+        if isinstance(value, str) and value not in _STANDARD_TAGS:
+            raise ParseError(f"custom YAML tag {_short(value)} is not allowed", Place(self.path, line))
+
+    def convert(self, node: Any, at: KeyPath, line: int) -> Any:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+
+        self._check(node, at, line)
+        if isinstance(node, TaggedScalar):
+            raise ParseError(
+                f"custom YAML tag {_short(node.tag.value)} is not allowed", Place(self.path, line)
+            )
+        if isinstance(node, CommentedMap):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                key_line = _key_line(node, key, line)
+                if not isinstance(key, str):
+                    if isinstance(key, bool | int | float):
+                        key = str(key).lower() if isinstance(key, bool) else str(key)
+                    else:
+                        raise ParseError("keys must be strings", Place(self.path, key_line))
+                path = (*at, key)
+                self.lines.setdefault(path, key_line)
+                out[key] = self.convert(value, path, key_line)
+            return out
+        if isinstance(node, CommentedSeq):
+            items = []
+            for index, value in enumerate(node):
+                item_line = _item_line(node, index, line)
+                path = (*at, index)
+                self.lines.setdefault(path, item_line)
+                items.append(self.convert(value, path, item_line))
+            return items
+        if isinstance(node, dict | list):  # plain containers from a merge key
+            raise ParseError("unsupported YAML construct", Place(self.path, line))
+        return _scalar(node, self.path, line)
+
+
+def _short(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+def _key_line(node: Any, key: Any, default: int) -> int:
+    try:
+        return int(node.lc.key(key)[0]) + 1
+    except (KeyError, TypeError, AttributeError):
+        return default  # a key that came in through a merge key (<<)
+
+
+def _item_line(node: Any, index: int, default: int) -> int:
+    try:
+        return int(node.lc.item(index)[0]) + 1
+    except (KeyError, TypeError, AttributeError):
+        return default
+
+
+def _scalar(value: Any, path: str, line: int) -> Any:
+    import datetime as dt
+
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise ParseError(f"unsupported YAML value of type {type(value).__name__}", Place(path, line))

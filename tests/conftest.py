@@ -1,0 +1,74 @@
+"""Shared fixtures: throwaway config repositories, plain folders and real git ones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lamina.fleet import scaffold
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("LAMINA_REPO", raising=False)
+
+
+WriteRepo = Callable[[dict[str, str]], Path]
+
+
+@pytest.fixture
+def write_repo(tmp_path: Path) -> WriteRepo:
+    """Write files (path -> text, dedented) into a fresh folder and return it."""
+
+    def write(files: dict[str, str]) -> Path:
+        root = tmp_path / "repo"
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return root
+
+    return write
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in root and return stdout."""
+    done = subprocess.run(
+        ["git", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    return done.stdout.strip()
+
+
+def commit_all(root: Path, message: str = "change") -> str:
+    """Stage everything, commit, and return the new commit id."""
+    if not (root / ".git").exists():
+        git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """The `lamina init` example fleet as a committed git repository."""
+    root = tmp_path / "fleet"
+    scaffold.write_example(root, git=True)
+    return root
