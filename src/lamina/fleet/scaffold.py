@@ -7,7 +7,7 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from lamina.errors import InputError
+from lamina.errors import InputError, OutsideError
 
 EXAMPLE = "support-agent"
 
@@ -55,20 +55,31 @@ def write_example(target: Path, *, git: bool = True) -> list[str]:
 
 
 def _git_commit(target: Path) -> None:
-    inside = subprocess.run(
-        ["git", "-C", str(target), "rev-parse", "--is-inside-work-tree"],
-        capture_output=True,
-        check=False,
-    )
-    if inside.returncode != 0:
-        subprocess.run(["git", "init", "-q", "-b", "main", str(target)], check=True)
-    subprocess.run(["git", "-C", str(target), "add", "-A", "."], check=True)
-    identity = []
-    for key, fallback in (("user.name", "lamina"), ("user.email", "lamina@localhost")):
-        probe = subprocess.run(["git", "-C", str(target), "config", key], capture_output=True, check=False)
-        if probe.returncode != 0:
-            identity += ["-c", f"{key}={fallback}"]
-    subprocess.run(
-        ["git", "-C", str(target), *identity, "commit", "-q", "-m", "lamina init: example fleet"],
-        check=True,
-    )
+    # The example becomes a repository of its own, even inside another work tree.
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(target), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != target.resolve():
+            _git(target, "init", "-q", "-b", "main")
+        _git(target, "add", "-A", ".")
+        identity = []
+        for key, fallback in (("user.name", "lamina"), ("user.email", "lamina@localhost")):
+            probe = subprocess.run(
+                ["git", "-C", str(target), "config", key], capture_output=True, check=False
+            )
+            if probe.returncode != 0:
+                identity += ["-c", f"{key}={fallback}"]
+        _git(target, *identity, "commit", "-q", "-m", "lamina init: example fleet")
+    except OSError as exc:
+        raise OutsideError(f"cannot run git: {exc.strerror}") from exc
+
+
+def _git(target: Path, *args: str) -> None:
+    done = subprocess.run(["git", "-C", str(target), *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise OutsideError(f"git {args[0]} failed in {target}: {lines[-1] if lines else 'no output'}")

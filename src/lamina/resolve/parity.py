@@ -85,9 +85,13 @@ def _side(config: ResolvedConfig, path: KeyPath, value: Any) -> Side:
 
 
 def _leaves(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
+    # Arrays of tables (tools) are compared item by item; arrays of plain values as a whole.
     if isinstance(node, dict) and node:
         for key, value in node.items():
             yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
+        for index, value in enumerate(node):
+            yield from _leaves(value, (*path, index))
     else:
         yield path, node
 
