@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import build, diff, envs, explain, init, parity
+from lamina.cli import build, diff, envs, explain, init, parity, render
 from lamina.cli.session import Session
 from lamina.errors import LaminaError
 
@@ -50,6 +50,7 @@ app.command("build")(build.build)
 app.command("explain")(explain.explain)
 app.command("diff")(diff.diff)
 app.command("parity")(parity.parity)
+app.command("render")(render.render)
 
 
 def main() -> None:

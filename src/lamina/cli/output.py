@@ -11,7 +11,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Text", "err", "is_terminal", "out", "print_json", "print_table", "short_value", "styled"]
+__all__ = [
+    "Text",
+    "err",
+    "is_terminal",
+    "out",
+    "print_json",
+    "print_table",
+    "progress",
+    "short_value",
+    "styled",
+]
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -65,3 +75,30 @@ def short_value(value: Any, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+class _Progress:
+    def __init__(self, label: str, total: int) -> None:
+        self.label = label
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        # A progress bar on a terminal for long work; nothing when piped.
+        if not err.is_terminal or self.total < 20:
+            return lambda: None
+        from rich.progress import Progress
+
+        self.bar = Progress(console=err, transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def progress(label: str, total: int) -> _Progress:
+    """``with progress("rendering", n) as advance: ... advance()``."""
+    return _Progress(label, total)

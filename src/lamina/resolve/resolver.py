@@ -60,6 +60,7 @@ class ResolvedConfig:
         layers: the layers merged, lowest first.
         revision: the git commit the overlays were read at, or None for the working tree.
         base_revision: the commit ``base/`` was read at (the pin), or None.
+        fleet_name: ``[fleet] name``.
     """
 
     target: TargetRef
@@ -69,6 +70,7 @@ class ResolvedConfig:
     cluster: Cluster | None
     revision: str | None
     base_revision: str | None
+    fleet_name: str
     _hash: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -182,6 +184,7 @@ class Repository:
         self._docs: dict[tuple[str, str], Document] = {}
         self._layers: dict[tuple[str, str], Layer] = {}
         self._env_merged: dict[tuple[str, str], tuple[dict[str, Any], tuple[Layer, ...]]] = {}
+        self._newest: dict[str, int] | None = None
         if revision is None:
             self.tree: Tree = WorkingTree(self.root)
         else:
@@ -227,6 +230,30 @@ class Repository:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- revisions --------------------------------------------------------------------------
+
+    def source_revision(self, config: ResolvedConfig) -> str | None:
+        """The newest commit that changed any file config was read from (None without git).
+
+        Stable across commits that touch nothing of the target (rendered output, other
+        clusters), so re-rendering after an unrelated commit changes nothing.
+        """
+        if config.revision is not None:
+            return config.revision
+        if self.git is None or self.git.head() is None:
+            return None
+        if self._newest is None:
+            self._newest = self.git.newest_commits(["base", "overlays", "clusters", "lamina.toml"])
+        inputs = [
+            doc.path for layer in config.layers if layer.tree == self.tree.label for doc in layer.documents
+        ]
+        inputs += [path for path in config.files()]
+        inputs.append(loading.FLEET_FILE)
+        positions = [self._newest[path] for path in inputs if path in self._newest]
+        if not positions:
+            return self.git.head()
+        return self.git.commit_at(min(positions))
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -294,6 +321,7 @@ class Repository:
             cluster=cluster,
             revision=self.tree.revision,
             base_revision=pin.revision if pin else self.tree.revision,
+            fleet_name=self.fleet.name,
         )
 
     def resolve_all(

@@ -11,7 +11,7 @@ import os
 import posixpath
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -143,12 +143,13 @@ def run_git(root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     return done.stdout
 
 
-@dataclass(frozen=True)
+@dataclass
 class GitRepo:
     """Where the config repository sits inside its git repository."""
 
     toplevel: Path
     prefix: str  # the config repository's folder relative to the git top level ('' or 'x/y/')
+    _log_commits: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
     def find(cls, root: Path) -> GitRepo | None:
@@ -191,6 +192,43 @@ class GitRepo:
         if done.returncode != 0:
             raise UnknownTargetError(f"unknown git revision {rev!r}")
         return done.stdout.decode().strip()
+
+    def head(self) -> str | None:
+        """The commit HEAD points at, or None in a repository without commits."""
+        done = subprocess.run(
+            ["git", "-C", str(self.toplevel), "rev-parse", "--verify", "--quiet", "HEAD"],
+            capture_output=True,
+            check=False,
+        )
+        return done.stdout.decode().strip() or None
+
+    def newest_commits(self, folders: list[str]) -> dict[str, int]:
+        """For every file under folders (config-repository relative), the position of the newest
+        commit on HEAD's history that changed it (0 is newest); one ``git log`` for all of them."""
+        out = run_git(
+            self.toplevel,
+            "log",
+            "--format=%x00%H",
+            "--name-only",
+            "--no-renames",
+            "HEAD",
+            "--",
+            *[self.prefix + folder for folder in folders],
+        ).decode("utf-8", "surrogateescape")
+        self._log_commits = []
+        newest: dict[str, int] = {}
+        for chunk in out.split("\x00")[1:]:
+            lines = chunk.strip("\n").split("\n")
+            index = len(self._log_commits)
+            self._log_commits.append(lines[0])
+            for name in lines[1:]:
+                if name and name.startswith(self.prefix):
+                    newest.setdefault(name[len(self.prefix) :], index)
+        return newest
+
+    def commit_at(self, index: int) -> str:
+        """The commit at a position returned by :meth:`newest_commits`."""
+        return self._log_commits[index]
 
 
 class GitTree:

@@ -1,0 +1,1 @@
+"""Pure and offline: resolved configs become Kubernetes objects and GitOps folders."""

@@ -1,0 +1,130 @@
+"""A target's ConfigMap: the resolved config and its referenced files, named as Kustomize names it."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.core import hashing
+from lamina.errors import InputError
+from lamina.render import names
+from lamina.resolve.resolver import ResolvedConfig
+
+CONFIG_KEY = "agent-config.json"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_ENVIRONMENT = "lamina.dev/environment"
+LABEL_CLUSTER = "lamina.dev/cluster"
+LABEL_HASH = "lamina.dev/config-hash"
+ANNOTATION_REVISION = "lamina.dev/revision"
+ANNOTATION_BASE = "lamina.dev/base-revision"
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+@dataclass(frozen=True)
+class RenderedConfig:
+    """What lamina ships for one target."""
+
+    config: ResolvedConfig
+    base_name: str
+    data: Mapping[str, str]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    namespace: str
+
+    @property
+    def name(self) -> str:
+        """``<fleet>-config-<kustomize suffix>``."""
+        return f"{self.base_name}-{names.configmap_suffix(self.data)}"
+
+    def configmap(self) -> dict[str, Any]:
+        """The ConfigMap object (immutable: a change makes a new name, and the workload rolls)."""
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": dict(self.labels),
+                "annotations": dict(self.annotations),
+            },
+            "immutable": True,
+            "data": dict(self.data),
+        }
+
+
+def configmap_data(config: ResolvedConfig) -> dict[str, str]:
+    """``agent-config.json`` (canonical, indented) and one key per referenced file.
+
+    Raises:
+        InputError: two referenced files share a name, or a name is not a valid data key.
+    """
+    data = {CONFIG_KEY: hashing.pretty_json(config.plain())}
+    owners: dict[str, str] = {}
+    for path, text in config.files().items():
+        key = posixpath.basename(path)
+        if not _DATA_KEY.match(key) or key == CONFIG_KEY:
+            raise InputError(f"{path}: file name {key!r} cannot be a ConfigMap key")
+        if key in owners:
+            raise InputError(
+                f"{config.target}: {owners[key]} and {path} would both be ConfigMap key {key!r}; rename one"
+            )
+        owners[key] = path
+        data[key] = text
+    return dict(sorted(data.items()))
+
+
+def render_config(config: ResolvedConfig, revision: str | None) -> RenderedConfig:
+    """The ConfigMap lamina ships for a cluster target.
+
+    Args:
+        config: a resolved ``ENV/CLUSTER`` target.
+        revision: the git commit the config came from (None: not a git repository).
+    """
+    if config.cluster is None:
+        raise InputError(f"{config.target}: rendering needs a cluster target (ENV/CLUSTER)")
+    labels = {
+        MANAGED_BY: "lamina",
+        LABEL_ENVIRONMENT: config.environment.name,
+        LABEL_CLUSTER: config.cluster.name,
+        LABEL_HASH: config.short_hash,
+    }
+    annotations = {
+        ANNOTATION_REVISION: revision or "working-tree",
+        ANNOTATION_BASE: config.base_revision or revision or "working-tree",
+    }
+    return RenderedConfig(
+        config=config,
+        base_name=f"{config.fleet_name}-config",
+        data=configmap_data(config),
+        labels=labels,
+        annotations=annotations,
+        namespace=config.cluster.namespace,
+    )
+
+
+def workload_patch(workload: str, rendered: RenderedConfig) -> dict[str, Any]:
+    """A strategic-merge patch pointing ``kind/name``'s config volume at the new ConfigMap.
+
+    The pod template's annotation carries the config hash, so the rollout is visible and a
+    change always rolls the pods, as Kustomize's name-reference rewriting does.
+    """
+    kind, _, name = workload.partition("/")
+    kinds = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+    if kind.lower() not in kinds or not name:
+        raise InputError(
+            f"[render] workload {workload!r} must be deployment/NAME, statefulset/NAME or daemonset/NAME"
+        )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kinds[kind.lower()],
+        "metadata": {"name": name, "namespace": rendered.namespace},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {LABEL_HASH: rendered.config.short_hash}},
+                "spec": {"volumes": [{"name": "agent-config", "configMap": {"name": rendered.name}}]},
+            }
+        },
+    }
