@@ -8,5 +8,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# real kubectl (Kustomize) and helm, to check that lamina renders what Kustomize builds
+bash scripts/install-kubectl.sh
 # git is needed for pins and TARGET@REV; tests make throwaway repositories with it.
 command -v git >/dev/null || { echo "setup: git is required" >&2; exit 1; }

@@ -21,6 +21,14 @@ LABEL_HASH = "lamina.dev/config-hash"
 ANNOTATION_REVISION = "lamina.dev/revision"
 ANNOTATION_BASE = "lamina.dev/base-revision"
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# Kustomize's YAML writer refuses DEL, the C1 controls and U+FFFE/U+FFFF, so a file holding
+# them would render here but fail in Argo CD or Flux; refuse it up front.
+_YAML_NOT_STRING = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*\.?[0-9_]*)(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o?[0-7_]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+    r"|[yY]|yes|Yes|YES|[nN]|no|No|NO|on|On|ON|off|Off|OFF)$"
+)
+_UNWRITABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,18 @@ def configmap_data(config: ResolvedConfig) -> dict[str, str]:
         if key in owners:
             raise InputError(
                 f"{config.target}: {owners[key]} and {path} would both be ConfigMap key {key!r}; rename one"
+            )
+        bad = _UNWRITABLE.search(text)
+        if bad:
+            line = text.count("\n", 0, bad.start()) + 1
+            raise InputError(
+                f"{path}:{line}: holds character U+{ord(bad.group()):04X}, which Kustomize cannot "
+                "write into a ConfigMap"
+            )
+        if _YAML_NOT_STRING.match(key):
+            raise InputError(
+                f"{path}: file name {key!r} reads as a YAML number or keyword, which Kustomize "
+                "cannot use as a ConfigMap key; rename it"
             )
         owners[key] = path
         data[key] = text

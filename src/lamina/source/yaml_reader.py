@@ -46,6 +46,9 @@ def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[Key
         raise ParseError(f"invalid YAML: {str(exc).splitlines()[0]}", Place(path)) from None
     except RecursionError:
         raise ParseError("invalid YAML: nested too deep", Place(path)) from None
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        # ruamel.yaml itself fails on a few odd scalars (a key "._" read as a float, say)
+        raise ParseError(f"invalid YAML: cannot read a value ({exc})", Place(path)) from None
     if len(documents) > 1:
         raise ParseError("holds several YAML documents; lamina reads one per file", Place(path))
     root = documents[0] if documents else None
