@@ -21,6 +21,12 @@ run explain production-eu/prod-eu-1 guardrails.max_tool_calls
 run_finding diff staging production
 run parity --strict
 
+run render production/prod-us-1 --print
+run render --out "$DEMO/rendered"
+step "kubectl kustomize $DEMO/rendered/prod-eu-1   # what Argo CD or Flux would build"
+"$PWD/.cache/bin/kubectl" kustomize "$DEMO/rendered/prod-eu-1" | grep -E '^  name: |^kind: '
+run render --out "$DEMO/rendered"   # unchanged fleet: nothing rewritten
+
 step "change base/ and read the change against the last commit"
 sed -i 's/max_tokens    = 1024/max_tokens    = 2048/' "$DEMO/base/agent.toml"
 run_finding diff development/local-dev@HEAD development/local-dev

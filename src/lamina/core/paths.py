@@ -9,6 +9,7 @@ KeyPath = tuple[str | int, ...]
 """A path into a config tree: table keys are strings, array indexes are ints."""
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+_UNESCAPE = re.compile(r"\\(.)")
 _SEGMENT = re.compile(r'\[(\d+)\]|"((?:[^"\\]|\\.)*)"|([^.\[\]"]+)')
 
 
@@ -19,7 +20,7 @@ def format_path(path: KeyPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
             continue
-        key = part if _BARE.match(part) else '"' + part.replace('"', '\\"') + '"'
+        key = part if _BARE.match(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
         text += key if not text else "." + key
     return text
 
@@ -50,7 +51,7 @@ def parse_path(text: str) -> KeyPath:
         if index is not None:
             parts.append(int(index))
         elif quoted is not None:
-            parts.append(quoted.replace('\\"', '"'))
+            parts.append(_UNESCAPE.sub(r"\1", quoted))
         else:
             parts.append(bare)
         pos = match.end()

@@ -41,7 +41,7 @@ def read_pins(tree: Tree, environments: Mapping[str, object]) -> dict[str, Pin]:
     """
     if not tree.is_file(LOCK_FILE):
         return {}
-    doc = documents.parse_document(LOCK_FILE, tree.read_bytes(LOCK_FILE))
+    doc = documents.parse_document(LOCK_FILE, tree.read_bytes(LOCK_FILE), syntax="toml")
     table = doc.data.get("environments", {})
     if not isinstance(table, dict):
         raise FleetError("[environments] must be a table", doc.place(("environments",)))

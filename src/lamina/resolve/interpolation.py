@@ -46,10 +46,15 @@ class Interpolator:
         self.keep_cluster_refs = keep_cluster_refs
         self.done: dict[KeyPath, Any] = {}
         self.active: list[KeyPath] = []
+        self.shared_at: KeyPath | None = None  # first whole-string reference to a table or array
 
     def run(self) -> dict[str, Any]:
         """The config with every reference resolved (copy-on-write)."""
         result: dict[str, Any] = self.walk(self.config, ())
+        if self.shared_at is not None:
+            # References to tables are shared, not copied, so a chain of them can describe an
+            # exponentially large config in a few lines; count what it expands to.
+            _check_size(result, {}, MAX_EXPANDED_VALUES, self.place_of(self.shared_at))
         return result
 
     def walk(self, node: Any, path: KeyPath) -> Any:
@@ -129,6 +134,8 @@ class Interpolator:
                     f"{format_path(path)}: ${{{name}}} names no value in the resolved config",
                     self.place_of(path),
                 ) from None
+            if isinstance(node, dict | list) and self.shared_at is None:
+                self.shared_at = path
             return self.walk(node, target)
         if name in self.names:
             return self.names[name]
@@ -143,6 +150,27 @@ class Interpolator:
 
 
 _KEEP: Any = object()
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _check_size(node: Any, memo: dict[int, int], limit: int, place: Place | None) -> int:
+    if not isinstance(node, dict | list):
+        return 1
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    items = node.values() if isinstance(node, dict) else node
+    total = 1
+    for item in items:
+        total += _check_size(item, memo, limit, place)
+        if total > limit:
+            raise InterpolationError(
+                f"interpolation expands the config past {limit} values (references to tables "
+                "that reference each other)",
+                place,
+            )
+    memo[id(node)] = total
+    return total
 
 
 def _as_text(value: Any) -> str:

@@ -68,7 +68,8 @@ class Merger:
             directive = self.directive(higher, path)
             if directive is not None:
                 return self.apply_directive(directive, lower, higher, path)
-            if lower is MISSING:
+            was_missing = lower is MISSING
+            if was_missing:
                 lower = {}
             elif not isinstance(lower, dict) or values.is_secret_ref(lower):
                 raise self.conflict(lower, higher, path)
@@ -79,6 +80,8 @@ class Merger:
                     result.pop(key, None)
                 else:
                     result[key] = merged
+            if was_missing and higher and not result and path:
+                return DELETED  # only deletions under a table that does not exist: nothing to add
             return result
         if isinstance(higher, list):
             if lower is not MISSING and not isinstance(lower, list):
@@ -147,7 +150,7 @@ class Merger:
         if lower is not MISSING and not isinstance(lower, list):
             raise MergeError(
                 f"{format_path(path)}: {name} needs an array below, but {self.below_place(path)} "
-                f"sets a {values.category(lower)}",
+                f"sets {values.with_article(values.category(lower))}",
                 self.here(path),
             )
         current: list[Any] = [] if lower is MISSING else lower
@@ -195,9 +198,11 @@ class Merger:
         return result
 
     def conflict(self, lower: Any, higher: Any, path: KeyPath) -> MergeError:
+        higher_kind = values.with_article(values.category(higher))
+        lower_kind = values.with_article(values.category(lower))
         return MergeError(
-            f"type conflict at {format_path(path)}: this sets a {values.category(higher)}, "
-            f"{self.below_place(path)} sets a {values.category(lower)} "
+            f"type conflict at {format_path(path)}: this sets {higher_kind}, "
+            f"{self.below_place(path)} sets {lower_kind} "
             '(use {"$replace" = ...} to change the type)',
             self.here(path),
         )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.core.paths import KeyPath
+from lamina.core.paths import KeyPath, get_path
 from lamina.errors import Place
 from lamina.resolve.values import FileText
 from lamina.source.documents import Document
@@ -60,37 +60,71 @@ class Setting:
         return Place(self.file, self.line)
 
 
-def find_setting(doc: Document, path: KeyPath) -> tuple[KeyPath, Any] | None:
-    """Whether doc writes path (or a whole value that covers it): the written path and value."""
+def find_setting(doc: Document, path: KeyPath, resolved: Any = None) -> tuple[KeyPath, Any] | None:
+    """Whether doc writes path (or a whole value that covers it): the path inside the document
+    (for its line) and the value written there.
+
+    Items of arrays are followed by index in plain arrays, and by their merge key in a
+    ``$merge_by`` directive (which needs the resolved config to know the item's key).
+    """
     node: Any = doc.data
-    walked: KeyPath = ()
-    for part in path:
+    doc_path: KeyPath = ()
+    for depth, part in enumerate(path):
         if isinstance(node, dict) and len(node) == 1 and "$replace" in node:
             node = node["$replace"]
+            doc_path = (*doc_path, "$replace")
         if isinstance(node, dict):
+            if isinstance(part, int) and _is_merge_by(node) and resolved is not None:
+                found = _merge_by_item(node, resolved, path[: depth + 1])
+                if found is None:
+                    return None  # this document did not touch that item
+                node = node["$items"][found]
+                doc_path = (*doc_path, "$items", found)
+                continue
             if any(key.startswith("$") for key in node):
-                return walked, node  # a directive decides the whole value here
-            if part not in node:
+                return doc_path, node  # a directive decides the whole value here
+            if not isinstance(part, str) or part not in node:
                 return None
             node = node[part]
-            walked = (*walked, part)
+            doc_path = (*doc_path, part)
             if node is None:
-                return walked, None
+                return doc_path, None
         elif isinstance(node, list):
-            return walked, node  # arrays are written whole
+            if not isinstance(part, int) or not 0 <= part < len(node):
+                return None
+            node = node[part]
+            doc_path = (*doc_path, part)
         else:
             return None
     if isinstance(node, dict) and len(node) == 1 and "$replace" in node:
         node = node["$replace"]
-    return walked, node
+    return doc_path, node
 
 
-def settings(layers: Sequence[Layer], path: KeyPath) -> list[Setting]:
+def _is_merge_by(node: dict[str, Any]) -> bool:
+    return isinstance(node.get("$merge_by"), str) and isinstance(node.get("$items"), list)
+
+
+def _merge_by_item(node: dict[str, Any], resolved: Any, item_path: KeyPath) -> int | None:
+    key = node["$merge_by"]
+    try:
+        item = get_path(resolved, item_path)
+    except KeyError:
+        return None
+    if not isinstance(item, dict) or key not in item:
+        return None
+    for index, candidate in enumerate(node["$items"]):
+        if isinstance(candidate, dict) and candidate.get(key) == item[key]:
+            return index
+    return None
+
+
+def settings(layers: Sequence[Layer], path: KeyPath, resolved: Any = None) -> list[Setting]:
     """Every layer that set path, lowest first (the last one won)."""
     found: list[Setting] = []
     for layer in layers:
         for doc in layer.documents:
-            hit = find_setting(doc, path)
+            hit = find_setting(doc, path, resolved)
             if hit is None:
                 continue
             written, value = hit
@@ -99,10 +133,10 @@ def settings(layers: Sequence[Layer], path: KeyPath) -> list[Setting]:
     return found
 
 
-def place_of(layers: Sequence[Layer], path: KeyPath) -> Place | None:
+def place_of(layers: Sequence[Layer], path: KeyPath, resolved: Any = None) -> Place | None:
     """file:line of the layer whose value for path won (or of its nearest written parent)."""
-    for end in range(len(path), -1, -1):
-        hits = settings(layers, path[:end]) if end else []
+    for end in range(len(path), 0, -1):
+        hits = settings(layers, path[:end], resolved)
         if hits:
             return hits[-1].place
     return None

@@ -109,11 +109,11 @@ class ResolvedConfig:
 
     def place_of(self, path: KeyPath) -> Place | None:
         """file:line of the layer that set the value at path."""
-        return provenance.place_of(self.layers, path)
+        return provenance.place_of(self.layers, path, self.data)
 
     def settings(self, path: KeyPath) -> list[Setting]:
         """Every layer that set path, lowest first."""
-        return provenance.settings(self.layers, path)
+        return provenance.settings(self.layers, path, self.data)
 
     def explain(self, key: str) -> Explanation:
         """Every layer that set key, the winner last.
@@ -125,7 +125,7 @@ class ResolvedConfig:
             path = parse_path(key)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        layers = provenance.settings(self.layers, path)
+        layers = provenance.settings(self.layers, path, self.data)
         try:
             value = get_path(self.data, path)
         except KeyError:
@@ -309,7 +309,7 @@ class Repository:
         data = interpolation.Interpolator(
             merged,
             names,
-            lambda path: provenance.place_of(final_layers, path),
+            lambda path: provenance.place_of(final_layers, path, merged),
             keep_cluster_refs=cluster is None,
         ).run()
         pin = self.pins.get(env.name)

@@ -45,6 +45,11 @@ def valid_secret_ref(ref: str) -> bool:
     return bool(_SECRET_REF.match(ref))
 
 
+def with_article(kind: str) -> str:
+    """``a table``, ``an array``."""
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def category(value: Any) -> str:
     """The kind of a value for type-conflict checks: table, array, string, number, boolean."""
     if isinstance(value, dict):

@@ -123,8 +123,10 @@ def decode_text(path: str, raw: bytes) -> str:
         ) from None
 
 
-def parse_document(path: str, raw: bytes, limits: Limits | None = None) -> Document:
-    """Parse a TOML, YAML or JSON config file by its suffix.
+def parse_document(
+    path: str, raw: bytes, limits: Limits | None = None, syntax: str | None = None
+) -> Document:
+    """Parse a TOML, YAML or JSON config file by its suffix (or by ``syntax``: toml, yaml, json).
 
     Raises:
         ParseError: the file is malformed, has duplicate keys, is not a table at the top,
@@ -134,7 +136,7 @@ def parse_document(path: str, raw: bytes, limits: Limits | None = None) -> Docum
 
     limits = limits or Limits()
     text = decode_text(path, raw)
-    lower = path.lower()
+    lower = f".{syntax}" if syntax else path.lower()
     if lower.endswith(".toml"):
         data, lines = toml_reader.read(path, text)
     elif lower.endswith((".yaml", ".yml")):
