@@ -9,8 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lamina.fleet import scaffold
+
+# CI replays the same examples every run (a red CI must mean a change broke something);
+# local runs keep exploring new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

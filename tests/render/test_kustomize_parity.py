@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import TaggedScalar
 
 from lamina.render import configmaps, folders, names
 from lamina.resolve.resolver import Repository
@@ -25,7 +26,21 @@ def kustomize(folder: Path) -> list[dict[str, Any]]:
     done = subprocess.run(
         [str(KUBECTL), "kustomize", str(folder)], capture_output=True, text=True, check=True
     )
-    return [doc for doc in YAML(typ="safe").load_all(done.stdout) if doc]
+    # ruamel's safe loader reads a plain "=" as YAML 1.1's !!value tag; take scalars as text
+    docs = YAML(typ="rt", pure=True).load_all(done.stdout)
+    return [_plain(doc) for doc in docs if doc]
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, TaggedScalar):
+        return str(node.value)
+    if isinstance(node, bool) or node is None:
+        return node
+    return str(node) if isinstance(node, str) else node
 
 
 def test_known_vector() -> None:
@@ -115,4 +130,9 @@ def test_random_data_maps_match_kustomize(tmp_path: Path, maps: list[dict[str, s
     import shutil
 
     shutil.rmtree(tmp_path / "many", ignore_errors=True)
+    assert [names.configmap_suffix(data) for data in maps] == _build_many(tmp_path, maps)
+
+
+def test_equals_sign_value_matches_kustomize(tmp_path: Path) -> None:
+    maps = [{"A": "="}, {"B": "= x"}]
     assert [names.configmap_suffix(data) for data in maps] == _build_many(tmp_path, maps)

@@ -23,7 +23,9 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:omap",
+    "tag:yaml.org,2002:value",  # ruamel's YAML 1.1 reading of a plain "=": a string in YAML 1.2
 }
+_VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[KeyPath, int]]:
@@ -97,6 +99,8 @@ class _Converter:
         from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 
         self._check(node, at, line)
+        if isinstance(node, TaggedScalar) and node.tag.value == _VALUE_TAG:
+            return str(node.value)
         if isinstance(node, TaggedScalar):
             raise ParseError(
                 f"custom YAML tag {_short(node.tag.value)} is not allowed", Place(self.path, line)
