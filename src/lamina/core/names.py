@@ -14,8 +14,7 @@ def is_dns_label(name: str) -> bool:
 
 def describe_bad_label(name: str) -> str:
     """A short reason why name is not a DNS-1123 label."""
-    shown = name.encode("unicode_escape").decode("ascii")
     return (
-        f"{shown!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
+        f"{name!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
         "at most 63 characters, starting and ending with a letter or digit)"
     )

@@ -14,6 +14,7 @@ from lamina.source.trees import Tree
 
 FLEET_FILE = "lamina.toml"
 
+_FLEET_KEYS = {"name", "promotion"}
 _ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description"}
 _CLUSTER_KEYS = {
     "environment",
@@ -71,6 +72,12 @@ class _FleetReader:
 
     def read(self, tree: Tree) -> Fleet:
         fleet = self.table(("fleet",))
+        for key in fleet:
+            if key not in _FLEET_KEYS:
+                raise self.fail(
+                    f"unknown key {key!r} in [fleet] (known: {', '.join(sorted(_FLEET_KEYS))})",
+                    ("fleet", key),
+                )
         fleet_name = fleet.get("name")
         if not isinstance(fleet_name, str) or not fleet_name:
             raise self.fail("[fleet] name is required and must be a string", ("fleet",))
@@ -143,7 +150,7 @@ class _FleetReader:
             while current is not None:
                 if current in seen:
                     loop = " -> ".join([*seen[seen.index(current) :], current])
-                    where: KeyPath = ("environments", start, key)
+                    where: KeyPath = ("environments", current, key)
                     if where not in self.doc.lines:
                         where = ("fleet", "promotion")
                     raise self.fail(f"cycle in {key}: {loop}", where)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lamina.errors import InputError
+
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_SET_BASED = re.compile(r"\s(not)?in\s*\(")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class Selector:
         """
         if not text:
             return cls()
+        if _SET_BASED.search(text):
+            raise InputError(
+                f"selector {text!r}: set-based clauses (in, notin) are not supported; use k=v, k!=v, k or !k"
+            )
         requirements = []
         for raw in text.split(","):
             clause = raw.strip()
@@ -58,8 +67,13 @@ class Selector:
                 requirements.append(Requirement(clause[1:].strip(), "!exists"))
             else:
                 requirements.append(Requirement(clause, "exists"))
-            if not requirements[-1].key:
+            req = requirements[-1]
+            if not req.key:
                 raise InputError(f"selector {text!r}: clause {clause!r} has no key")
+            if not _LABEL_KEY.match(req.key):
+                raise InputError(f"selector {text!r}: {req.key!r} is not a valid label key")
+            if req.operator in ("=", "!=") and not _LABEL_VALUE.match(req.value):
+                raise InputError(f"selector {text!r}: {req.value!r} is not a valid label value")
         return cls(tuple(requirements))
 
     def matches(self, labels: Mapping[str, str]) -> bool:

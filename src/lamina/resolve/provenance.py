@@ -129,7 +129,11 @@ def settings(layers: Sequence[Layer], path: KeyPath, resolved: Any = None) -> li
                 continue
             written, value = hit
             line = doc.line_of(written)
-            found.append(Setting(layer.name, layer.kind, doc.path, line, _plain(value), doc.reason(line)))
+            reason = doc.reason(line)
+            if reason is None and "$items" in written:
+                # an item changed through $merge_by: the reason may sit on the directive
+                reason = doc.reason(doc.line_of(written[: written.index("$items")]))
+            found.append(Setting(layer.name, layer.kind, doc.path, line, _plain(value), reason))
     return found
 
 

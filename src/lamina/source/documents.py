@@ -137,14 +137,20 @@ def parse_document(
     limits = limits or Limits()
     text = decode_text(path, raw)
     lower = f".{syntax}" if syntax else path.lower()
-    if lower.endswith(".toml"):
-        data, lines = toml_reader.read(path, text)
-    elif lower.endswith((".yaml", ".yml")):
-        data, lines = yaml_reader.read(path, text, limits)
-    elif lower.endswith(".json"):
-        data, lines = json_reader.read(path, text)
-    else:
-        raise ParseError("not a config file (expected .toml, .yaml, .yml or .json)", Place(path))
+    try:
+        if lower.endswith(".toml"):
+            data, lines = toml_reader.read(path, text)
+        elif lower.endswith((".yaml", ".yml")):
+            data, lines = yaml_reader.read(path, text, limits)
+        elif lower.endswith(".json"):
+            data, lines = json_reader.read(path, text)
+        else:
+            raise ParseError("not a config file (expected .toml, .yaml, .yml or .json)", Place(path))
+    except RecursionError:
+        # the parsers recurse per nesting level; past Python's stack it is the same error
+        raise ParseError(
+            f"nested deeper than {limits.max_depth} levels ([limits] max_depth)", Place(path, 1)
+        ) from None
     check_shape(path, data, lines, limits)
     return Document(path=path, data=data, lines=lines, text_lines=text.splitlines())
 

@@ -13,6 +13,7 @@ from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_CONSTANT = re.compile(r"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
 _SCALAR = re.compile(r"[^,\]\}\s]+")
 
 
@@ -23,9 +24,12 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", Place(path, exc.lineno, exc.colno)) from None
     except ValueError as exc:
-        raise ParseError(f"invalid JSON: {exc}", Place(path)) from None
-    except RecursionError:
-        raise ParseError("invalid JSON: nested too deep", Place(path)) from None
+        found = _CONSTANT.search(text)
+        place = Place(path)
+        if found:
+            before = text[: found.start()]
+            place = Place(path, before.count("\n") + 1, len(before.rsplit("\n", 1)[-1]) + 1)
+        raise ParseError(f"invalid JSON: {exc}", place) from None
     if not isinstance(data, dict):
         raise ParseError("the top level must be an object", Place(path, 1))
     scanner = _Scanner(path, text)

@@ -16,6 +16,7 @@ from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
 
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_AT_END = " (at end of document)"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]\}\n#]")
 
@@ -30,6 +31,10 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         if match:
             place = Place(path, int(match.group(1)), int(match.group(2)))
             message = message[: match.start()]
+        elif message.endswith(_AT_END):
+            last = text.rsplit("\n", 1)[-1]
+            place = Place(path, text.count("\n") + 1, len(last) + 1)
+            message = message[: -len(_AT_END)]
         else:
             place = Place(path)
         raise ParseError(f"invalid TOML: {message}", place) from None
@@ -163,7 +168,8 @@ class _Scanner:
         self._skip_ws()
         self.pos += 1  # ']'
         path = self._indexed(keys)
-        self.lines.setdefault(path, self.line)
+        for end in range(1, len(path) + 1):  # [a.b.c] also defines a and a.b
+            self.lines.setdefault(path[:end], self.line)
         return path
 
     def _array_header(self) -> KeyPath:
@@ -172,6 +178,8 @@ class _Scanner:
         self.pos += 2  # ']]'
         parent = self._indexed(keys[:-1])
         array: KeyPath = (*parent, keys[-1])
+        for end in range(1, len(parent) + 1):
+            self.lines.setdefault(parent[:end], self.line)
         index = self.aot_last.get(array, -1) + 1
         self.aot_last[array] = index
         # a new element starts fresh nested arrays of tables

@@ -7,6 +7,7 @@ alias bomb ("billion laughs") fails fast instead of eating memory.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lamina.core.paths import KeyPath
@@ -26,6 +27,7 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:value",  # ruamel's YAML 1.1 reading of a plain "=": a string in YAML 1.2
 }
 _VALUE_TAG = "tag:yaml.org,2002:value"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[KeyPath, int]]:
@@ -46,13 +48,14 @@ def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[Key
         raise ParseError(f"invalid YAML: {problem}", place) from None
     except YAMLError as exc:
         raise ParseError(f"invalid YAML: {str(exc).splitlines()[0]}", Place(path)) from None
-    except RecursionError:
-        raise ParseError("invalid YAML: nested too deep", Place(path)) from None
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         # ruamel.yaml itself fails on a few odd scalars (a key "._" read as a float, say)
         raise ParseError(f"invalid YAML: cannot read a value ({exc})", Place(path)) from None
     if len(documents) > 1:
-        raise ParseError("holds several YAML documents; lamina reads one per file", Place(path))
+        raise ParseError(
+            "holds several YAML documents; lamina reads one per file",
+            Place(path, _second_document_line(text)),
+        )
     root = documents[0] if documents else None
     if root is None:
         return {}, {}
@@ -61,6 +64,22 @@ def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[Key
         raise ParseError("the top level must be a mapping", Place(path, 1))
     data = converter.convert(root, (), 1)
     return data, converter.lines
+
+
+def _second_document_line(text: str) -> int | None:
+    markers = [n for n, line in enumerate(text.splitlines(), 1) if re.match(r"---(\s|$)", line)]
+    content = next(
+        (
+            n
+            for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith(("#", "%", "---"))
+        ),
+        None,
+    )
+    if not markers or content is None:
+        return None
+    after = [n for n in markers if n > content]
+    return after[0] if after else None
 
 
 def _duplicate_key(message: str) -> str:
@@ -99,7 +118,7 @@ class _Converter:
         from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 
         self._check(node, at, line)
-        if isinstance(node, TaggedScalar) and node.tag.value == _VALUE_TAG:
+        if isinstance(node, TaggedScalar) and node.tag.value in (_VALUE_TAG, _STR_TAG):
             return str(node.value)
         if isinstance(node, TaggedScalar):
             raise ParseError(
