@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conftest import WriteRepo
 from lamina.errors import FleetError, InputError, ParseError, UnknownTargetError
 from lamina.fleet import loading, lockfile
 from lamina.fleet.model import Environment, Fleet
 from lamina.source.trees import WorkingTree
-
-WriteRepo = Callable[[dict[str, str]], Path]
 
 DNS = (
     "is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, "

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import lamina
+from conftest import WriteRepo
 from lamina.errors import InputError, InterpolationError
-
-WriteRepo = Callable[[dict[str, str]], Path]
 
 FLEET = """
 [fleet]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import lamina
+from conftest import WriteRepo
 from lamina.errors import UnknownTargetError
-
-WriteRepo = Callable[[dict[str, str]], Path]
 
 FLEET = """
 [fleet]

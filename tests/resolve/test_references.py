@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import lamina
-from conftest import commit_all
+from conftest import WriteRepo, commit_all
 from lamina.errors import InputError, ReferenceError_
-
-WriteRepo = Callable[[dict[str, str]], Path]
 
 FLEET = """
 [fleet]

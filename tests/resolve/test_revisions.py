@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import lamina
-from conftest import commit_all
+from conftest import WriteRepo, commit_all
 from lamina.errors import FleetError, InputError, UnknownTargetError
-
-WriteRepo = Callable[[dict[str, str]], Path]
 
 FLEET = """
 [fleet]
