@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
 from lamina.render import configmaps, folders, yamltext
+from lamina.render import gitops as gitops_objects
 from lamina.resolve.resolver import Repository
 
 
@@ -29,6 +31,10 @@ def render(
     prune: Annotated[
         bool, typer.Option("--prune", help="Remove folders of clusters no longer in the fleet.")
     ] = False,
+    gitops: Annotated[
+        GitOpsTool | None,
+        typer.Option("--gitops", help="Also write Argo CD ApplicationSets or Flux Kustomizations."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
 ) -> None:
     """Render ConfigMaps: --print for one target, --out DIR for GitOps folders.
@@ -63,6 +69,17 @@ def render(
             rendered = configmaps.render_config(config, repo.source_revision(config))
             folders.write_folder(folder, folders.folder_files(rendered, resources), report)
             advance()
+    if gitops is not None:
+        if out is None:
+            raise InputError("--gitops needs --out DIR (the folder Argo CD or Flux syncs)")
+        settings = _gitops_settings(repo, out)
+        if gitops is GitOpsTool.argocd:
+            objects = gitops_objects.argocd_objects(repo.fleet, settings)
+            folder = out / gitops_objects.ARGOCD_FOLDER
+        else:
+            objects = gitops_objects.flux_objects(repo.fleet, settings)
+            folder = out / gitops_objects.FLUX_FOLDER
+        folders.write_folder(folder, gitops_objects.gitops_files(objects), report)
     if prune and out is not None:
         folders.prune(out, keep, report)
     if as_json:
@@ -75,6 +92,36 @@ def render(
         + output.styled(f"{len(report.written)} files written", "green" if report.written else "dim")
         + f", {len(report.unchanged)} unchanged"
         + (f", {len(report.removed)} removed" if report.removed else "")
+    )
+
+
+class GitOpsTool(StrEnum):
+    """GitOps tools lamina writes objects for."""
+
+    argocd = "argocd"
+    flux = "flux"
+
+
+def _gitops_settings(repo: Repository, out: Path) -> gitops_objects.GitOpsSettings:
+    render_section = repo.fleet.section("render")
+    top = repo.git.toplevel if repo.git is not None else repo.root
+    absolute = out.resolve()
+    if absolute != top and top not in absolute.parents:
+        raise InputError(
+            f"--gitops: {out} is outside the repository {top}; Argo CD and Flux sync folders from git"
+        )
+    argocd = render_section.get("argocd", {})
+    flux = render_section.get("flux", {})
+    if not isinstance(argocd, dict) or not isinstance(flux, dict):
+        raise InputError(
+            "[render.argocd] and [render.flux] must be tables",
+            repo.fleet.document.place(("render",)),
+        )
+    return gitops_objects.GitOpsSettings(
+        path_prefix=absolute.relative_to(top).as_posix(),
+        repo_url=repo.git.remote_url() if repo.git is not None else None,
+        argocd=argocd,
+        flux=flux,
     )
 
 

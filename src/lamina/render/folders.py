@@ -19,7 +19,7 @@ from typing import Any
 from lamina.render.configmaps import RenderedConfig
 
 KUSTOMIZATION = "kustomization.yaml"
-MARKER = "# Rendered by lamina"
+MARKER = "# Rendered by lamina from fleet"
 
 
 @dataclass
@@ -60,7 +60,7 @@ def folder_files(rendered: RenderedConfig, resources: Sequence[str]) -> dict[str
 
     files = {name: text.encode("utf-8") for name, text in rendered.data.items()}
     header = (
-        f"{MARKER} from fleet {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
+        f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
     )
     files[KUSTOMIZATION] = (header + yamltext.dump(kustomization(rendered, resources))).encode()

@@ -202,6 +202,16 @@ class GitRepo:
         )
         return done.stdout.decode().strip() or None
 
+    def remote_url(self, name: str = "origin") -> str | None:
+        """The URL of a git remote, or None."""
+        done = subprocess.run(
+            ["git", "-C", str(self.toplevel), "remote", "get-url", name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip() or None
+
     def newest_commits(self, folders: list[str]) -> dict[str, int]:
         """For every file under folders (config-repository relative), the position of the newest
         commit on HEAD's history that changed it (0 is newest); one ``git log`` for all of them."""
