@@ -48,6 +48,10 @@ class LaminaError(Exception):
         self.message = message
         self.place = Place(place) if isinstance(place, str) else place
 
+    def __reduce__(self) -> tuple[type, tuple[str, Place | None]]:
+        # keep the place when an error crosses a process boundary (parallel render)
+        return (type(self), (self.message, self.place))
+
     def __str__(self) -> str:
         if self.place is None:
             return self.message

@@ -86,13 +86,13 @@ class _Progress:
     def __enter__(self) -> Any:
         # A progress bar on a terminal for long work; nothing when piped.
         if not err.is_terminal or self.total < 20:
-            return lambda: None
+            return lambda done=1: None
         from rich.progress import Progress
 
         self.bar = Progress(console=err, transient=True)
         self.bar.start()
         task = self.bar.add_task(self.label, total=self.total)
-        return lambda: self.bar.advance(task)
+        return lambda done=1: self.bar.advance(task, done)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
@@ -100,5 +100,5 @@ class _Progress:
 
 
 def progress(label: str, total: int) -> _Progress:
-    """``with progress("rendering", n) as advance: ... advance()``."""
+    """``with progress("rendering", n) as advance: ... advance()`` (or ``advance(k)``)."""
     return _Progress(label, total)

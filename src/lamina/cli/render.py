@@ -50,25 +50,8 @@ def render(
         sys.stdout.write(yamltext.dump_all(_objects(repo, rendered)))
         return
     environments = [TargetRef.parse(t).environment for t in targets or []]
-    resources = _resources(repo)
-    report = folders.WriteReport()
-    keep: list[str] = []
-    refs = repo.targets(environments)
-    with output.progress("rendering", len(refs)) as advance:
-        for ref in refs:
-            config = repo.resolve(ref)
-            assert config.cluster is not None
-            if out is not None:
-                folder = out / config.cluster.name
-            elif config.cluster.directory is not None:
-                folder = repo.root / config.cluster.directory
-            else:
-                advance()
-                continue
-            keep.append(config.cluster.name)
-            rendered = configmaps.render_config(config, repo.source_revision(config))
-            folders.write_folder(folder, folders.folder_files(rendered, resources), report)
-            advance()
+    with output.progress("rendering", len(repo.targets(environments))) as advance:  # advance(n)
+        report, keep = folders.render_fleet(repo, out, environments, _resources(repo), advance)
     if gitops is not None:
         if out is None:
             raise InputError("--gitops needs --out DIR (the folder Argo CD or Flux syncs)")

@@ -27,3 +27,57 @@ def config_hash(data: Any) -> str:
 def short_hash(full: str) -> str:
     """The first 12 hex digits of a config hash."""
     return full[:12]
+
+
+class PrettyJson:
+    """:func:`pretty_json`, byte for byte, remembering the text of each table it wrote.
+
+    Configs of one fleet share most of their tables (resolution copies on write), so a
+    writer reused across targets encodes each shared table once.
+    """
+
+    def __init__(self) -> None:
+        # (id, depth) -> (the container, kept alive so its id cannot be reused; its text)
+        self._memo: dict[tuple[int, int], tuple[Any, str]] = {}
+
+    def dumps(self, data: Any) -> str:
+        """The same text as ``pretty_json(data)``."""
+        return self._value(data, 0) + "\n"
+
+    def _value(self, value: Any, depth: int) -> str:
+        if isinstance(value, str):
+            return _encode_string(value)
+        if isinstance(value, dict | list):
+            if not value:
+                return "{}" if isinstance(value, dict) else "[]"
+            key = (id(value), depth)
+            hit = self._memo.get(key)
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            pad = "\n" + "  " * (depth + 1)
+            if isinstance(value, dict):
+                items = [_encode_string(k) + ": " + self._value(value[k], depth + 1) for k in sorted(value)]
+                text = "{" + pad + ("," + pad).join(items) + "\n" + "  " * depth + "}"
+            else:
+                items = [self._value(item, depth + 1) for item in value]
+                text = "[" + pad + ("," + pad).join(items) + "\n" + "  " * depth + "]"
+            self._memo[key] = (value, text)
+            return text
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if value is None:
+            return "null"
+        if isinstance(value, int):
+            return int.__repr__(value)
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError("Out of range float values are not JSON compliant")
+            return float.__repr__(value)
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encode_string(text: str) -> str:
+    result: str = json.encoder.encode_basestring(text)
+    return result

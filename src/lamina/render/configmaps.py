@@ -63,13 +63,13 @@ class RenderedConfig:
         }
 
 
-def configmap_data(config: ResolvedConfig) -> dict[str, str]:
+def configmap_data(config: ResolvedConfig, writer: hashing.PrettyJson | None = None) -> dict[str, str]:
     """``agent-config.json`` (canonical, indented) and one key per referenced file.
 
     Raises:
         InputError: two referenced files share a name, or a name is not a valid data key.
     """
-    data = {CONFIG_KEY: hashing.pretty_json(config.plain())}
+    data = {CONFIG_KEY: (writer or hashing.PrettyJson()).dumps(config.data)}
     owners: dict[str, str] = {}
     for path, text in config.files().items():
         key = posixpath.basename(path)
@@ -96,12 +96,15 @@ def configmap_data(config: ResolvedConfig) -> dict[str, str]:
     return dict(sorted(data.items()))
 
 
-def render_config(config: ResolvedConfig, revision: str | None) -> RenderedConfig:
+def render_config(
+    config: ResolvedConfig, revision: str | None, writer: hashing.PrettyJson | None = None
+) -> RenderedConfig:
     """The ConfigMap lamina ships for a cluster target.
 
     Args:
         config: a resolved ``ENV/CLUSTER`` target.
         revision: the git commit the config came from (None: not a git repository).
+        writer: reuse one across the targets of a fleet to encode shared tables once.
     """
     if config.cluster is None:
         raise InputError(f"{config.target}: rendering needs a cluster target (ENV/CLUSTER)")
@@ -118,7 +121,7 @@ def render_config(config: ResolvedConfig, revision: str | None) -> RenderedConfi
     return RenderedConfig(
         config=config,
         base_name=f"{config.fleet_name}-config",
-        data=configmap_data(config),
+        data=configmap_data(config, writer),
         labels=labels,
         annotations=annotations,
         namespace=config.cluster.namespace,

@@ -8,15 +8,19 @@ unchanged fleet touches nothing and git (and Argo CD, and Flux) see no change.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lamina.core import hashing
+from lamina.core.targets import TargetRef
+from lamina.render import cache, configmaps
 from lamina.render.configmaps import RenderedConfig
+from lamina.resolve.resolver import Repository
 
 KUSTOMIZATION = "kustomization.yaml"
 MARKER = "# Rendered by lamina from fleet"
@@ -63,7 +67,7 @@ def folder_files(rendered: RenderedConfig, resources: Sequence[str]) -> dict[str
         f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
     )
-    files[KUSTOMIZATION] = (header + yamltext.dump(kustomization(rendered, resources))).encode()
+    files[KUSTOMIZATION] = (header + yamltext.dump_simple(kustomization(rendered, resources))).encode()
     return files
 
 
@@ -101,12 +105,166 @@ def prune(out: Path, keep: Iterable[str], report: WriteReport) -> None:
 
 
 def _atomic_write(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # a temporary file beside the target, then one rename: readers see old or new, never half
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, content)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def render_fleet(
+    repo: Repository,
+    out: Path | None,
+    environments: Sequence[str] = (),
+    resources: Sequence[str] = (),
+    advance: Callable[[int], None] = lambda done: None,
+    workers: int | None = None,
+    use_cache: bool = True,
+) -> tuple[WriteReport, list[str]]:
+    """Render every cluster folder of the fleet (or of environments).
+
+    Args:
+        out: write ``out/<cluster>/``; None renders each directory cluster into its own
+            ``directory`` and skips the others.
+        advance: called with the number of targets just finished (progress display).
+        workers: processes to render in; None picks by fleet size and cores.
+        use_cache: skip the work when nothing changed since the last render (render/cache.py).
+
+    Returns:
+        What changed on disk, and the names of the clusters rendered.
+    """
+    refs = repo.targets(environments)
+    request = {
+        "version": _version(),
+        "out": str(out.resolve()) if out is not None else None,
+        "environments": list(environments),
+        "resources": list(resources),
+        "head": repo.head(),
+    }
+    key = json.dumps(request["out"])
+    previous = cache.load(repo.root, key) if use_cache else None
+    if previous is not None:
+        referenced = previous.get("referenced", [])
+        if previous.get("fingerprint") == cache.fingerprint(
+            repo.root, request, referenced
+        ) and cache.outputs_intact(previous.get("outputs", [])):
+            advance(len(refs))
+            return (
+                WriteReport(unchanged=[entry[0] for entry in previous["outputs"]]),
+                list(previous.get("clusters", [])),
+            )
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(refs) >= PARALLEL_FROM else 1
+    if workers > 1 and hasattr(os, "fork"):
+        result = _render_in_processes(repo, refs, out, resources, advance, workers)
+    else:
+        result = _render_targets(repo, refs, out, resources, advance)
+    report, clusters, referenced_files = result
+    if use_cache:
+        written = [*report.written, *report.unchanged]
+        cache.save(
+            repo.root,
+            key,
+            {
+                "fingerprint": cache.fingerprint(repo.root, request, referenced_files),
+                "referenced": referenced_files,
+                "outputs": cache.output_stats(written),
+                "clusters": clusters,
+            },
+        )
+    return report, clusters
+
+
+PARALLEL_FROM = 200  # below this many targets, starting processes costs more than it saves
+_CHUNK = 50
+
+
+def _render_targets(
+    repo: Repository,
+    refs: Sequence[TargetRef],
+    out: Path | None,
+    resources: Sequence[str],
+    advance: Callable[[int], None],
+    writer: hashing.PrettyJson | None = None,
+) -> tuple[WriteReport, list[str], list[str]]:
+    report = WriteReport()
+    clusters: list[str] = []
+    referenced: set[str] = set()
+    writer = writer or hashing.PrettyJson()
+    for ref in refs:
+        config = repo.resolve(ref)
+        assert config.cluster is not None
+        if out is not None:
+            folder = out / config.cluster.name
+        elif config.cluster.directory is not None:
+            folder = repo.root / config.cluster.directory
+        else:
+            advance(1)
+            continue
+        rendered = configmaps.render_config(config, repo.source_revision(config), writer)
+        write_folder(folder, folder_files(rendered, resources), report)
+        clusters.append(config.cluster.name)
+        referenced.update(config.files())
+        advance(1)
+    return report, clusters, sorted(referenced)
+
+
+# The repository and request a forked worker renders with; set in the parent just before the
+# fork, so the children inherit parsed files and merged environments instead of redoing them.
+_FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson] | None = None
+
+
+def _render_chunk(refs: Sequence[TargetRef]) -> tuple[WriteReport, list[str], list[str]]:
+    assert _FORKED is not None
+    repo, out, resources, writer = _FORKED  # the writer lives on across a worker's chunks
+    return _render_targets(repo, refs, out, resources, lambda done: None, writer)
+
+
+def _render_in_processes(
+    repo: Repository,
+    refs: Sequence[TargetRef],
+    out: Path | None,
+    resources: Sequence[str],
+    advance: Callable[[int], None],
+    workers: int,
+) -> tuple[WriteReport, list[str], list[str]]:
+    global _FORKED
+    import multiprocessing
+
+    repo.prepare_for_fork([ref.environment for ref in refs])
+    _FORKED = (repo, out, resources, hashing.PrettyJson())
+    size = max(_CHUNK, len(refs) // (workers * 4))
+    chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
+    report = WriteReport()
+    clusters: list[str] = []
+    referenced: set[str] = set()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for part, (chunk_report, chunk_clusters, chunk_files) in zip(
+                chunks, pool.imap(_render_chunk, chunks), strict=True
+            ):
+                report.written.extend(chunk_report.written)
+                report.unchanged.extend(chunk_report.unchanged)
+                report.removed.extend(chunk_report.removed)
+                clusters.extend(chunk_clusters)
+                referenced.update(chunk_files)
+                advance(len(part))
+    finally:
+        _FORKED = None
+    return report, clusters, sorted(referenced)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lamina")
+    except PackageNotFoundError:
+        return "unknown"

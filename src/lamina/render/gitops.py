@@ -166,13 +166,13 @@ def gitops_files(objects: list[dict[str, Any]]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for obj in objects:
         name = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        files[name] = yamltext.dump(obj).encode()
+        files[name] = yamltext.dump_simple(obj).encode()
     listing = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": sorted(files),
     }
     files["kustomization.yaml"] = (
-        f"{GITOPS_MARKER}; do not edit, render again.\n" + yamltext.dump(listing)
+        f"{GITOPS_MARKER}; do not edit, render again.\n" + yamltext.dump_simple(listing)
     ).encode()
     return files

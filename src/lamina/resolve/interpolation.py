@@ -48,9 +48,22 @@ class Interpolator:
         self.active: list[KeyPath] = []
         self.shared_at: KeyPath | None = None  # first whole-string reference to a table or array
 
-    def run(self) -> dict[str, Any]:
-        """The config with every reference resolved (copy-on-write)."""
-        result: dict[str, Any] = self.walk(self.config, ())
+    def run(self, paths: tuple[KeyPath, ...] | None = None) -> dict[str, Any]:
+        """The config with every reference resolved (copy-on-write).
+
+        Args:
+            paths: where the strings holding ``$`` are (from a LeafIndex); None walks the tree.
+        """
+        if paths is None:
+            result: dict[str, Any] = self.walk(self.config, ())
+        else:
+            result = self.config
+            copied: set[int] = set()
+            for path in paths:
+                value = get_path(self.config, path)
+                new = self.walk(value, path)
+                if new is not value:
+                    result = _set_copy_on_write(result, path, new, copied)
         if self.shared_at is not None:
             # References to tables are shared, not copied, so a chain of them can describe an
             # exponentially large config in a few lines; count what it expands to.
@@ -150,6 +163,25 @@ class Interpolator:
 
 
 _KEEP: Any = object()
+
+
+def _set_copy_on_write(root: Any, path: KeyPath, value: Any, copied: set[int]) -> Any:
+    """Set value at path, copying each container on the way that this run has not copied."""
+    if id(root) not in copied:
+        root = dict(root)
+        copied.add(id(root))
+    parent = root
+    for part in path[:-1]:
+        child = parent[part]
+        if id(child) not in copied:
+            child = dict(child) if isinstance(child, dict) else list(child)
+            copied.add(id(child))
+            parent[part] = child
+        parent = child
+    parent[path[-1]] = value
+    return root
+
+
 MAX_EXPANDED_VALUES = 1_000_000
 
 

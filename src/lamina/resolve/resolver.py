@@ -22,6 +22,7 @@ from lamina.fleet import loading, lockfile
 from lamina.fleet.model import Cluster, Environment, Fleet
 from lamina.fleet.selectors import Selector
 from lamina.resolve import interpolation, merging, provenance, values
+from lamina.resolve.leafindex import LeafIndex
 from lamina.resolve.provenance import Layer, Setting
 from lamina.source import documents
 from lamina.source.documents import Document, Limits
@@ -72,6 +73,7 @@ class ResolvedConfig:
     base_revision: str | None
     fleet_name: str
     _hash: list[str] = field(default_factory=list, repr=False, compare=False)
+    _files: list[dict[str, str]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def config_hash(self) -> str:
@@ -95,11 +97,14 @@ class ResolvedConfig:
 
     def files(self) -> dict[str, str]:
         """The texts of the ``{file = ...}`` references in the config, by repository path."""
+        if self._files:
+            return self._files[0]
         found: dict[str, str] = {}
         for value in _leaves(self.data):
             if isinstance(value, values.FileText):
                 found[value.source] = str(value)
-        return dict(sorted(found.items()))
+        self._files.append(dict(sorted(found.items())))
+        return self._files[0]
 
     def secret_refs(self) -> list[tuple[KeyPath, str]]:
         """Every ``{secret = ...}`` in the config: its path and the reference (never a value)."""
@@ -185,6 +190,11 @@ class Repository:
         self._layers: dict[tuple[str, str], Layer] = {}
         self._env_merged: dict[tuple[str, str], tuple[dict[str, Any], tuple[Layer, ...]]] = {}
         self._newest: dict[str, int] | None = None
+        self._head: list[str | None] = []
+        self._dollars = LeafIndex(
+            lambda v: isinstance(v, str) and "$" in v and not isinstance(v, values.FileText)
+        )
+        self._file_texts = LeafIndex(lambda v: isinstance(v, values.FileText))
         if revision is None:
             self.tree: Tree = WorkingTree(self.root)
         else:
@@ -231,6 +241,23 @@ class Repository:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def head(self) -> str | None:
+        """The commit HEAD points at (None outside git or before the first commit)."""
+        if not self._head:
+            self._head.append(self.git.head() if self.git is not None else None)
+        return self._head[0]
+
+    def prepare_for_fork(self, environments: Iterable[str]) -> None:
+        """Do the shared work once, before worker processes fork from this one: merge each
+        environment, read git history, and stop helper processes whose pipes children must
+        not share (they restart on demand)."""
+        for name in dict.fromkeys(environments):
+            self._environment_merged(self.fleet.environment(name))
+        if self.git is not None and self.head() is not None and self._newest is None:
+            self._newest = self.git.newest_commits(["base", "overlays", "clusters", "lamina.toml"])
+        for tree in self._trees.values():
+            tree.close()
+
     # -- revisions --------------------------------------------------------------------------
 
     def source_revision(self, config: ResolvedConfig) -> str | None:
@@ -241,18 +268,19 @@ class Repository:
         """
         if config.revision is not None:
             return config.revision
-        if self.git is None or self.git.head() is None:
+        head = self.head()
+        if self.git is None or head is None:
             return None
         if self._newest is None:
             self._newest = self.git.newest_commits(["base", "overlays", "clusters", "lamina.toml"])
         inputs = [
             doc.path for layer in config.layers if layer.tree == self.tree.label for doc in layer.documents
         ]
-        inputs += [path for path in config.files()]
+        inputs += list(config.files())
         inputs.append(loading.FLEET_FILE)
         positions = [self._newest[path] for path in inputs if path in self._newest]
         if not positions:
-            return self.git.head()
+            return head
         return self.git.commit_at(min(positions))
 
     # -- targets ----------------------------------------------------------------------------
@@ -311,8 +339,12 @@ class Repository:
             names,
             lambda path: provenance.place_of(final_layers, path, merged),
             keep_cluster_refs=cluster is None,
-        ).run()
+        ).run(self._dollars.paths(merged))
         pin = self.pins.get(env.name)
+        texts: dict[str, str] = {}
+        for path in self._file_texts.paths(data):
+            text = get_path(data, path)
+            texts[text.source] = str(text)
         return ResolvedConfig(
             target=TargetRef(env.name, cluster.name if cluster else None),
             data=data,
@@ -322,6 +354,7 @@ class Repository:
             revision=self.tree.revision,
             base_revision=pin.revision if pin else self.tree.revision,
             fleet_name=self.fleet.name,
+            _files=[dict(sorted(texts.items()))],
         )
 
     def resolve_all(

@@ -1,0 +1,112 @@
+"""``lamina render --out`` for a 1,000-target fleet, against `kubectl kustomize` of each folder.
+
+Argo CD's repo server builds every Application's folder with Kustomize; lamina renders the
+whole fleet in one process. This prints both times and their ratio (goal: lamina at least
+30x faster), and the time of a second render of the unchanged fleet (goal: under 1 s).
+
+    .venv/bin/python bench/render_bench.py [--clusters 1000] [--sample N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+if importlib.util.find_spec("lamina") is None:
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+
+import lamina  # noqa: E402
+from bench import fleetgen  # noqa: E402
+from lamina.render import folders  # noqa: E402
+
+KUBECTL = REPO_ROOT / ".cache" / "bin" / "kubectl"
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def render(root: Path, out: Path) -> tuple[float, folders.WriteReport]:
+    start = time.perf_counter()
+    with lamina.Repository(root) as repo:
+        report, _ = folders.render_fleet(repo, out)
+    return time.perf_counter() - start, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--environments", type=int, default=4)
+    parser.add_argument("--clusters", type=int, default=1000)
+    parser.add_argument("--keys", type=int, default=500)
+    parser.add_argument("--sample", type=int, default=0, help="kustomize only N folders (0: all)")
+    args = parser.parse_args(argv)
+    if not KUBECTL.exists():
+        print("kubectl missing: run scripts/install-kubectl.sh", file=sys.stderr)
+        return 2
+    work = REPO_ROOT / "bench" / "out" / f"render-{args.environments}e-{args.clusters}c"
+    fleet = work / "fleet"
+    out = work / "rendered"
+    shutil.rmtree(out, ignore_errors=True)
+    fleetgen.generate(fleet, args.environments, args.clusters, args.keys, 8192, 1)
+    if not (fleet / ".git").exists():
+        git(fleet, "init", "-q", "-b", "main")
+    git(fleet, "add", "-A")
+    git(fleet, "commit", "-q", "--allow-empty", "-m", "bench fleet")
+
+    first, report = render(fleet, out)
+    second, again = render(fleet, out)
+    assert not again.written, "a second render of an unchanged fleet rewrote files"
+    folders_all = sorted(p for p in out.iterdir() if p.is_dir())
+    chosen = folders_all[: args.sample] if args.sample else folders_all
+    start = time.perf_counter()
+    for folder in chosen:
+        subprocess.run([str(KUBECTL), "kustomize", str(folder)], check=True, capture_output=True)
+    kustomize = (time.perf_counter() - start) * len(folders_all) / len(chosen)
+    ratio = kustomize / first
+    rows = [
+        ("targets", f"{len(folders_all)}", ""),
+        ("lamina render --out, whole fleet (first render)", f"{first:.2f} s", ""),
+        ("lamina render --out, unchanged fleet (second render)", f"{second:.2f} s", "< 1 s"),
+        (
+            "kubectl kustomize, one run per folder"
+            + (f" (sampled {len(chosen)}, scaled)" if args.sample else ""),
+            f"{kustomize:.1f} s",
+            "",
+        ),
+        ("ratio kustomize / lamina", f"{ratio:.0f}x", ">= 30x"),
+        (
+            "files written / unchanged on the second render",
+            f"{len(again.written)} / {len(again.unchanged)}",
+            "0 written",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, goal in rows:
+        print(f"{name.ljust(width)}  {value.rjust(10)}  {goal}")
+    results = {
+        "targets": len(folders_all),
+        "render_first_s": first,
+        "render_second_s": second,
+        "kustomize_s": kustomize,
+        "ratio": ratio,
+        "files_written_first": len(report.written),
+    }
+    (REPO_ROOT / "bench" / "out" / "render.json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Rendering a whole fleet: the same bytes serially or in worker processes, and a cache that
+skips work only when nothing it depends on changed."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+import lamina
+from lamina.render import folders, yamltext
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_worker_processes_write_the_same_files_as_one_process(example_repo: Path, tmp_path: Path) -> None:
+    with lamina.Repository(example_repo) as repo:
+        serial, serial_clusters = folders.render_fleet(repo, tmp_path / "a", workers=1, use_cache=False)
+    with lamina.Repository(example_repo) as repo:
+        forked, forked_clusters = folders.render_fleet(repo, tmp_path / "b", workers=2, use_cache=False)
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+    assert len(serial.written) == len(forked.written) == 15
+    assert sorted(serial_clusters) == sorted(forked_clusters)
+
+
+def render(repo_root: Path, out: Path) -> folders.WriteReport:
+    with lamina.Repository(repo_root) as repo:
+        report, _ = folders.render_fleet(repo, out)
+    return report
+
+
+def test_unchanged_fleet_is_answered_from_the_cache(example_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = render(example_repo, out)
+    assert len(first.written) == 15
+    assert (example_repo / ".lamina" / "render-cache.json").is_file()
+    second = render(example_repo, out)
+    assert second.written == []
+    assert len(second.unchanged) == 15
+
+
+def _touch_later(path: Path, text: str) -> None:
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    if path.stat().st_mtime_ns == before:  # coarse clocks: make the change visible
+        os.utime(path, ns=(time.time_ns(), before + 1_000_000))
+
+
+def test_a_changed_cluster_file_is_rendered_again(example_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    render(example_repo, out)
+    patch = example_repo / "clusters" / "prod-eu-1.toml"
+    _touch_later(patch, patch.read_text() + "\n[agent]\nmax_tokens = 700   # shorter EU answers\n")
+    report = render(example_repo, out)
+    assert {Path(p).parent.name for p in report.written} == {"prod-eu-1"}
+
+
+def test_a_new_overlay_file_is_noticed(example_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    render(example_repo, out)
+    time.sleep(0.01)
+    (example_repo / "overlays" / "staging" / "zz-extra.toml").write_text(
+        "[agent]\nmax_tokens = 900   # staging answers shorter too\n"
+    )
+    report = render(example_repo, out)
+    assert {Path(p).parent.name for p in report.written} == {"staging-us-1"}
+
+
+def test_an_output_edited_by_hand_is_rendered_again(example_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    render(example_repo, out)
+    edited = out / "prod-us-1" / "agent-config.json"
+    _touch_later(edited, "{}\n")
+    report = render(example_repo, out)
+    assert report.written == [str(edited)]
+
+
+_plain_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
+_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | _plain_text
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.dictionaries(_plain_text, inner, max_size=4)
+        | st.lists(st.dictionaries(_plain_text, inner, max_size=3) | _scalars, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(_plain_text, _values, max_size=5))
+def test_simple_yaml_reads_back_as_written(data: dict[str, object]) -> None:
+    assert YAML(typ="safe", pure=True).load(yamltext.dump_simple(data)) == (data or None)
