@@ -142,3 +142,20 @@ def test_print_with_workload_emits_a_patch_naming_the_configmap(example_repo: Pa
         template["metadata"]["annotations"]["lamina.dev/config-hash"]
         == (configmap["metadata"]["labels"]["lamina.dev/config-hash"])
     )
+
+
+@pytest.mark.parametrize("tool", ["argocd", "flux"])
+def test_gitops_objects_satisfy_the_published_crd_schemas(example_repo: Path, tool: str) -> None:
+    from .crd_schemas import validate_crd_object
+
+    out = example_repo / "out"
+    assert lamina(example_repo, "render", "--out", str(out), "--gitops", tool).returncode == 0
+    folder = out / f"_{tool}"
+    objects = [
+        YAML(typ="safe").load(path.read_text())
+        for path in sorted(folder.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+    ]
+    assert objects
+    for obj in objects:
+        assert validate_crd_object(obj) == [], obj["metadata"]["name"]
