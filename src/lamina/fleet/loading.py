@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -199,6 +200,11 @@ class _FleetReader:
         secrets = table.get("secrets", [])
         if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
             raise self.fail("secrets must be a list of strings", (*path, "secrets"))
+        version = self.string(table, "kubernetes_version", path) or "1.35"
+        if not re.fullmatch(r"1\.\d+(\.\d+)?", version):
+            raise self.fail(
+                f'kubernetes_version {version!r} must look like "1.35"', (*path, "kubernetes_version")
+            )
         suspended = table.get("suspended", False)
         if not isinstance(suspended, bool):
             raise self.fail("suspended must be true or false", (*path, "suspended"))
@@ -212,6 +218,7 @@ class _FleetReader:
             labels=labels,
             secrets=tuple(secrets),
             suspended=suspended,
+            kubernetes_version=version,
         )
 
     def check_overlays(self, tree: Tree, environments: Mapping[str, Environment]) -> None:

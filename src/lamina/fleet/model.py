@@ -39,6 +39,7 @@ class Cluster:
     labels: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     suspended: bool = False
+    kubernetes_version: str = "1.35"
 
     @property
     def wave(self) -> int:
