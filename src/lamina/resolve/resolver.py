@@ -21,7 +21,7 @@ from lamina.errors import FleetError, InputError, Place, ReferenceError_, Unknow
 from lamina.fleet import loading, lockfile
 from lamina.fleet.model import Cluster, Environment, Fleet
 from lamina.fleet.selectors import Selector
-from lamina.resolve import interpolation, merging, provenance, values
+from lamina.resolve import interpolation, merging, migrations, provenance, values
 from lamina.resolve.leafindex import LeafIndex
 from lamina.resolve.provenance import Layer, Setting
 from lamina.source import documents
@@ -205,6 +205,7 @@ class Repository:
             self.tree.max_file_bytes = self.limits[0]
         self.pins = lockfile.read_pins(self.tree, self.fleet.environments)
         self.exclude = _exclude_globs(self.fleet)
+        self.migrations = migrations.load_migrations(self.fleet.settings, self.fleet.document.place)
 
     # -- trees ------------------------------------------------------------------------------
 
@@ -364,6 +365,17 @@ class Repository:
         for ref in self.targets(environments, selector):
             yield self.resolve(ref)
 
+    def layer_files(self) -> list[str]:
+        """Every config file of every layer in this tree (base, overlays, cluster layers)."""
+        paths: list[str] = []
+        layers = [self._layer(self.tree, "base", "base")]
+        layers += [self._layer(self.tree, f"overlays/{env}", "overlay") for env in self.fleet.environments]
+        layers += [self._cluster_layer(cluster) for cluster in self.fleet.clusters.values()]
+        for layer in layers:
+            if layer is not None:
+                paths.extend(doc.path for doc in layer.documents)
+        return sorted(set(paths))
+
     # -- layers -----------------------------------------------------------------------------
 
     def _environment_merged(self, env: Environment) -> tuple[dict[str, Any], tuple[Layer, ...]]:
@@ -463,7 +475,9 @@ class Repository:
         doc = self._docs.get(key)
         if doc is None:
             limits = Limits(max_depth=self.limits[1], max_nodes=self.limits[2])
-            parsed = documents.parse_document(path, tree.read_bytes(path), limits)
+            parsed = migrations.upgrade(
+                documents.parse_document(path, tree.read_bytes(path), limits), self.migrations
+            )
             data = _FileRefs(tree, folder, parsed).resolve(parsed.data, ())
             doc = replace(parsed, data=data, revision=tree.revision)
             self._docs[key] = doc

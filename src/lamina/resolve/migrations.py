@@ -1,0 +1,271 @@
+"""Schema migrations: every config file is upgraded to the newest ``schema_version`` before
+merging, so a base pinned at an old revision still resolves with today's overlays.
+
+::
+
+    [[migrations]]
+    from    = 1
+    to      = 2
+    rename  = {"agent.llm" = "agent.model"}      # or the dotted-key form {agent.llm = "agent.model"}
+    remove  = ["agent.legacy_mode"]
+    default = {"guardrails.max_tool_calls" = 12} # set only where the file does not set it
+
+A file without ``schema_version`` is taken as the newest; ``schema_version`` is file metadata
+and never reaches a resolved config. Steps run in the order rename, remove, default.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.core.paths import KeyPath, format_path, parse_path
+from lamina.errors import FleetError, ParseError
+from lamina.source.documents import Document
+
+VERSION_KEY = "schema_version"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation of a migration, for ``lamina migrate`` to show and apply."""
+
+    op: str  # rename, remove, default, version
+    path: KeyPath
+    target: KeyPath | None = None
+    value: Any = None
+
+    def describe(self) -> str:
+        """One line a person can read."""
+        if self.op == "rename":
+            assert self.target is not None
+            return f"rename {format_path(self.path)} -> {format_path(self.target)}"
+        if self.op == "remove":
+            return f"remove {format_path(self.path)}"
+        if self.op == "default":
+            return f"set {format_path(self.path)} = {self.value!r} (default)"
+        return f"set {VERSION_KEY} = {self.value}"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """``[[migrations]]``: from one schema version to the next."""
+
+    source: int
+    target: int
+    rename: tuple[tuple[KeyPath, KeyPath], ...]
+    remove: tuple[KeyPath, ...]
+    default: tuple[tuple[KeyPath, Any], ...]
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """All migrations of a fleet, by their ``from`` version."""
+
+    by_source: Mapping[int, Migration]
+    newest: int | None
+
+    def steps_for(self, doc: Document) -> list[Step]:
+        """What upgrading doc to the newest version takes (empty when it is current).
+
+        Raises:
+            ParseError: the file's schema_version is not a known version.
+        """
+        version = doc.data.get(VERSION_KEY)
+        if version is None:
+            return []
+        place = doc.place((VERSION_KEY,))
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ParseError(f"{VERSION_KEY} must be an integer", place)
+        if self.newest is None or version > self.newest:
+            newest = "none are declared" if self.newest is None else f"the newest is {self.newest}"
+            raise ParseError(
+                f"{VERSION_KEY} {version} is newer than lamina.toml's migrations ({newest})", place
+            )
+        if version == self.newest:
+            return []
+        steps: list[Step] = []
+        data = copy.deepcopy(doc.data)
+        while version < self.newest:
+            migration = self.by_source.get(version)
+            if migration is None:
+                raise ParseError(
+                    f"no [[migrations]] entry goes from {VERSION_KEY} {version} toward {self.newest}",
+                    place,
+                )
+            for old, new in migration.rename:
+                if _has(data, old):
+                    steps.append(Step("rename", old, new))
+                    _set(data, new, _pop(data, old))
+            for path in migration.remove:
+                if _has(data, path):
+                    steps.append(Step("remove", path))
+                    _pop(data, path)
+            for path, value in migration.default:
+                if not _has(data, path):
+                    steps.append(Step("default", path, value=value))
+                    _set(data, path, copy.deepcopy(value))
+            version = migration.target
+        steps.append(Step("version", (VERSION_KEY,), value=self.newest))
+        return steps
+
+
+def upgrade(doc: Document, migrations: Migrations) -> Document:
+    """doc at the newest schema version, without schema_version, its key lines remapped."""
+    steps = migrations.steps_for(doc)
+    if VERSION_KEY not in doc.data:
+        return doc
+    data = copy.deepcopy(doc.data)
+    lines = dict(doc.lines)
+    for step in steps:
+        if step.op == "rename":
+            assert step.target is not None
+            _set(data, step.target, _pop(data, step.path))
+            size = len(step.path)
+            for path in [p for p in lines if p[:size] == step.path]:
+                lines[(*step.target, *path[size:])] = lines.pop(path)
+        elif step.op == "remove":
+            _pop(data, step.path)
+        elif step.op == "default":
+            _set(data, step.path, copy.deepcopy(step.value))
+    data.pop(VERSION_KEY, None)
+    lines.pop((VERSION_KEY,), None)
+    return Document(doc.path, data, lines, doc.text_lines, doc.revision)
+
+
+def load_migrations(settings: Mapping[str, Any], place_of: Any) -> Migrations:
+    """Read ``[[migrations]]`` from lamina.toml's data.
+
+    Raises:
+        FleetError: an entry is malformed, or two entries start at the same version.
+    """
+    raw = settings.get("migrations", [])
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise FleetError("migrations must be written as [[migrations]] tables", place_of(("migrations",)))
+    by_source: dict[int, Migration] = {}
+    for index, item in enumerate(raw):
+        at: KeyPath = ("migrations", index)
+        source, target = item.get("from"), item.get("to")
+        if not (_is_int(source) and _is_int(target)) or target <= source:
+            raise FleetError("from and to must be integers with to > from", place_of(at))
+        if source in by_source:
+            raise FleetError(f"two migrations start from version {source}", place_of(at))
+        for key in item:
+            if key not in ("from", "to", "rename", "remove", "default"):
+                raise FleetError(f"unknown key {key!r} in [[migrations]]", place_of((*at, key)))
+        try:
+            rename = tuple(
+                (old, _path(new)) for old, new in _flatten(item.get("rename", {}), (*at, "rename"))
+            )
+            remove = tuple(_path(p) for p in _list(item.get("remove", [])))
+            default = tuple(_flatten(item.get("default", {}), (*at, "default")))
+        except (ValueError, TypeError) as exc:
+            raise FleetError(f"bad migration: {exc}", place_of(at)) from None
+        by_source[source] = Migration(source, target, rename, remove, default)
+    newest = max((m.target for m in by_source.values()), default=None)
+    return Migrations(by_source, newest)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _path(text: Any) -> KeyPath:
+    if not isinstance(text, str):
+        raise TypeError(f"{text!r} is not a key")
+    return parse_path(text)
+
+
+def _list(value: Any) -> Sequence[Any]:
+    if not isinstance(value, list):
+        raise TypeError("remove must be a list of keys")
+    return value
+
+
+def _flatten(table: Any, at: KeyPath, prefix: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
+    # {agent.llm = "x"} arrives as nested tables, {"agent.llm" = "x"} as a dotted string key
+    if not isinstance(table, dict):
+        raise TypeError(f"{format_path(at)} must be a table")
+    out: list[tuple[KeyPath, Any]] = []
+    for key, value in table.items():
+        path = (*prefix, *parse_path(key))
+        if isinstance(value, dict) and value:
+            out.extend(_flatten(value, at, path))
+        else:
+            out.append((path, value))
+    return out
+
+
+def _has(data: Any, path: KeyPath) -> bool:
+    node = data
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _pop(data: Any, path: KeyPath) -> Any:
+    node = data
+    for part in path[:-1]:
+        node = node[part]
+    return node.pop(path[-1])
+
+
+def _set(data: Any, path: KeyPath, value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+@dataclass(frozen=True)
+class FileMigration:
+    """What ``lamina migrate`` does to one file."""
+
+    path: str
+    steps: tuple[Step, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for ``lamina migrate --json``."""
+        return {"file": self.path, "steps": [step.describe() for step in self.steps]}
+
+
+def pending(tree_files: Sequence[str], read: Any, migrations: Migrations) -> list[FileMigration]:
+    """The files below the newest schema version and the steps that upgrade each.
+
+    Args:
+        tree_files: repository paths of the layer files.
+        read: a function from path to raw bytes.
+    """
+    from lamina.source import documents
+
+    out = []
+    for path in tree_files:
+        doc = documents.parse_document(path, read(path))
+        steps = migrations.steps_for(doc)
+        if steps:
+            out.append(FileMigration(path, tuple(steps)))
+    return out
+
+
+def rewrite(text: str, migration: FileMigration) -> str:
+    """The file's text with its steps applied, comments and layout kept."""
+    from lamina.source.edits import EditableFile
+
+    editable = EditableFile(migration.path, text)
+    for step in migration.steps:
+        if step.op == "rename":
+            assert step.target is not None
+            editable.rename(step.path, step.target)
+        elif step.op == "remove":
+            editable.remove(step.path)
+        else:
+            editable.set(step.path, step.value)
+    return editable.text()
