@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import typer
 
 from lamina.errors import InputError
 from lamina.resolve.resolver import Repository, find_root
+from lamina.store.database import Database
 
 
 @dataclass
@@ -19,6 +21,7 @@ class Session:
     repo_option: Path | None = None
     actor: str | None = None
     _repo: Repository | None = field(default=None, repr=False)
+    _db: Database | None = field(default=None, repr=False)
 
     def root(self) -> Path:
         """The config repository: --repo, then $LAMINA_REPO, then the nearest lamina.toml upward."""
@@ -43,11 +46,40 @@ class Session:
             self._repo = Repository(root)
         return self._repo
 
+    def database(self) -> Database:
+        """The state database: $LAMINA_DATABASE_URL, else the repository's .lamina/state.db."""
+        if self._db is None:
+            self._db = Database.for_repository(self.root(), os.environ.get("LAMINA_DATABASE_URL"))
+        return self._db
+
+    def user(self) -> str:
+        """Who is acting: --as, then $LAMINA_USER, then git's user.email."""
+        if self.actor:
+            return self.actor
+        env = os.environ.get("LAMINA_USER")
+        if env:
+            return env
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(self.root()), "config", "user.email"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError:
+            done = None
+        if done is not None and done.stdout.strip():
+            return done.stdout.strip()
+        raise InputError("who is acting? pass --as USER or set LAMINA_USER (or git's user.email)")
+
     def close(self) -> None:
-        """Release the repository's helper processes."""
+        """Release the repository's helper processes and database connections."""
         if self._repo is not None:
             self._repo.close()
             self._repo = None
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
 
 
 def session(ctx: typer.Context) -> Session:

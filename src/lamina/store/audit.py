@@ -1,0 +1,142 @@
+"""The audit log: append-only and hash-chained.
+
+Each row carries the hash of the row before it and a hash over its own fields and that
+previous hash, so editing, removing or reordering any row breaks the chain from there on,
+and ``lamina audit --verify`` names the first row that no longer fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from lamina.store.models import AuditRecord
+
+GENESIS = "0" * 64
+
+
+def timestamp(moment: datetime) -> str:
+    """UTC, microseconds, ``Z``: the same text whether the database kept the zone or not."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    environment: str | None,
+    subject: str | None,
+    detail: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """The hash of one row's content and the previous row's hash."""
+    body = {
+        "seq": seq,
+        "at": timestamp(at),
+        "actor": actor,
+        "action": action,
+        "environment": environment,
+        "subject": subject,
+        "detail": detail,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    environment: str | None = None,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Add a row at the end of the chain, inside the caller's transaction.
+
+    The caller's action and this record commit together or not at all: an action whose
+    audit record cannot be written does not happen.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # serialise appends across connections; SQLite's BEGIN IMMEDIATE already does
+        session.execute(text("SELECT pg_advisory_xact_lock(7412032)"))
+    last = session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).scalar()
+    seq = 1 if last is None else last.seq + 1
+    prev = GENESIS if last is None else last.hash
+    body = dict(detail or {})
+    row = AuditRecord(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        environment=environment,
+        subject=subject,
+        detail=body,
+        prev_hash=prev,
+        hash=record_hash(seq, at, actor, action, environment, subject, body, prev),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking the chain."""
+
+    ok: bool
+    rows: int
+    first_broken: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session) -> Verification:
+    """Check every row: sequence without gaps, each prev_hash, each row's own hash."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for row in session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars():
+        count += 1
+        if row.seq != expected_seq:
+            return Verification(False, count, row.seq, f"row {expected_seq} is missing")
+        if row.prev_hash != expected_prev:
+            return Verification(False, count, row.seq, "does not follow the row before it")
+        again = record_hash(
+            row.seq, row.at, row.actor, row.action, row.environment, row.subject, row.detail, row.prev_hash
+        )
+        if again != row.hash:
+            return Verification(False, count, row.seq, "its content was changed")
+        expected_prev = row.hash
+        expected_seq += 1
+    return Verification(True, count)
+
+
+def to_json(row: AuditRecord) -> dict[str, Any]:
+    """An audit row as ``lamina audit --json`` prints it."""
+    return {
+        "seq": row.seq,
+        "time": timestamp(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "environment": row.environment,
+        "subject": row.subject,
+        "detail": row.detail,
+        "hash": row.hash,
+    }
+
+
+def newest(session: Session, limit: int) -> list[AuditRecord]:
+    """The last rows of the log, newest first."""
+    query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
+    return list(session.execute(query).scalars())

@@ -1,0 +1,10 @@
+"""Alembic environment: lamina hands it an open connection (store/migrating.py)."""
+
+from alembic import context
+
+from lamina.store.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()
