@@ -1,0 +1,1 @@
+"""Drift: what git says should run against what runs, field by field."""

@@ -1,0 +1,1 @@
+"""Promotion: lamina.lock pins, requests, gates, approvals, emergencies, rollbacks, history."""
