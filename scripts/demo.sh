@@ -26,6 +26,9 @@ run render --out "$DEMO/rendered"
 step "kubectl kustomize $DEMO/rendered/prod-eu-1   # what Argo CD or Flux would build"
 "$PWD/.cache/bin/kubectl" kustomize "$DEMO/rendered/prod-eu-1" | grep -E '^  name: |^kind: '
 run render --out "$DEMO/rendered"   # unchanged fleet: nothing rewritten
+run render --out "$DEMO/rendered" --gitops argocd
+step "kubectl kustomize $DEMO/rendered/_argocd   # the ApplicationSets Argo CD would sync"
+"$PWD/.cache/bin/kubectl" kustomize "$DEMO/rendered/_argocd" | grep -E "^  name: |^kind: |path: "
 
 step "change base/ and read the change against the last commit"
 sed -i 's/max_tokens    = 1024/max_tokens    = 2048/' "$DEMO/base/agent.toml"
