@@ -9,7 +9,19 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import build, diff, envs, explain, init, parity, render
+from lamina.cli import (
+    audit,
+    build,
+    diff,
+    envs,
+    explain,
+    init,
+    migrate,
+    parity,
+    plan,
+    render,
+    validate,
+)
 from lamina.cli.session import Session
 from lamina.errors import LaminaError
 
@@ -51,6 +63,10 @@ app.command("explain")(explain.explain)
 app.command("diff")(diff.diff)
 app.command("parity")(parity.parity)
 app.command("render")(render.render)
+app.command("plan")(plan.plan)
+app.command("validate")(validate.validate)
+app.command("migrate")(migrate.migrate)
+app.command("audit")(audit.audit)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import typer
 from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core import hashing
+from lamina.validate import credentials
 
 
 class Format(StrEnum):
@@ -33,7 +34,8 @@ def build(
     if only_hash:
         sys.stdout.write(config.config_hash + "\n")
         return
-    text = render(config.plain(), fmt)
+    # credential-like literals are masked in what people see; the hash covers the real values
+    text = render(credentials.mask_tree(config.plain()), fmt)
     if output.is_terminal():
         from rich.syntax import Syntax
 

@@ -10,6 +10,7 @@ from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core import diffs
 from lamina.core.paths import format_path
+from lamina.validate import credentials
 
 
 def diff(
@@ -22,7 +23,8 @@ def diff(
     repo = session(ctx).repository()
     left = repo.resolve(a)
     right = repo.resolve(b)
-    changes = diffs.diff(left.plain(), right.plain())
+    # credential-like literals are masked before comparing, so no output can carry them
+    changes = diffs.diff(credentials.mask_tree(left.plain()), credentials.mask_tree(right.plain()))
     if as_json:
         items: list[dict[str, Any]] = []
         for change in changes:

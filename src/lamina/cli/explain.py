@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from lamina.cli import output
 from lamina.cli.session import session
+from lamina.validate import credentials
 
 
 def explain(
@@ -18,6 +20,12 @@ def explain(
 ) -> None:
     """Show every layer that set KEY: file:line, value and reason; the winner last."""
     explanation = session(ctx).repository().resolve(target).explain(key)
+    last = explanation.key.rsplit(".", 1)[-1]
+    explanation = replace(
+        explanation,
+        value=credentials.mask_tree(explanation.value, last),
+        layers=tuple(replace(s, value=credentials.mask_tree(s.value, last)) for s in explanation.layers),
+    )
     if as_json:
         output.print_json(explanation.to_json())
         return
