@@ -388,6 +388,8 @@ def _shown(path: tuple[str | int, ...], value: Any) -> Any:
     if value is ABSENT:
         return value
     last = next((part for part in reversed(path) if isinstance(part, str)), None)
+    if last == values.SECRET_KEY and isinstance(value, str) and values.valid_secret_ref(value):
+        return str(value)  # the inside of a {secret = ...} reference: a name, not a value
     return credentials.mask_tree(_plain(value), last)
 
 
