@@ -173,6 +173,8 @@ def mask_tree(data: Any, key: str | None = None) -> Any:
     """
     if values.is_secret_ref(data):
         return data  # a reference names a secret; it holds no value
+    if key == values.SECRET_KEY and isinstance(data, str) and values.valid_secret_ref(data):
+        return data  # the inside of such a reference
     if isinstance(data, dict):
         return {k: mask_tree(v, k) for k, v in data.items()}
     if isinstance(data, list):
