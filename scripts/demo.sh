@@ -20,6 +20,7 @@ run build production-eu/prod-eu-1 --hash
 run explain production-eu/prod-eu-1 guardrails.max_tool_calls
 run_finding diff staging production
 run parity --strict
+run validate
 
 run render production/prod-us-1 --print
 run render --out "$DEMO/rendered"
@@ -33,5 +34,6 @@ step "kubectl kustomize $DEMO/rendered/_argocd   # the ApplicationSets Argo CD w
 step "change base/ and read the change against the last commit"
 sed -i 's/max_tokens    = 1024/max_tokens    = 2048/' "$DEMO/base/agent.toml"
 run_finding diff development/local-dev@HEAD development/local-dev
+run_finding plan
 run explain development/local-dev agent.max_tokens
 printf '\n\033[1;32mdemo finished: the example fleet is in %s\033[0m\n' "$DEMO"

@@ -47,7 +47,8 @@ def print_table(
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*row)
+            # plain strings are text, never rich markup: "[locks]" must print as written
+            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
         out.print(table)
         return
     plain = [[str(cell).replace("\n", " | ") for cell in row] for row in rows]
