@@ -20,11 +20,11 @@ def explain(
 ) -> None:
     """Show every layer that set KEY: file:line, value and reason; the winner last."""
     explanation = session(ctx).repository().resolve(target).explain(key)
-    last = explanation.key.rsplit(".", 1)[-1]
+    leaf = explanation.key.rsplit(".", 1)[-1]
     explanation = replace(
         explanation,
-        value=credentials.mask_tree(explanation.value, last),
-        layers=tuple(replace(s, value=credentials.mask_tree(s.value, last)) for s in explanation.layers),
+        value=credentials.mask_tree(explanation.value, leaf),
+        layers=tuple(replace(s, value=credentials.mask_tree(s.value, leaf)) for s in explanation.layers),
     )
     if as_json:
         output.print_json(explanation.to_json())

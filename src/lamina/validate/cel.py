@@ -99,9 +99,36 @@ def compile_expression(text: str) -> Program:
     return Program(text, runner)
 
 
-def convert(variables: Mapping[str, Any]) -> dict[str, Any]:
+def convert(variables: Mapping[str, Any], converter: Converter | None = None) -> dict[str, Any]:
     """Plain values (dict, list, str, int, float, bool, None) as CEL values."""
-    return {name: adapter.json_to_cel(value) for name, value in variables.items()}
+    converter = converter or Converter()
+    return {name: converter.convert(value) for name, value in variables.items()}
+
+
+class Converter:
+    """Python values to CEL values, converting each table once however many targets share it
+    (resolution copies on write, so the targets of an environment share most tables)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, Any]] = {}
+
+    def convert(self, value: Any) -> Any:
+        """value as a CEL value (file texts become plain strings)."""
+        if isinstance(value, dict | list):
+            hit = self._memo.get(id(value))
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            if isinstance(value, dict):
+                result: Any = celtypes.MapType(
+                    {celtypes.StringType(k): self.convert(v) for k, v in value.items()}
+                )
+            else:
+                result = celtypes.ListType([self.convert(item) for item in value])
+            self._memo[id(value)] = (value, result)
+            return result
+        if isinstance(value, str):
+            return celtypes.StringType(str(value))
+        return adapter.json_to_cel(value)
 
 
 def to_python(value: Any) -> Any:

@@ -138,12 +138,20 @@ class Redactor:
     """Masks, in messages built from a config's values, every string that looks like a credential."""
 
     def __init__(self, data: Any) -> None:
-        found: set[str] = set()
-        for _, key, text in _literals(data, (), None):
-            if looks_like_credential(key, text):
-                found.add(text)
-        # longest first, so a credential that contains another is masked whole
-        self._literals = sorted(found, key=len, reverse=True)
+        self._data = data
+        self._found: list[str] | None = None
+
+    @property
+    def _literals(self) -> list[str]:
+        # found on first use: most targets produce no message to mask
+        if self._found is None:
+            found: set[str] = set()
+            for _, key, text in _literals(self._data, (), None):
+                if looks_like_credential(key, text):
+                    found.add(text)
+            # longest first, so a credential that contains another is masked whole
+            self._found = sorted(found, key=len, reverse=True)
+        return self._found
 
     def redact(self, text: str) -> str:
         """text with every credential of the config, and every credential shape, masked."""

@@ -82,9 +82,14 @@ def dead_overrides(layers: Sequence[Layer]) -> list[Diagnostic]:
     """Values an overlay or cluster layer writes that equal what it inherits from the layers below."""
     found = []
     for index, layer in enumerate(layers):
-        if layer.kind == "base":
-            continue
-        below = layers[:index]
+        found.extend(dead_overrides_of(layer, layers[:index]))
+    return found
+
+
+def dead_overrides_of(layer: Layer, below: Sequence[Layer]) -> list[Diagnostic]:
+    """:func:`dead_overrides` for one layer over the layers below it."""
+    found: list[Diagnostic] = []
+    if layer.kind != "base":
         for doc in layer.documents:
             for path in written_keys(doc.data):
                 value = doc_value(doc.data, path)

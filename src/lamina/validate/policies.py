@@ -97,23 +97,45 @@ def variables(config: ResolvedConfig) -> dict[str, Any]:
             "labels": dict(config.cluster.labels),
         }
     return {
-        "config": config.plain(),
+        "config": config.data,  # read-only; file texts are strings
         "env": {"name": env.name, "stage": env.stage, "upstream": env.upstream},
         "cluster": cluster,
         "fleet": {"name": config.fleet_name},
     }
 
 
+_CONFIG_KEY = re.compile(r"\bconfig\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_CONFIG_WHOLE = re.compile(r"\bconfig\b(?!\s*\.\s*[A-Za-z_])")
+
+
+def _only_read_keys(plain: dict[str, Any], compiled: tuple[CompiledPolicy, ...]) -> dict[str, Any]:
+    """The variables with ``config`` cut down to the top-level keys the expressions name, so a
+    target's whole config is not converted to CEL values for rules that read two keys. An
+    expression that uses ``config`` any other way (``config["x"]``, ``size(config)``) gets it all."""
+    texts = [p.rule.text for p in compiled] + [p.when.text for p in compiled if p.when is not None]
+    if any(_CONFIG_WHOLE.search(text) for text in texts):
+        return plain
+    keys = {key for text in texts for key in _CONFIG_KEY.findall(text)}
+    config = plain["config"]
+    return {**plain, "config": {key: config[key] for key in keys if key in config}}
+
+
 def check(
-    compiled: tuple[CompiledPolicy, ...], config: ResolvedConfig, redactor: Redactor
+    compiled: tuple[CompiledPolicy, ...],
+    config: ResolvedConfig,
+    redactor: Redactor,
+    converter: Any = None,
 ) -> list[Diagnostic]:
-    """Every policy that fails, or cannot be evaluated, for one target."""
+    """Every policy that fails, or cannot be evaluated, for one target.
+
+    Pass one ``cel.Converter`` for all targets of a run: shared tables convert once.
+    """
     from lamina.validate import cel
 
     if not compiled:
         return []
     plain = variables(config)
-    activation = cel.convert(plain)
+    activation = cel.convert(_only_read_keys(plain, compiled), converter)
     found = []
     for item in compiled:
         if item.when is not None:

@@ -101,21 +101,35 @@ def run(repo: Repository, environments: Sequence[str] = ()) -> Report:
     selected = [repo.fleet.environment(name).name for name in environments]
     configs = _target_configs(repo, selected)
     found: list[Diagnostic] = []
+    converter = cel_converter() if prepared.policies else None
     for config in configs:
         redactor = credentials.Redactor(config.data)
         found.extend(schemas.check(prepared.schemas, config, redactor))
-        found.extend(policies.check(prepared.policies, config, redactor))
+        found.extend(policies.check(prepared.policies, config, redactor, converter))
     found.extend(_ordering(repo, prepared, selected, configs))
     files: list[Diagnostic] = []
     for layer in _unique_layers(configs):
         for doc in layer.documents:
             files.extend(credentials.scan_document(doc, layer.name))
         files.extend(lint.set_twice(layer))
+    checked: set[tuple[int, ...]] = set()
     for config in configs:
         files.extend(locks.check(prepared.locks, config.environment.name, config.layers))
-        files.extend(lint.dead_overrides(config.layers))
+        # a layer's dead overrides depend only on it and the layers below: check each stack once
+        for index in range(len(config.layers)):
+            stack = tuple(id(layer) for layer in config.layers[: index + 1])
+            if stack not in checked:
+                checked.add(stack)
+                files.extend(lint.dead_overrides_of(config.layers[index], config.layers[:index]))
     found.extend(_unique(files))
     return Report(tuple(str(config.target) for config in configs), tuple(found))
+
+
+def cel_converter() -> object:
+    """A converter shared by every target of one run."""
+    from lamina.validate import cel
+
+    return cel.Converter()
 
 
 def _target_configs(repo: Repository, selected: Sequence[str]) -> list[ResolvedConfig]:

@@ -75,7 +75,7 @@ def check(schemas: tuple[Schema, ...], config: ResolvedConfig, redactor: Redacto
 
     if not schemas:
         return []
-    instance = config.plain()
+    instance = config.data  # read-only; file texts are strings
     found: list[Diagnostic] = []
     for schema in schemas:
         try:
