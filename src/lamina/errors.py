@@ -10,7 +10,8 @@ Callers decide what to do by the branch an error sits on, not by its text::
     │   ├── InterpolationError  an unknown ${name} or a reference cycle
     │   ├── ReferenceError_     a {file = ...} that escapes the repository or is missing
     │   └── UnknownTargetError  an environment, cluster, key or revision that does not exist
-    ├── Refused                 a gate or rule said no: exit code 1
+    ├── Refused                 a gate said no: exit code 1
+    │   └── RuleRefused         a rule refused the action (self-approval, wrong path, stale): exit 2
     └── OutsideError            something outside lamina failed (git, a cluster, a database): exit 3
 
 Every error prints the same way: ``error: <where>: <what>``.
@@ -39,9 +40,14 @@ class Place:
 
 
 class LaminaError(Exception):
-    """Base of every error lamina raises on purpose."""
+    """Base of every error lamina raises on purpose.
+
+    ``exit_code`` is what the CLI exits with and ``http_status`` what the API answers: the one
+    place a failure's kind becomes both.
+    """
 
     exit_code = 2
+    http_status = 400
 
     def __init__(self, message: str, place: Place | str | None = None) -> None:
         super().__init__(message)
@@ -87,14 +93,24 @@ class ReferenceError_(InputError):
 class UnknownTargetError(InputError):
     """An environment, cluster, key or git revision that does not exist."""
 
+    http_status = 404
+
 
 class Refused(LaminaError):
     """A rule or gate refused the action (exit 1)."""
 
     exit_code = 1
+    http_status = 409
+
+
+class RuleRefused(Refused):
+    """A rule refused the action (self-approval, wrong path, stale approval): bad input, exit 2."""
+
+    exit_code = 2
 
 
 class OutsideError(LaminaError):
     """Something outside lamina failed: git, a cluster, a database (exit 3)."""
 
     exit_code = 3
+    http_status = 503

@@ -10,16 +10,23 @@ from typing import Annotated
 import typer
 
 from lamina.cli import (
+    apply,
     audit,
     build,
     diff,
+    drift,
     envs,
     explain,
+    freeze,
+    history,
     init,
     migrate,
     parity,
     plan,
+    promote,
     render,
+    secrets,
+    serve,
     validate,
 )
 from lamina.cli.session import Session
@@ -67,6 +74,16 @@ app.command("plan")(plan.plan)
 app.command("validate")(validate.validate)
 app.command("migrate")(migrate.migrate)
 app.command("audit")(audit.audit)
+app.command("serve")(serve.serve)
+app.add_typer(serve.token_app, name="token")
+app.command("apply")(apply.apply)
+app.command("drift")(drift.drift)
+app.add_typer(secrets.app, name="secrets")
+app.add_typer(promote.app, name="promote")
+app.command("history")(history.history)
+app.command("rollback")(history.rollback)
+app.command("freeze")(freeze.freeze)
+app.command("unfreeze")(freeze.unfreeze)
 
 
 def main() -> None:

@@ -7,7 +7,10 @@ from typing import Annotated, Any
 import typer
 
 from lamina.cli import output
+from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
+from lamina.clusters import health as checking
+from lamina.fleet.model import Cluster
 from lamina.fleet.selectors import Selector
 
 
@@ -58,27 +61,33 @@ def clusters(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List clusters: environment, namespace, where they live, labels."""
+    """List clusters: environment, namespace, where they live, labels, health."""
     repo = session(ctx).repository()
     chosen = Selector.parse(selector)
+    picked = [
+        cluster
+        for env in repo.fleet.ordered_environments()
+        for cluster in repo.fleet.clusters_of(env)
+        if chosen.matches(cluster.labels)
+    ]
+    healths = _health_checks(picked, kube_settings(repo))
     rows: list[dict[str, Any]] = []
-    for env in repo.fleet.ordered_environments():
-        for cluster in repo.fleet.clusters_of(env):
-            if not chosen.matches(cluster.labels):
-                continue
-            rows.append(
-                {
-                    "name": cluster.name,
-                    "environment": cluster.environment,
-                    "namespace": cluster.namespace,
-                    "kind": cluster.kind,
-                    "context": cluster.context,
-                    "directory": cluster.directory,
-                    "labels": dict(cluster.labels),
-                    "suspended": cluster.suspended,
-                    "health": "suspended" if cluster.suspended else _health(cluster.kind),
-                }
-            )
+    for cluster in picked:
+        found = healths.get(cluster.name)
+        row: dict[str, Any] = {
+            "name": cluster.name,
+            "environment": cluster.environment,
+            "namespace": cluster.namespace,
+            "kind": cluster.kind,
+            "context": cluster.context,
+            "directory": cluster.directory,
+            "labels": dict(cluster.labels),
+            "suspended": cluster.suspended,
+            "health": "suspended" if cluster.suspended else found.summary if found else "ok (directory)",
+        }
+        if found is not None:
+            row["checks"] = found.to_json()
+        rows.append(row)
     if as_json:
         output.print_json(rows)
         return
@@ -98,7 +107,12 @@ def clusters(
     )
 
 
-def _health(kind: str) -> str:
-    # Directory clusters are always reachable; API clusters are probed by `lamina clusters`
-    # once cluster connectivity lands (see the apply/drift work).
-    return "ok (directory)" if kind == "directory" else "not checked"
+def _health_checks(clusters: list[Cluster], settings: Any) -> dict[str, checking.Health]:
+    """Health of every cluster that is not suspended, checked in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wanted = [c for c in clusters if not c.suspended and c.directory is None]
+    if not wanted:
+        return {}
+    with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
+        return {h.cluster: h for h in pool.map(lambda c: checking.check(c, settings), wanted)}

@@ -10,11 +10,16 @@ Written only by lamina (promotion); read by resolution. The format::
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from lamina.errors import FleetError
+from lamina.errors import FleetError, OutsideError
 from lamina.source import documents
 from lamina.source.trees import Tree
 
@@ -41,14 +46,23 @@ def read_pins(tree: Tree, environments: Mapping[str, object]) -> dict[str, Pin]:
     """
     if not tree.is_file(LOCK_FILE):
         return {}
-    doc = documents.parse_document(LOCK_FILE, tree.read_bytes(LOCK_FILE), syntax="toml")
+    return parse_pins(tree.read_bytes(LOCK_FILE), environments)
+
+
+def parse_pins(raw: bytes, environments: Mapping[str, object] | None = None) -> dict[str, Pin]:
+    """The pins in the bytes of a lamina.lock; with environments, a pin of another one is an error.
+
+    Raises:
+        FleetError: the lock file is malformed or pins an unknown environment.
+    """
+    doc = documents.parse_document(LOCK_FILE, raw, syntax="toml")
     table = doc.data.get("environments", {})
     if not isinstance(table, dict):
         raise FleetError("[environments] must be a table", doc.place(("environments",)))
     pins: dict[str, Pin] = {}
     for env, entry in table.items():
         place = doc.place(("environments", env))
-        if env not in environments:
+        if environments is not None and env not in environments:
             raise FleetError(f"pin for unknown environment {env!r}", place)
         if not isinstance(entry, dict):
             raise FleetError(f"[environments.{env}] must be a table", place)
@@ -68,3 +82,54 @@ def read_pins(tree: Tree, environments: Mapping[str, object]) -> dict[str, Pin]:
             doc.line_of(("environments", env, "revision")),
         )
     return pins
+
+
+_HEADER = "# Written by lamina (promotion): which base/ revision each environment runs. Do not edit.\n"
+
+
+def format_pins(pins: Iterable[Pin]) -> str:
+    """The text of lamina.lock for pins, sorted by environment (the format :func:`read_pins` reads)."""
+    lines = [_HEADER]
+    for pin in sorted(pins, key=lambda p: p.environment):
+        if not _COMMIT.match(pin.revision):
+            raise FleetError(f"revision of {pin.environment!r} must be a full commit id", LOCK_FILE)
+        lines.append(f"\n[environments.{_toml_key(pin.environment)}]\n")
+        lines.append(f"revision = {_toml_string(pin.revision)}\n")
+        if pin.set_at is not None:
+            lines.append(f"set_at = {_toml_string(pin.set_at)}\n")
+        if pin.request is not None:
+            lines.append(f"request = {_toml_string(pin.request)}\n")
+    return "".join(lines)
+
+
+def write_pins(root: Path, pins: Mapping[str, Pin] | Iterable[Pin]) -> Path:
+    """Write lamina.lock under root whole or not at all (a temporary file renamed over it).
+
+    Raises:
+        OutsideError: the file cannot be written.
+    """
+    values = pins.values() if isinstance(pins, Mapping) else pins
+    text = format_pins(values)
+    path = root / LOCK_FILE
+    handle, temp = tempfile.mkstemp(prefix=".lamina.lock.", dir=root)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise OutsideError(f"cannot write {path}: {exc.strerror}") from exc
+    return path
+
+
+def _toml_string(value: str) -> str:
+    # a JSON string with only ASCII is a valid TOML basic string
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)

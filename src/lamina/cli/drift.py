@@ -1,0 +1,175 @@
+"""``lamina drift``: what runs against what git says, per cluster; heal it or adopt it."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.apply import kube_settings, record
+from lamina.cli.session import session
+from lamina.core.targets import TargetRef
+from lamina.drift import adopt as adopting
+from lamina.drift import checking
+from lamina.drift.status import DriftReport, DriftStatus
+from lamina.errors import InputError
+from lamina.fleet.selectors import Selector
+
+_STYLES = {
+    DriftStatus.IN_SYNC: "green",
+    DriftStatus.OUT_OF_SYNC: "yellow",
+    DriftStatus.DRIFTED: "red bold",
+    DriftStatus.MISSING: "red",
+    DriftStatus.UNREACHABLE: "red",
+    DriftStatus.SUSPENDED: "dim",
+}
+
+
+def drift(
+    ctx: typer.Context,
+    environments: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
+    selector: Annotated[
+        str | None, typer.Option("--selector", "-l", help="Only clusters whose labels match k=v,...")
+    ] = None,
+    heal: Annotated[
+        bool, typer.Option("--heal", help="Re-apply git's config to drifted and out-of-sync clusters.")
+    ] = False,
+    adopt: Annotated[
+        str | None,
+        typer.Option("--adopt", help="ENV/CLUSTER: write its live values into its cluster layer."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why the live values are accepted.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Drift status per cluster with field-level differences; exit 1 when any cluster is not in sync."""
+    state = session(ctx)
+    repo = state.repository()
+    settings = kube_settings(repo)
+    options = checking.DriftOptions.from_fleet(repo.fleet.settings)
+    if adopt is not None:
+        if heal:
+            raise InputError(
+                "--adopt and --heal do not go together: adopt keeps the live values, heal undoes them"
+            )
+        _adopt(state, adopt, reason, settings, options, as_json)
+        return
+    if reason is not None:
+        raise InputError("--reason goes with --adopt")
+    chosen = Selector.parse(selector)
+    refs = repo.targets(environments or (), chosen)
+    now = datetime.datetime.now(datetime.UTC)
+    with output.progress("checking drift", len(refs)) as advance:
+        result = checking.check(repo, refs, settings, options, done=lambda r: advance())
+    healed = []
+    if heal:
+        healed = checking.heal(result, settings, options, now)
+    db = state.database()
+    if healed:
+        record(db, healed, state.user(), now, dirty=False)
+    reports = checking.remember(db, result.reports, now)
+    groups = checking.group(reports)
+    if as_json:
+        items = [r.to_json(now) for r in reports]
+        by_cluster = {c: g for g in groups for c in g.clusters}
+        for item in items:
+            group = by_cluster.get(f"{item['environment']}/{item['cluster']}")
+            item["drift_group"] = group.key if group else None
+            healed_here = [o for o in healed if o.cluster == item["cluster"]]
+            if healed_here:
+                item["healed"] = healed_here[0].to_json()
+        output.print_json(items)
+    else:
+        print_reports(reports, now)
+        for outcome in healed:
+            line = f"healed {outcome.environment}/{outcome.cluster}: {outcome.result}"
+            if outcome.detail:
+                line += f" ({outcome.detail})"
+            output.out.print(output.styled(line, "green" if not outcome.failed else "red"))
+        for group in groups:
+            if len(group.clusters) > 1:
+                paths = ", ".join(f.path for f in group.fields)
+                output.out.print(
+                    output.styled(f"same drift on {len(group.clusters)} clusters", "bold")
+                    + f" ({', '.join(group.clusters)}): {paths}"
+                )
+    if any(not r.in_sync for r in reports):
+        raise typer.Exit(1)
+
+
+def _adopt(
+    state: Any, target: str, reason: str | None, settings: Any, options: checking.DriftOptions, as_json: bool
+) -> None:
+    repo = state.repository()
+    ref = TargetRef.parse(target)
+    if ref.cluster is None or ref.revision is not None:
+        raise InputError(f"--adopt takes one ENV/CLUSTER target, not {target!r}")
+    if not reason:
+        raise InputError("--adopt needs --reason: it becomes the override's comment in git")
+    repo.fleet.cluster(ref.cluster)
+    result = checking.check(
+        repo, [TargetRef(repo.fleet.environment(ref.environment).name, ref.cluster)], settings, options
+    )
+    report = result.reports[0]
+    adoption = adopting.adopt(repo.root, report, reason)
+    if as_json:
+        output.print_json(
+            {
+                "target": report.target,
+                "file": adoption.file,
+                "paths": list(adoption.paths),
+                "skipped": list(adoption.skipped),
+                "reason": reason,
+            }
+        )
+        return
+    output.out.print(f"adopted into {adoption.file}: {', '.join(adoption.paths)}")
+    if adoption.skipped:
+        output.out.print(
+            output.styled(f"not adopted (edit by hand): {', '.join(adoption.skipped)}", "yellow")
+        )
+    output.out.print("review and commit the change, then `lamina apply` it")
+
+
+def _age(report: DriftReport, now: datetime.datetime) -> str:
+    if report.since is None or report.status is DriftStatus.IN_SYNC:
+        return "-"
+    seconds = int((now - report.since).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def print_reports(reports: list[DriftReport], now: datetime.datetime) -> None:
+    """A table of statuses, then each cluster's differing fields."""
+    output.print_table(
+        ["CLUSTER", "ENVIRONMENT", "STATUS", "FOR", "CHANGED BY", "DETAIL"],
+        [
+            [
+                output.styled(r.cluster, "bold"),
+                r.environment,
+                output.styled(r.status.value, _STYLES[r.status]),
+                _age(r, now),
+                " ".join(x for x in (r.changed_by, r.changed_at) if x) or "-"
+                if r.status is DriftStatus.DRIFTED
+                else "-",
+                r.detail or "-",
+            ]
+            for r in reports
+        ],
+    )
+    for report in reports:
+        if not report.fields:
+            continue
+        output.out.print(output.styled(f"{report.target} ({report.status.value}):", "bold"))
+        for item in report.fields:
+            if item.to_json().get("diff"):
+                output.out.print(output.styled(f"  ~ {item.path}:", "yellow"))
+                for line in item.text_diff()[2:]:
+                    output.out.print("      " + line)
+            else:
+                expected = "absent" if "expected" not in item.to_json() else output.short_value(item.expected)
+                actual = "absent" if "actual" not in item.to_json() else output.short_value(item.actual)
+                output.out.print(f"  ~ {item.path}: git {expected}, live {actual}")

@@ -1,0 +1,42 @@
+"""``lamina freeze ENV --until T --reason R`` and ``lamina unfreeze ENV``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.promote import now
+from lamina.cli.session import session
+from lamina.promote import freezes
+
+
+def freeze(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to freeze.")],
+    until: Annotated[
+        str, typer.Option("--until", help="An ISO time (UTC if no zone) or a duration like 4h.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown to anyone refused).")],
+) -> None:
+    """Refuse promotions into ENV (except emergency ones) until a time."""
+    state = session(ctx)
+    env = state.repository().fleet.environment(environment).name
+    moment = now()
+    end = freezes.parse_until(until, moment)
+    freezes.freeze(state.database(), env, until=end, reason=reason, actor=state.user(), now=moment)
+    output.out.print(f"{env} frozen until {end.strftime('%Y-%m-%dT%H:%M:%SZ')}: {reason}")
+
+
+def unfreeze(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to unfreeze.")],
+) -> None:
+    """Lift the manual freeze of ENV (windows in lamina.toml still apply)."""
+    state = session(ctx)
+    env = state.repository().fleet.environment(environment).name
+    if freezes.unfreeze(state.database(), env, actor=state.user(), now=now()):
+        output.out.print(f"{env} unfrozen")
+    else:
+        output.out.print(f"{env} had no manual freeze")

@@ -1,0 +1,96 @@
+"""``lamina history ENV [--stats]`` and ``lamina rollback ENV --to REV``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.promote import now, print_request
+from lamina.cli.session import session
+from lamina.errors import InputError
+from lamina.promote import history as promotion_history
+from lamina.promote import requests
+
+
+def history(
+    ctx: typer.Context,
+    environment: Annotated[
+        str | None, typer.Argument(metavar="ENV", help="The environment (optional with --stats).")
+    ] = None,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="The four DORA figures from lamina's records.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pins, promotions and applies of ENV, newest first; or, with --stats, the DORA figures."""
+    state = session(ctx)
+    repo = state.repository()
+    db = state.database()
+    if stats:
+        figures = promotion_history.stats(repo, db, now(), [environment] if environment else [])
+        if as_json:
+            output.print_json(figures)
+            return
+        output.out.print(f"last {figures['window_days']} days")
+        for env, row in figures["deployment_frequency"].items():
+            output.out.print(
+                f"  deployment frequency {env}: {row['per_week']}/week "
+                f"({row['promotions']} promotions in all)"
+            )
+        lead, cfr, ttr = (
+            figures["lead_time_hours"],
+            figures["change_failure_rate"],
+            figures["time_to_restore_hours"],
+        )
+        output.out.print(f"  lead time to production: median {lead['median']} h over {lead['samples']}")
+        output.out.print(
+            f"  change failure rate: {cfr['rate']} ({cfr['failures']} of {cfr['promotions']} promotions)"
+        )
+        output.out.print(f"  time to restore: median {ttr['median']} h over {ttr['samples']} rollbacks")
+        return
+    if environment is None:
+        raise InputError("history needs an environment (or --stats)")
+    rows = promotion_history.events(repo, db, environment, now())
+    if as_json:
+        output.print_json([row.to_json() for row in rows])
+        return
+    styles = {"emergency": "red bold", "rollback": "yellow", "pin": "bold"}
+    output.print_table(
+        ["TIME", "KIND", "REVISION", "ACTOR", "REQUEST", "DETAIL"],
+        [
+            [
+                row.to_json()["time"],
+                output.styled(row.kind, styles.get(row.kind, "")),
+                (row.revision or "-")[:12],
+                row.actor or "-",
+                row.request or "-",
+                row.detail,
+            ]
+            for row in rows
+        ],
+    )
+
+
+def rollback(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to roll back.")],
+    to: Annotated[str, typer.Option("--to", help="The older revision ENV should run again.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Request a rollback of ENV to an older revision: a promotion with the same gates and approvals."""
+    state = session(ctx)
+    record = requests.rollback(
+        state.repository(),
+        state.database(),
+        target=environment,
+        to=to,
+        actor=state.user(),
+        now=now,
+        reason=reason,
+    )
+    print_request(record, as_json)
+    if record.status == requests.Status.FAILED:
+        raise typer.Exit(1)

@@ -1,0 +1,217 @@
+"""``lamina promote``: request, list, show, approve, reject and apply promotions.
+
+Requests are shown as ``PR-<n>``; every command that takes an ID also accepts the bare number.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.session import session
+from lamina.errors import InputError
+from lamina.promote import applying, approvals, backfill, requests
+from lamina.store import promotions as store
+from lamina.store.promotions import PromotionRecord
+
+app = typer.Typer(
+    help="Move an environment's pin through the promotion path, with gates and approvals.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+_STATUS_STYLE = {
+    "promoted": "green",
+    "approved": "green",
+    "testing": "cyan",
+    "pending": "cyan",
+    "failed": "red",
+    "rejected": "red",
+    "stale": "yellow",
+}
+
+
+def now() -> datetime:
+    """The clock, read at the edge and passed down."""
+    return datetime.now(UTC)
+
+
+def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | None = None) -> None:
+    """One request: the SPEC ``promote show`` JSON, or a readable summary."""
+    data = requests.to_json(record, backfill_state)
+    if as_json:
+        output.print_json(data)
+        return
+    flag = output.styled(" EMERGENCY", "red bold") if record.emergency else ""
+    head = output.Text(f"{data['id']} ")
+    head.append(f"{record.kind} ")
+    head.append(f"{record.source or '(rollback)'} -> {record.target} ")
+    head.append(f"at {record.revision[:12]} ")
+    head.append(output.styled(record.status, _STATUS_STYLE.get(record.status, "")))
+    head.append(flag)
+    output.out.print(head)
+    output.out.print(f"  requested by {record.requested_by} at {data['requested_at']}")
+    if record.reason:
+        output.out.print(f"  reason: {record.reason}")
+    for target, digest in sorted(record.config_hashes.items()):
+        output.out.print(f"  {target}: {digest[:12]}")
+    for gate in record.gates:
+        style = {"passed": "green", "failed": "red", "waiting": "yellow"}.get(str(gate.get("status")), "")
+        line = output.styled(f"  gate {gate.get('name')}: {gate.get('status')}", style)
+        line.append(f" - {gate.get('detail')}")
+        output.out.print(line)
+        if gate.get("status") == "failed" and gate.get("output"):
+            for text in str(gate["output"]).rstrip().splitlines()[-10:]:
+                output.out.print(f"    | {text}")
+    for decision in record.decisions:
+        output.out.print(f"  {decision.decision}d by {decision.actor} at {decision.at.isoformat()}")
+    if record.commit:
+        output.out.print(f"  commit {record.commit[:12]}")
+    if backfill_state:
+        output.out.print(
+            output.styled(f"  backfill {backfill_state}", "red" if backfill_state == "overdue" else "")
+        )
+
+
+def request(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="The environment to promote from.")],
+    target: Annotated[str, typer.Argument(help="The environment to promote to.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
+    emergency: Annotated[
+        bool, typer.Option("--emergency", help="Skip the path; needs two approvers; opens a backfill.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Request moving TARGET's pin to what SOURCE runs, and run the gates (exit 1 if one fails)."""
+    state = session(ctx)
+    record = requests.request(
+        state.repository(),
+        state.database(),
+        source=source,
+        target=target,
+        actor=state.user(),
+        now=now,
+        reason=reason,
+        emergency=emergency,
+    )
+    print_request(record, as_json)
+    if record.status == requests.Status.FAILED:
+        raise typer.Exit(1)
+
+
+def list_requests(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", help="Only requests in this status (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List requests, newest first, with emergencies and their backfill flagged."""
+    state = session(ctx)
+    known = {s.value for s in requests.Status}
+    for value in status or []:
+        if value not in known:
+            raise InputError(f"unknown status {value!r} (one of {', '.join(sorted(known))})")
+    db = state.database()
+    records = store.list_requests(db, statuses=status or ())
+    states = (
+        backfill.refresh(state.repository(), db, records, now()) if any(r.emergency for r in records) else {}
+    )
+    if as_json:
+        output.print_json([requests.to_json(r, states.get(r.id)) for r in records])
+        return
+    rows: list[list[Any]] = []
+    for r in records:
+        flags = output.Text()
+        if r.emergency:
+            flags.append("EMERGENCY", "red bold")
+            if r.id in states:
+                flags.append(f" backfill {states[r.id]}", "red" if states[r.id] == "overdue" else "")
+        rows.append(
+            [
+                requests.format_id(r.id),
+                r.kind,
+                r.source or "-",
+                r.target,
+                r.revision[:12],
+                output.styled(r.status, _STATUS_STYLE.get(r.status, "")),
+                r.requested_by,
+                ", ".join(r.approvers) or "-",
+                flags,
+            ]
+        )
+    output.print_table(
+        ["ID", "KIND", "SOURCE", "TARGET", "REVISION", "STATUS", "REQUESTED BY", "APPROVED BY", "FLAGS"], rows
+    )
+
+
+def show(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one request: revision, hashes, gates (with check output), decisions."""
+    state = session(ctx)
+    db = state.database()
+    record = store.get_request(db, requests.parse_id(request_id))
+    states = backfill.refresh(state.repository(), db, [record], now()) if record.emergency else {}
+    print_request(record, as_json, states.get(record.id))
+
+
+def _decide(ctx: typer.Context, request_id: str, approve: bool, comment: str | None, as_json: bool) -> None:
+    state = session(ctx)
+    record = approvals.decide(
+        state.repository(),
+        state.database(),
+        requests.parse_id(request_id),
+        actor=state.user(),
+        approve=approve,
+        now=now(),
+        comment=comment,
+    )
+    print_request(record, as_json)
+
+
+def approve(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    comment: Annotated[str | None, typer.Option("--comment", help="A note kept with the approval.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Approve a request (not your own); it becomes approved when it has enough approvals."""
+    _decide(ctx, request_id, True, comment, as_json)
+
+
+def reject(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    comment: Annotated[str | None, typer.Option("--comment", help="Why.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Reject a request."""
+    _decide(ctx, request_id, False, comment, as_json)
+
+
+def apply(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Commit the approved request's pin to lamina.lock and record it (safe to run again)."""
+    state = session(ctx)
+    record = applying.apply(
+        state.repository(), state.database(), requests.parse_id(request_id), actor=state.user(), now=now()
+    )
+    print_request(record, as_json)
+
+
+app.command("request")(request)
+app.command("list")(list_requests)
+app.command("show")(show)
+app.command("approve")(approve)
+app.command("reject")(reject)
+app.command("apply")(apply)

@@ -1,0 +1,50 @@
+"""``lamina secrets check ENV``: every referenced secret exists where it runs (names only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lamina.cli import output
+from lamina.cli.apply import kube_settings
+from lamina.cli.session import session
+from lamina.clusters import secret_keys
+from lamina.clusters import secrets as checking
+
+app = typer.Typer(
+    name="secrets",
+    help="Check the secrets configs reference (names and keys only, never values).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    environment: Annotated[str, typer.Argument(help="The environment to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every {secret = "name/key"} of ENV's targets exists in each cluster; exit 1 when one is missing."""
+    repo = session(ctx).repository()
+    lookup, close = secret_keys.kubernetes_lookup(kube_settings(repo))
+    try:
+        checks = checking.check_environment(repo, environment, kubernetes=lookup)
+    finally:
+        close()
+    if as_json:
+        output.print_json([c.to_json() for c in checks])
+    elif not checks:
+        output.out.print(f"{environment} references no secrets")
+    else:
+        styles = {"present": "green", "missing": "red", "unreachable": "red", "skipped": "yellow"}
+        output.print_table(
+            ["CLUSTER", "SECRET", "STATUS", "DETAIL"],
+            [
+                [c.cluster, c.reference, output.styled(c.status, styles.get(c.status, "")), c.detail or "-"]
+                for c in checks
+            ],
+        )
+    if checking.failures(checks):
+        raise typer.Exit(1)

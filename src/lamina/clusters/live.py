@@ -1,0 +1,193 @@
+"""What runs: the ConfigMap lamina applied to a cluster, or the files in a directory cluster's folder.
+
+Label selectors are sent to the server *and* checked on what comes back, so a server (or a
+proxy, or an emulator) that ignores the selector can never make lamina touch someone
+else's ConfigMap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lamina.clusters import faults
+from lamina.clusters.connection import Connection
+from lamina.render import configmaps, folders
+from lamina.render.configmaps import RenderedConfig
+
+ANNOTATION_APPLIED_AT = "lamina.dev/applied-at"
+VOLUME = "agent-config"
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """The config that runs on one cluster.
+
+    Attributes:
+        name: the ConfigMap's name (for a directory cluster: the name its kustomization generates).
+        data: the ConfigMap's data (for a directory cluster: the files of the folder, without
+            kustomization.yaml).
+        labels: its labels (for a directory cluster: those of its configMapGenerator).
+        changed_by: the field manager of the newest write, where the server records it.
+        changed_at: when that write happened.
+        where: ``configmap NS/NAME`` or the folder.
+    """
+
+    name: str | None
+    data: Mapping[str, str]
+    labels: Mapping[str, str]
+    where: str
+    changed_by: str | None = None
+    changed_at: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def target_selector(rendered: RenderedConfig) -> dict[str, str]:
+    """The labels every lamina ConfigMap of rendered's target carries."""
+    return {
+        key: rendered.labels[key]
+        for key in (configmaps.MANAGED_BY, configmaps.LABEL_ENVIRONMENT, configmaps.LABEL_CLUSTER)
+    }
+
+
+def list_target_configmaps(conn: Connection, rendered: RenderedConfig) -> list[dict[str, Any]]:
+    """Every lamina ConfigMap of the target, newest apply first."""
+    wanted = target_selector(rendered)
+    selector = ",".join(f"{k}={v}" for k, v in wanted.items())
+    response = conn.call(
+        conn.core.list_namespaced_config_map, conn.namespace, label_selector=selector, _preload_content=False
+    )
+    items = _json(response).get("items", [])
+    mine = [
+        item
+        for item in items
+        if all((item.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in wanted.items())
+    ]
+    return sorted(mine, key=applied_at, reverse=True)
+
+
+def applied_at(item: Mapping[str, Any]) -> str:
+    """When lamina last applied the ConfigMap (else when it was created), for ordering."""
+    meta = item.get("metadata", {})
+    return str(
+        (meta.get("annotations") or {}).get(ANNOTATION_APPLIED_AT) or meta.get("creationTimestamp") or ""
+    )
+
+
+def read_configmap(conn: Connection, name: str) -> dict[str, Any] | None:
+    """One ConfigMap as plain JSON, or None when it does not exist."""
+    try:
+        return _json(
+            conn.call(conn.core.read_namespaced_config_map, name, conn.namespace, _preload_content=False)
+        )
+    except faults.ClusterFault as exc:
+        if exc.kind is faults.FaultKind.NOT_FOUND:
+            return None
+        raise
+
+
+def read_workload(conn: Connection, workload: str) -> dict[str, Any] | None:
+    """The ``kind/name`` workload as plain JSON, or None when it does not exist."""
+    kind, _, name = workload.partition("/")
+    readers = {
+        "deployment": conn.apps.read_namespaced_deployment,
+        "statefulset": conn.apps.read_namespaced_stateful_set,
+        "daemonset": conn.apps.read_namespaced_daemon_set,
+    }
+    try:
+        return _json(conn.call(readers[kind.lower()], name, conn.namespace, _preload_content=False))
+    except faults.ClusterFault as exc:
+        if exc.kind is faults.FaultKind.NOT_FOUND:
+            return None
+        raise
+
+
+def workload_configmap(workload: Mapping[str, Any]) -> str | None:
+    """The ConfigMap name the workload's ``agent-config`` volume points at."""
+    volumes = workload.get("spec", {}).get("template", {}).get("spec", {}).get("volumes") or []
+    for volume in volumes:
+        if volume.get("name") == VOLUME:
+            name = (volume.get("configMap") or {}).get("name")
+            return str(name) if name else None
+    return None
+
+
+def read_kubernetes(conn: Connection, rendered: RenderedConfig, workload: str | None) -> LiveConfig | None:
+    """The ConfigMap that runs: the one the workload mounts, else the newest lamina applied."""
+    chosen: dict[str, Any] | None = None
+    if workload:
+        body = read_workload(conn, workload)
+        name = workload_configmap(body) if body else None
+        if name:
+            chosen = read_configmap(conn, name)
+    if chosen is None:
+        items = list_target_configmaps(conn, rendered)
+        chosen = items[0] if items else None
+    if chosen is None:
+        return None
+    meta = chosen.get("metadata", {})
+    manager, when = _last_writer(meta.get("managedFields") or [])
+    return LiveConfig(
+        name=meta.get("name"),
+        data=dict(chosen.get("data") or {}),
+        labels=dict(meta.get("labels") or {}),
+        where=f"configmap {conn.namespace}/{meta.get('name')}",
+        changed_by=manager,
+        changed_at=when,
+    )
+
+
+def _last_writer(entries: list[Mapping[str, Any]]) -> tuple[str | None, str | None]:
+    timed = [e for e in entries if e.get("time")]
+    if not timed:
+        return None, None
+    newest = max(timed, key=lambda e: str(e["time"]))
+    return (str(newest["manager"]) if newest.get("manager") else None), str(newest["time"])
+
+
+_HASH_LABEL = re.compile(rf"^\s*{re.escape(configmaps.LABEL_HASH)}:\s*['\"]?([0-9a-f]+)", re.MULTILINE)
+_LABEL_LINE = re.compile(
+    r"^\s{6,}(lamina\.dev/[a-z-]+|app\.kubernetes\.io/managed-by):\s*['\"]?([^'\"\s]+)", re.MULTILINE
+)
+
+
+def read_directory(folder: Path) -> LiveConfig | None:
+    """The files of a directory cluster's folder (None when it holds no agent-config.json)."""
+    if not (folder / configmaps.CONFIG_KEY).is_file():
+        return None
+    data: dict[str, str] = {}
+    newest = 0.0
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        newest = max(newest, path.stat().st_mtime)
+        if path.name == folders.KUSTOMIZATION:
+            continue
+        data[path.name] = path.read_text(encoding="utf-8", errors="replace")
+    kustomization = folder / folders.KUSTOMIZATION
+    text = kustomization.read_text(errors="replace") if kustomization.is_file() else ""
+    labels = {key: value for key, value in _LABEL_LINE.findall(text)}
+    import datetime
+
+    when = datetime.datetime.fromtimestamp(newest, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from lamina.render import names
+
+    return LiveConfig(
+        name=None if not data else f"-{names.configmap_suffix(data)}",
+        data=data,
+        labels=labels,
+        where=str(folder),
+        changed_at=when,
+        extra={folders.KUSTOMIZATION: text},
+    )
+
+
+def _json(response: Any) -> dict[str, Any]:
+    import json
+
+    raw = response.data if hasattr(response, "data") else response
+    result: dict[str, Any] = json.loads(raw)
+    return result

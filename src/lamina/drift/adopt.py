@@ -1,0 +1,101 @@
+"""Accept drift: write the live values of a drifted cluster into its cluster layer.
+
+Instead of healing a change made by hand, ``lamina drift ENV/CLUSTER --adopt --reason T``
+turns it into a reviewed git change: each differing field becomes an override in
+``clusters/<name>.toml`` (or the cluster's folder), edited in place so comments and order
+survive, with the reason written as the override's comment (which ``explain`` and
+``parity`` then show). A field removed on the cluster becomes ``{"$delete" = true}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lamina.core import diffs
+from lamina.core.paths import KeyPath, parse_path
+from lamina.drift.status import FILE_PREFIX, DriftReport, DriftStatus
+from lamina.errors import InputError, Refused
+from lamina.source import documents
+from lamina.source.edits import EditableFile, write_atomic
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What adopting wrote."""
+
+    file: str
+    paths: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def layer_file(root: Path, cluster: str) -> Path:
+    """The file an override of cluster goes into (created when the cluster has no layer)."""
+    folder = root / "clusters" / cluster
+    if folder.is_dir():
+        candidates = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix in documents.CONFIG_SUFFIXES
+        )
+        return candidates[0] if candidates else folder / "adopted.toml"
+    for suffix in documents.CONFIG_SUFFIXES:
+        path = root / "clusters" / f"{cluster}{suffix}"
+        if path.is_file():
+            return path
+    return root / "clusters" / f"{cluster}.toml"
+
+
+def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
+    """Write report's live values into the cluster's layer, each with reason as its comment.
+
+    Raises:
+        Refused: the cluster has not drifted (nothing to adopt).
+        InputError: the reason is empty or spans lines.
+    """
+    if report.status not in (DriftStatus.DRIFTED, DriftStatus.OUT_OF_SYNC) or not report.fields:
+        raise Refused(f"{report.target} is {report.status.value}: there is no drift to adopt")
+    reason = reason.strip()
+    if not reason or "\n" in reason:
+        raise InputError("--reason must be one line of text explaining why the live values are accepted")
+    path = layer_file(root, report.cluster)
+    rel = path.relative_to(root).as_posix()
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    editable = EditableFile(rel, text)
+    written: list[str] = []
+    skipped: list[str] = []
+    for item in report.fields:
+        if item.path.startswith(FILE_PREFIX):
+            skipped.append(item.path)  # a prompt file: its text is adopted through the config field
+            continue
+        key = parse_path(item.path)
+        if any(isinstance(part, int) for part in key):
+            skipped.append(item.path)  # array items cannot be overridden one by one
+            continue
+        value: Any = {"$delete": True} if item.actual is diffs.ABSENT else item.actual
+        _set_with_comment(editable, key, value, reason)
+        written.append(item.path)
+    if not written:
+        raise Refused(f"{report.target}: no field of this drift can be written as an override")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, editable.text())
+    return Adoption(rel, tuple(written), tuple(skipped))
+
+
+def _set_with_comment(editable: EditableFile, key: KeyPath, value: Any, reason: str) -> None:
+    comment = f"adopted from the live cluster: {reason}"
+    if editable.kind == "toml":
+        import tomlkit
+
+        item = tomlkit.item(value)
+        if isinstance(item, tomlkit.items.Table):
+            item = tomlkit.inline_table()
+            item.update(value)
+        item.comment(comment)
+        editable.set(key, item)
+        return
+    editable.set(key, value)
+    if editable.kind in ("yaml", "yml"):
+        parent = editable.doc
+        for part in key[:-1]:
+            parent = parent[part]
+        parent.yaml_add_eol_comment(comment, key[-1])

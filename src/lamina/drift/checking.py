@@ -1,0 +1,200 @@
+"""Drift over a fleet: ask every cluster at once (bounded), heal what should be healed, remember.
+
+Resolving and rendering happen first, in this thread (the repository is not shared across
+threads); then each cluster is asked in a pool of threads, since the work is waiting on the
+network. A directory cluster is read from its folder.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamina.clusters import apply, connection, faults, live
+from lamina.core.targets import TargetRef
+from lamina.drift import status
+from lamina.drift.status import DriftReport, DriftStatus
+from lamina.render import configmaps, folders
+from lamina.render.configmaps import RenderedConfig
+from lamina.resolve.resolver import Repository
+from lamina.store import drift as drift_store
+from lamina.store.database import Database
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    """``[drift]`` and ``[render]`` settings that matter to a check."""
+
+    ignore: tuple[str, ...] = ()
+    workload: str | None = None
+    resources: tuple[str, ...] = ()
+    keep: int = apply.DEFAULT_KEEP
+
+    @classmethod
+    def from_fleet(cls, settings: Any) -> DriftOptions:
+        """From the fleet's ``[drift]`` and ``[render]`` tables."""
+        drift_section = settings.get("drift", {}) if hasattr(settings, "get") else {}
+        render = settings.get("render", {}) if hasattr(settings, "get") else {}
+        return cls(
+            ignore=tuple(str(g) for g in drift_section.get("ignore", [])),
+            workload=render.get("workload"),
+            resources=tuple(str(r) for r in render.get("resources", [])),
+            keep=int(render.get("keep", apply.DEFAULT_KEEP)),
+        )
+
+
+@dataclass
+class Check:
+    """The outcome of one fleet check, and what it cost."""
+
+    reports: list[DriftReport] = field(default_factory=list)
+    rendered: dict[str, RenderedConfig] = field(default_factory=dict)
+    requests: int = 0
+
+
+def render_targets(repo: Repository, refs: Sequence[TargetRef]) -> list[RenderedConfig]:
+    """The desired ConfigMap of each target."""
+    out = []
+    for ref in refs:
+        config = repo.resolve(ref)
+        out.append(configmaps.render_config(config, repo.source_revision(config)))
+    return out
+
+
+def check_one(
+    rendered: RenderedConfig, settings: connection.KubeSettings, options: DriftOptions
+) -> tuple[DriftReport, int]:
+    """The drift report of one cluster and the API requests it took; never raises for a cluster fault."""
+    cluster = rendered.config.cluster
+    assert cluster is not None
+    if cluster.suspended:
+        return status.suspended(rendered), 0
+    if cluster.directory is not None:
+        folder = settings.repo_root / cluster.directory
+        desired = {k: v.decode("utf-8") for k, v in folders.folder_files(rendered, options.resources).items()}
+        return status.compare(rendered, live.read_directory(folder), options.ignore, desired), 0
+    conn: connection.Connection | None = None
+    try:
+        conn = connection.connect(cluster, settings)
+        found = live.read_kubernetes(conn, rendered, options.workload)
+        return status.compare(rendered, found, options.ignore), conn.requests
+    except faults.ClusterFault as exc:
+        if exc.kind is faults.FaultKind.UNREACHABLE:
+            return status.unreachable(
+                rendered, f"{cluster.name}: {exc.message}"
+            ), conn.requests if conn else 0
+        report = status.unreachable(rendered, f"{cluster.name}: {exc.message}")
+        return report, conn.requests if conn else 0
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def check(
+    repo: Repository,
+    refs: Sequence[TargetRef],
+    settings: connection.KubeSettings,
+    options: DriftOptions,
+    done: Callable[[DriftReport], None] = lambda report: None,
+) -> Check:
+    """Check every target; reports in the order of refs."""
+    result = Check()
+    rendered = render_targets(repo, refs)
+    result.rendered = {r.config.cluster.name: r for r in rendered if r.config.cluster is not None}
+
+    def one(item: RenderedConfig) -> tuple[DriftReport, int]:
+        outcome = check_one(item, settings, options)
+        done(outcome[0])
+        return outcome
+
+    with ThreadPoolExecutor(
+        max_workers=max(1, settings.parallelism), thread_name_prefix="lamina-drift"
+    ) as pool:
+        for report, requests in pool.map(one, rendered):
+            result.reports.append(report)
+            result.requests += requests
+    return result
+
+
+HEALABLE = (DriftStatus.DRIFTED, DriftStatus.OUT_OF_SYNC)
+
+
+def heal(
+    result: Check,
+    settings: connection.KubeSettings,
+    options: DriftOptions,
+    now: datetime.datetime,
+) -> list[apply.ApplyOutcome]:
+    """Re-apply the desired config to drifted and out-of-sync clusters only; re-check them.
+
+    Clusters whose differences are all ignored are in sync and left alone. Updates
+    ``result.reports`` in place with the status after healing.
+    """
+    targets = [r for r in result.reports if r.status in HEALABLE]
+    apply_options = apply.ApplyOptions(
+        workload=options.workload, keep=options.keep, resources=options.resources
+    )
+    outcomes = []
+    for report in targets:
+        rendered = result.rendered[report.cluster]
+        outcome = apply.apply_config(rendered, settings, apply_options, now)
+        outcomes.append(outcome)
+        after, requests = check_one(rendered, settings, options)
+        result.requests += outcome.requests + requests
+        index = result.reports.index(report)
+        result.reports[index] = after
+    return outcomes
+
+
+def remember(db: Database, reports: Sequence[DriftReport], now: datetime.datetime) -> list[DriftReport]:
+    """Store the reports; return them carrying ``since`` (when each status was first seen)."""
+    items = [
+        drift_store.DriftRecord(
+            cluster=r.cluster,
+            environment=r.environment,
+            status=r.status.value,
+            expected_hash=r.expected_hash,
+            actual_hash=r.actual_hash,
+            fields=[f.to_json() for f in r.fields],
+            detail=r.detail or None,
+        )
+        for r in reports
+    ]
+    saved = db.run(lambda session: drift_store.save(session, items, now))
+    return [r.with_since(saved[r.cluster].since) for r in reports]
+
+
+@dataclass(frozen=True)
+class DriftGroup:
+    """The same drift (same fields, same live values) seen on several clusters."""
+
+    key: str
+    clusters: tuple[str, ...]
+    fields: tuple[status.FieldDrift, ...]
+
+
+def group(reports: Sequence[DriftReport]) -> list[DriftGroup]:
+    """Fleet-wide: drifted clusters grouped by identical differences, biggest group first."""
+    import json
+
+    groups: dict[str, list[DriftReport]] = {}
+    for report in reports:
+        if report.status is not DriftStatus.DRIFTED:
+            continue
+        key = json.dumps([f.to_json() for f in report.fields], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(report)
+    out = []
+    for key, members in groups.items():
+        import hashlib
+
+        out.append(
+            DriftGroup(
+                key=hashlib.sha256(key.encode()).hexdigest()[:8],
+                clusters=tuple(m.target for m in members),
+                fields=members[0].fields,
+            )
+        )
+    return sorted(out, key=lambda g: (-len(g.clusters), g.clusters))

@@ -1,0 +1,268 @@
+"""Desired against live for one cluster: the status, and the differences field by field.
+
+``in-sync``: what runs is what git says. ``out-of-sync``: what runs is a config lamina
+rendered earlier (its content matches its own hash label and name) and git moved on.
+``drifted``: what runs was changed outside lamina (its content no longer matches what any
+lamina render would have produced). ``missing``: nothing runs. ``unreachable``: the cluster
+could not be asked. ``suspended``: the cluster is taken out of drift checks in lamina.toml.
+Paths matching ``[drift] ignore`` globs may differ without making a cluster drift.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from lamina.clusters.live import LiveConfig
+from lamina.core import diffs, hashing
+from lamina.core.paths import format_path
+from lamina.render import configmaps, names
+from lamina.render.configmaps import RenderedConfig
+
+FILE_PREFIX = "file:"
+"""Field paths of referenced files (prompts) in the ConfigMap, e.g. ``file:system_prompt.txt``."""
+
+
+class DriftStatus(enum.Enum):
+    """How what runs relates to what git says."""
+
+    IN_SYNC = "in-sync"
+    """What runs is what git says (ignored paths aside)."""
+    OUT_OF_SYNC = "out-of-sync"
+    """What runs is a config lamina rendered earlier; git moved on and it was not applied yet."""
+    DRIFTED = "drifted"
+    """What runs was changed outside lamina."""
+    MISSING = "missing"
+    """Nothing of this target runs on the cluster."""
+    UNREACHABLE = "unreachable"
+    """The cluster could not be asked."""
+    SUSPENDED = "suspended"
+    """The cluster is suspended in lamina.toml: not applied, not checked."""
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    """One differing field: its path, what git says, what runs (a missing side is ABSENT)."""
+
+    path: str
+    expected: Any
+    actual: Any
+    ignored: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"path", "expected", "actual"}``, a missing side left out; texts add ``diff``."""
+        out: dict[str, Any] = {"path": self.path}
+        if self.expected is not diffs.ABSENT:
+            out["expected"] = self.expected
+        if self.actual is not diffs.ABSENT:
+            out["actual"] = self.actual
+        if diffs.is_multiline(self.expected) or diffs.is_multiline(self.actual):
+            out["diff"] = self.text_diff()
+        return out
+
+    def text_diff(self) -> list[str]:
+        """A unified diff of the two sides (for prompts)."""
+        return diffs.text_diff(
+            self.expected if isinstance(self.expected, str) else "",
+            self.actual if isinstance(self.actual, str) else "",
+            f"git:{self.path}",
+            f"live:{self.path}",
+        )
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """The drift status of one cluster.
+
+    Attributes:
+        fields: the differences that count (ignored paths are in ``ignored``).
+        changed_by, changed_at: the newest writer of the live object where the server says.
+        since: when this status was first seen (from the store), None when not stored.
+        live_config: the parsed live agent config (for ``--adopt``); never holds secret
+            values, since rendered configs only hold secret references.
+    """
+
+    environment: str
+    cluster: str
+    status: DriftStatus
+    expected_hash: str | None
+    actual_hash: str | None
+    fields: tuple[FieldDrift, ...] = ()
+    ignored: tuple[FieldDrift, ...] = ()
+    detail: str = ""
+    where: str = ""
+    changed_by: str | None = None
+    changed_at: str | None = None
+    since: datetime | None = None
+    live_config: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def target(self) -> str:
+        """``ENV/CLUSTER``."""
+        return f"{self.environment}/{self.cluster}"
+
+    @property
+    def in_sync(self) -> bool:
+        """True for in-sync (and suspended, which is out of scope)."""
+        return self.status in (DriftStatus.IN_SYNC, DriftStatus.SUSPENDED)
+
+    def with_since(self, since: datetime | None) -> DriftReport:
+        """A copy carrying since."""
+        return replace(self, since=since)
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
+        """The SPEC ``drift`` item, plus detail, provenance of the change and duration."""
+        out: dict[str, Any] = {
+            "environment": self.environment,
+            "cluster": self.cluster,
+            "status": self.status.value,
+            "expected_hash": self.expected_hash,
+            "actual_hash": self.actual_hash,
+            "fields": [item.to_json() for item in self.fields],
+            "ignored": [item.path for item in self.ignored],
+            "detail": self.detail,
+            "changed_by": self.changed_by,
+            "changed_at": self.changed_at,
+            "since": self.since.isoformat() if self.since else None,
+        }
+        if self.since is not None and now is not None:
+            out["duration_seconds"] = max(0, int((now - self.since).total_seconds()))
+        return out
+
+
+def ignored(path: str, globs: Sequence[str]) -> bool:
+    """True when path matches one of the ``[drift] ignore`` globs (``feature_flags.*``)."""
+    return any(fnmatch.fnmatchcase(path, glob) for glob in globs)
+
+
+def compare(
+    rendered: RenderedConfig,
+    live: LiveConfig | None,
+    ignore: Sequence[str],
+    desired_files: Mapping[str, str] | None = None,
+) -> DriftReport:
+    """The status of one cluster from what git renders and what runs.
+
+    Args:
+        desired_files: for a directory cluster, the desired ``kustomization.yaml`` text (its
+            labels and name are part of what must match).
+    """
+    cluster = rendered.config.cluster
+    assert cluster is not None
+    base: dict[str, Any] = {
+        "environment": rendered.config.environment.name,
+        "cluster": cluster.name,
+        "expected_hash": rendered.config.config_hash,
+    }
+    if live is None:
+        return DriftReport(
+            **base,
+            status=DriftStatus.MISSING,
+            actual_hash=None,
+            detail="no lamina ConfigMap of this target runs here",
+        )
+    try:
+        live_config = json.loads(live.data.get(configmaps.CONFIG_KEY, ""))
+    except ValueError:
+        live_config = None
+    actual_hash = hashing.config_hash(live_config) if isinstance(live_config, dict) else None
+    expected_config = rendered.config.plain()
+    changes: list[FieldDrift] = []
+    if live_config is None:
+        changes.append(FieldDrift(configmaps.CONFIG_KEY, "valid JSON", "not JSON"))
+    else:
+        for change in diffs.diff(expected_config, live_config):
+            changes.append(FieldDrift(format_path(change.path), change.a, change.b))
+    for key in sorted(set(rendered.data) | set(live.data)):
+        if key == configmaps.CONFIG_KEY:
+            continue
+        want = rendered.data.get(key, diffs.ABSENT)
+        have = live.data.get(key, diffs.ABSENT)
+        if want != have:
+            changes.append(FieldDrift(FILE_PREFIX + key, want, have))
+    counted = tuple(c for c in changes if not ignored(c.path, ignore))
+    skipped = tuple(replace(c, ignored=True) for c in changes if ignored(c.path, ignore))
+    consistent = _self_consistent(rendered, live, actual_hash)
+    same_data = dict(live.data) == dict(rendered.data)
+    same_meta = _same_metadata(rendered, live, desired_files)
+    if not counted:
+        if skipped or (same_data and same_meta):
+            status = DriftStatus.IN_SYNC
+            detail = f"{len(skipped)} ignored difference(s)" if skipped else ""
+        else:
+            status = DriftStatus.OUT_OF_SYNC
+            detail = "content matches git; its name, labels or layout need an apply"
+    elif consistent:
+        status, detail = DriftStatus.OUT_OF_SYNC, "runs a config lamina rendered earlier; git moved on"
+    else:
+        status, detail = DriftStatus.DRIFTED, "changed outside lamina"
+    return DriftReport(
+        **base,
+        status=status,
+        actual_hash=actual_hash,
+        fields=counted,
+        ignored=skipped,
+        detail=detail,
+        where=live.where,
+        changed_by=live.changed_by,
+        changed_at=live.changed_at,
+        live_config=live_config if isinstance(live_config, dict) else None,
+    )
+
+
+def _self_consistent(rendered: RenderedConfig, live: LiveConfig, actual_hash: str | None) -> bool:
+    """True when live is exactly what some lamina render produced: hash label and name fit its content."""
+    if actual_hash is None:
+        return False
+    if live.labels.get(configmaps.LABEL_HASH) != hashing.short_hash(actual_hash):
+        return False
+    if live.labels.get(configmaps.MANAGED_BY) != "lamina":
+        return False
+    if live.where.startswith("configmap "):
+        return live.name == f"{rendered.base_name}-{names.configmap_suffix(live.data)}"
+    return True
+
+
+def _same_metadata(
+    rendered: RenderedConfig, live: LiveConfig, desired_files: Mapping[str, str] | None
+) -> bool:
+    if live.where.startswith("configmap "):
+        return live.name == rendered.name and all(live.labels.get(k) == v for k, v in rendered.labels.items())
+    if desired_files is None:
+        return True
+    from lamina.render import folders
+
+    return live.extra.get(folders.KUSTOMIZATION) == desired_files.get(folders.KUSTOMIZATION)
+
+
+def unreachable(rendered: RenderedConfig, message: str) -> DriftReport:
+    """The report of a cluster that could not be asked."""
+    cluster = rendered.config.cluster
+    assert cluster is not None
+    return DriftReport(
+        environment=rendered.config.environment.name,
+        cluster=cluster.name,
+        status=DriftStatus.UNREACHABLE,
+        expected_hash=rendered.config.config_hash,
+        actual_hash=None,
+        detail=message,
+    )
+
+
+def suspended(rendered: RenderedConfig) -> DriftReport:
+    """The report of a suspended cluster."""
+    cluster = rendered.config.cluster
+    assert cluster is not None
+    return DriftReport(
+        environment=rendered.config.environment.name,
+        cluster=cluster.name,
+        status=DriftStatus.SUSPENDED,
+        expected_hash=rendered.config.config_hash,
+        actual_hash=None,
+        detail="suspended in lamina.toml",
+    )

@@ -1,0 +1,144 @@
+"""``lamina promote apply``: commit the new pin, then record the promotion.
+
+Order matters for crash safety: the git commit (lamina.lock alone, with a
+``Lamina-Request: PR-<n>`` trailer) comes first, the database update second. Run again after
+a crash between the two, apply finds the commit by its trailer and only completes the database
+write. Concurrent applies of one request on one clone are serialised by a lock file in
+``.lamina/``; the database's conditional update makes sure only one of them records it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from lamina.errors import OutsideError, Refused, RuleRefused
+from lamina.fleet import lockfile
+from lamina.promote import commits, freezes, gates, requests
+from lamina.promote import settings as promotion_settings
+from lamina.resolve.resolver import Repository
+from lamina.store import promotions as store
+from lamina.store.database import Database
+from lamina.store.promotions import PromotionRecord
+
+
+@contextlib.contextmanager
+def _apply_lock(root: Path) -> Iterator[None]:
+    folder = root / ".lamina"
+    try:
+        folder.mkdir(exist_ok=True)
+        handle = open(folder / "apply.lock", "a+")  # noqa: SIM115 - held for the whole block
+    except OSError as exc:
+        raise OutsideError(f"cannot open {folder / 'apply.lock'}: {exc.strerror}") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: datetime) -> PromotionRecord:
+    """Commit the approved request's pin and mark it promoted; safe to repeat.
+
+    Returns:
+        the request, promoted (also when it already was).
+
+    Raises:
+        Refused: the request is not approved, is stale, its soak is not over, the target is
+            frozen, or lamina.lock has changes lamina did not make.
+    """
+    git = requests.require_git(repo)
+    with _apply_lock(repo.root):
+        record = store.get_request(db, request_id)
+        name = requests.format_id(request_id)
+        if record.status == requests.Status.PROMOTED:
+            return record
+        if record.status != requests.Status.APPROVED:
+            raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
+        conf = promotion_settings.load(repo.fleet)
+        commit = commits.find_request_commit(git, name)
+        if commit is None:
+            _check_still_allowed(repo, db, record, conf, actor, now)
+            commit = _commit_pin(repo, record, now)
+        values: dict[str, object] = {"commit": commit}
+        if record.emergency:
+            values["backfill_due"] = now + conf.backfill_deadline
+        store.transition(
+            db,
+            request_id,
+            from_statuses=(requests.Status.APPROVED,),
+            to=requests.Status.PROMOTED,
+            actor=actor,
+            action=f"{requests.action_prefix(record)}.promoted",
+            at=now,
+            detail={
+                "commit": commit,
+                "revision": record.revision,
+                "source": record.source,
+                "approvers": list(record.approvers),
+                "emergency": record.emergency,
+                "reason": record.reason,
+                "config_hashes": dict(record.config_hashes),
+            },
+            values=values,
+        )
+        return store.get_request(db, request_id)
+
+
+def _check_still_allowed(
+    repo: Repository,
+    db: Database,
+    record: PromotionRecord,
+    conf: promotion_settings.PromotionSettings,
+    actor: str,
+    now: datetime,
+) -> None:
+    freezes.refuse_if_frozen(conf.freezes, db, record.target, now, record.emergency)
+    waiting = any(g.get("name") == "soak" and g.get("status") == gates.WAITING for g in record.gates)
+    if waiting and conf.soak is not None and record.source is not None:
+        soak = gates.soak_gate(db, record.source, record.revision, conf.soak, now)
+        if soak.status != gates.PASSED:
+            until = f" (ready at {soak.ready_at.isoformat()})" if soak.ready_at else ""
+            raise Refused(f"{requests.format_id(record.id)}: soak not over: {soak.detail}{until}")
+    requests.refuse_if_stale(repo, db, record, actor, now)
+
+
+def _commit_pin(repo: Repository, record: PromotionRecord, now: datetime) -> str:
+    git = requests.require_git(repo)
+    name = requests.format_id(record.id)
+    head_lock = commits.lock_at(git, "HEAD")
+    pins = lockfile.parse_pins(head_lock, repo.fleet.environments) if head_lock is not None else {}
+    pins[record.target] = lockfile.Pin(
+        record.target, record.revision, now.isoformat(timespec="seconds"), name
+    )
+    if commits.lock_dirty(git):
+        # only lamina's own half-finished write of this very request may be in the way
+        path = repo.root / lockfile.LOCK_FILE
+        on_disk = lockfile.parse_pins(path.read_bytes(), None) if path.is_file() else {}
+        if _essence(on_disk) != _essence(pins):
+            raise RuleRefused(
+                f"{lockfile.LOCK_FILE} has uncommitted changes; lamina writes it only by promotion "
+                "(commit or revert them, then apply again)",
+                lockfile.LOCK_FILE,
+            )
+    lockfile.write_pins(repo.root, pins)
+    message = commits.commit_message(
+        request=name,
+        kind=record.kind,
+        source=record.source,
+        target=record.target,
+        revision=record.revision,
+        requester=record.requested_by,
+        approvers=record.approvers,
+        reason=record.reason,
+        emergency=record.emergency,
+    )
+    return commits.commit_lock(git, message)
+
+
+def _essence(pins: dict[str, lockfile.Pin]) -> dict[str, tuple[str, str | None]]:
+    return {env: (pin.revision, pin.request) for env, pin in pins.items()}

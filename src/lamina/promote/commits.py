@@ -1,0 +1,149 @@
+"""Promotion in git: the commit that moves a pin, finding it again, and revision order.
+
+A pin moves only by a commit that changes ``lamina.lock`` alone and carries a
+``Lamina-Request: PR-<id>`` trailer, so an apply interrupted between the commit and the
+database write is recognised when it is run again and never commits twice.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from datetime import datetime
+
+from lamina.errors import InputError, OutsideError
+from lamina.fleet import lockfile
+from lamina.source.trees import GitRepo, run_git
+
+TRAILER = "Lamina-Request"
+
+
+def lock_path(git: GitRepo) -> str:
+    """lamina.lock relative to the git top level."""
+    return git.prefix + lockfile.LOCK_FILE
+
+
+def is_ancestor(git: GitRepo, older: str, newer: str) -> bool:
+    """True when older is newer or one of its ancestors (``git merge-base --is-ancestor``)."""
+    if older == newer:
+        return True
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(git.toplevel), "merge-base", "--is-ancestor", older, newer],
+            capture_output=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise OutsideError(f"cannot run git: {exc.strerror}") from exc
+    if done.returncode not in (0, 1):
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise OutsideError(f"git merge-base failed: {message or 'no output'}")
+    return done.returncode == 0
+
+
+def commit_time(git: GitRepo, revision: str) -> datetime:
+    """The committer time of a revision."""
+    text = run_git(git.toplevel, "show", "-s", "--format=%cI", revision).decode().strip()
+    return datetime.fromisoformat(text)
+
+
+def lock_at(git: GitRepo, revision: str) -> bytes | None:
+    """The bytes of lamina.lock at a revision, or None when it has none."""
+    done = subprocess.run(
+        ["git", "-C", str(git.toplevel), "show", f"{revision}:{lock_path(git)}"],
+        capture_output=True,
+        check=False,
+    )
+    return done.stdout if done.returncode == 0 else None
+
+
+def lock_dirty(git: GitRepo) -> bool:
+    """True when lamina.lock differs from HEAD (edited, staged or untracked)."""
+    out = run_git(git.toplevel, "status", "--porcelain", "--untracked-files=all", "--", lock_path(git))
+    return bool(out.strip())
+
+
+def find_request_commit(git: GitRepo, request: str) -> str | None:
+    """The commit on HEAD's history whose ``Lamina-Request`` trailer is request, if any."""
+    if git.head() is None:
+        return None
+    out = run_git(
+        git.toplevel,
+        "log",
+        "--fixed-strings",
+        f"--grep={TRAILER}: {request}",
+        f"--format=%H%x00%(trailers:key={TRAILER},valueonly,separator=%x2C)%x01",
+        "HEAD",
+    ).decode("utf-8", "replace")
+    for record in out.split("\x01"):
+        commit, _, values = record.strip().partition("\x00")
+        if commit and request in (v.strip() for v in values.split(",")):
+            return commit
+    return None
+
+
+def commit_lock(git: GitRepo, message: str) -> str:
+    """Commit lamina.lock alone (whatever else is staged stays staged) and return the commit."""
+    path = lock_path(git)
+    run_git(git.toplevel, "add", "--", path)
+    run_git(git.toplevel, "commit", "-q", "--no-verify", "-F", "-", "--", path, input_bytes=message.encode())
+    head = git.head()
+    if head is None:
+        raise OutsideError("git commit left no HEAD")
+    return head
+
+
+def lock_history(git: GitRepo, limit: int = 500) -> list[tuple[str, datetime, str, str]]:
+    """Commits that changed lamina.lock, newest first: (commit, time, author email, subject)."""
+    if git.head() is None:
+        return []
+    out = run_git(
+        git.toplevel,
+        "log",
+        f"-n{limit}",
+        "--format=%H%x00%aI%x00%ae%x00%s%x01",
+        "HEAD",
+        "--",
+        lock_path(git),
+    ).decode("utf-8", "replace")
+    rows = []
+    for record in out.split("\x01"):
+        fields = record.strip().split("\x00")
+        if len(fields) == 4:
+            rows.append((fields[0], datetime.fromisoformat(fields[1]), fields[2], fields[3]))
+    return rows
+
+
+def commit_message(
+    *,
+    request: str,
+    kind: str,
+    source: str | None,
+    target: str,
+    revision: str,
+    requester: str,
+    approvers: Sequence[str],
+    reason: str | None,
+    emergency: bool,
+) -> str:
+    """The message of a pin commit: what moved, who asked, who approved, why; trailers last."""
+    verb = "roll back" if kind == "rollback" else "promote"
+    origin = f" from {source}" if source else ""
+    flag = "EMERGENCY: " if emergency else ""
+    lines = [f"{flag}{verb} {target} to {revision[:12]}{origin} ({request})", ""]
+    lines.append(reason.strip() if reason and reason.strip() else "No reason given.")
+    lines.append("")
+    if emergency:
+        lines.append("Emergency promotion: the promotion path was not required; a backfill is due.")
+        lines.append("")
+    lines.append(f"Lamina-Requested-By: {_one_line(requester)}")
+    lines.extend(f"Lamina-Approved-By: {_one_line(name)}" for name in approvers)
+    lines.append(f"Lamina-Emergency: {'yes' if emergency else 'no'}")
+    lines.append(f"{TRAILER}: {request}")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    if "\n" in text or "\r" in text:
+        raise InputError(f"user name {text!r} spans several lines")
+    return text

@@ -1,0 +1,184 @@
+"""The gates a promotion request passes before anyone may approve it.
+
+- ``validate``: every check of ``lamina validate`` on the target's configs after the move
+  (errors fail the gate; warnings are listed);
+- ``secrets``: ``lamina secrets check`` on the target after the move;
+- ``check``: each ``[promotion] checks`` command, run without a shell in the repository folder,
+  with a timeout and ``LAMINA_SOURCE``, ``LAMINA_TARGET``, ``LAMINA_REVISION`` in its
+  environment; its output is kept (truncated) with the request;
+- ``soak``: with ``[promotion] soak = "2h"``, the revision must have run in the source
+  environment that long. Not yet long enough is ``waiting``, not ``failed``: the request
+  collects approvals meanwhile and ``apply`` checks the soak again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from lamina.clusters import secrets
+from lamina.resolve.resolver import Repository
+from lamina.store import promotions as store
+from lamina.store.database import Database
+from lamina.validate import runner as validation
+from lamina.validate.diagnostics import Severity
+
+PASSED = "passed"
+FAILED = "failed"
+WAITING = "waiting"
+
+OUTPUT_LIMIT = 8000
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The outcome of one gate.
+
+    Attributes:
+        status: ``passed``, ``failed`` or ``waiting`` (a soak not yet over).
+        output: what a check command printed (truncated), else None.
+        ready_at: when a waiting soak is over.
+    """
+
+    name: str
+    status: str
+    detail: str
+    output: str | None = None
+    ready_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored with the request and shown by ``promote show``."""
+        data: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
+        if self.output is not None:
+            data["output"] = self.output
+        if self.ready_at is not None:
+            data["ready_at"] = self.ready_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What running one check command gave."""
+
+    returncode: int | None  # None: it did not finish in time
+    output: str
+
+
+CommandRunner = Callable[[Sequence[str], Path, Mapping[str, str], float], CommandOutcome]
+"""(argv, folder, extra environment, timeout in seconds) -> outcome."""
+
+
+def run_command(
+    argv: Sequence[str], cwd: Path, extra_env: Mapping[str, str], timeout: float
+) -> CommandOutcome:
+    """Run a check command without a shell; stdout and stderr together, truncated."""
+    try:
+        done = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env={**os.environ, **extra_env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.output if isinstance(exc.output, bytes) else b""
+        return CommandOutcome(None, _truncate(partial.decode("utf-8", "replace")))
+    except OSError as exc:
+        return CommandOutcome(127, f"cannot run {argv[0]}: {exc.strerror}")
+    return CommandOutcome(done.returncode, _truncate(done.stdout.decode("utf-8", "replace")))
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= OUTPUT_LIMIT:
+        return text
+    return f"[... {len(text) - OUTPUT_LIMIT} characters cut ...]\n" + text[-OUTPUT_LIMIT:]
+
+
+def validate_gate(moved: Repository, target: str) -> GateResult:
+    """Validation of the target's configs after the move."""
+    found = validation.validate(moved, [target])
+    errors = [d for d in found if d.severity == Severity.ERROR]
+    warnings = [d for d in found if d.severity != Severity.ERROR]
+    listing = "; ".join(str(d) for d in [*errors, *warnings][:20])
+    if errors:
+        return GateResult("validate", FAILED, f"{len(errors)} error(s): {listing}")
+    if warnings:
+        return GateResult("validate", PASSED, f"no errors, {len(warnings)} warning(s): {listing}")
+    return GateResult("validate", PASSED, "no problems")
+
+
+def secrets_gate(moved: Repository, target: str) -> GateResult:
+    """Every referenced secret exists on every cluster of the target (names only)."""
+    checks = secrets.check_environment(moved, target)
+    failing = secrets.failures(checks)
+    if failing:
+        listing = ", ".join(f"{c.cluster}: {c.reference} {c.status}" for c in failing)
+        return GateResult("secrets", FAILED, listing)
+    skipped = sum(1 for c in checks if c.status == secrets.SKIPPED)
+    note = f", {skipped} skipped" if skipped else ""
+    return GateResult("secrets", PASSED, f"{len(checks) - skipped} reference(s) present{note}")
+
+
+def check_gates(
+    commands: Sequence[Sequence[str]],
+    folder: Path,
+    *,
+    source: str | None,
+    target: str,
+    revision: str,
+    timeout: timedelta,
+    runner: CommandRunner = run_command,
+) -> list[GateResult]:
+    """Run each ``[promotion] checks`` command."""
+    env = {"LAMINA_SOURCE": source or "", "LAMINA_TARGET": target, "LAMINA_REVISION": revision}
+    results = []
+    for argv in commands:
+        name = "check: " + " ".join(argv)
+        outcome = runner(argv, folder, env, timeout.total_seconds())
+        if outcome.returncode is None:
+            results.append(GateResult(name, FAILED, f"timed out after {timeout}", outcome.output))
+        elif outcome.returncode != 0:
+            results.append(GateResult(name, FAILED, f"exit code {outcome.returncode}", outcome.output))
+        else:
+            results.append(GateResult(name, PASSED, "exit code 0", outcome.output))
+    return results
+
+
+def running_since(db: Database, environment: str, revision: str) -> datetime | None:
+    """Since when environment has run revision without interruption, by its recorded applies."""
+    since = None
+    for row in store.applies_of(db, environment):
+        if row.result not in ("applied", "unchanged"):
+            continue
+        if revision not in (row.base_revision, row.revision):
+            break
+        since = row.at
+    return since
+
+
+def soak_gate(db: Database, source: str, revision: str, soak: timedelta, now: datetime) -> GateResult:
+    """The revision has run in source for at least soak."""
+    since = running_since(db, source, revision)
+    if since is None:
+        return GateResult(
+            "soak", WAITING, f"{revision[:12]} has not been applied in {source} yet (soak {soak})"
+        )
+    ready = since + soak
+    if now >= ready:
+        return GateResult("soak", PASSED, f"running in {source} since {since.isoformat()}")
+    return GateResult(
+        "soak", WAITING, f"running in {source} since {since.isoformat()}, needs {soak}", ready_at=ready
+    )
+
+
+def all_passed(results: Sequence[Mapping[str, Any]]) -> bool:
+    """True when no stored gate result failed."""
+    return all(r.get("status") != FAILED for r in results)

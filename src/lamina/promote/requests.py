@@ -1,0 +1,366 @@
+"""Opening a promotion (or rollback) request: path, freeze, revision, exact hashes, gates.
+
+A request records the revision of ``base/`` the target will run and the config hash of every
+cluster target of the target environment *after the move*, computed by resolving the
+committed repository (HEAD) with the target's pin set to that revision. Approvals bind to
+those hashes: when they no longer match, the request is ``stale``.
+
+Requests are shown as ``PR-<n>``; commands accept ``PR-<n>`` or ``<n>``.
+
+Statuses (each change is one conditional update with its audit record):
+
+- ``pending``: recorded, gates not yet run;
+- ``testing``: gates passed (a soak may still be running); collecting approvals;
+- ``approved``: enough approvals; ``apply`` may commit the pin;
+- ``promoted``: the pin is committed;
+- ``rejected`` (someone said no), ``failed`` (a gate failed), ``stale`` (the target's configs
+  changed after the request).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from lamina.core.targets import TargetRef
+from lamina.errors import InputError, RuleRefused
+from lamina.fleet import lockfile
+from lamina.fleet.model import Fleet
+from lamina.promote import commits, freezes, gates
+from lamina.promote import settings as promotion_settings
+from lamina.resolve.resolver import Repository
+from lamina.source.trees import GitRepo
+from lamina.store import promotions as store
+from lamina.store.database import Database
+from lamina.store.promotions import PromotionRecord
+
+Clock = Callable[[], datetime]
+
+
+class Status(StrEnum):
+    """Where a request stands."""
+
+    PENDING = "pending"
+    """Recorded; its gates have not run yet."""
+    TESTING = "testing"
+    """Gates passed (a soak may still be running); approvals are collected."""
+    APPROVED = "approved"
+    """Enough people approved; ``apply`` may commit the pin."""
+    PROMOTED = "promoted"
+    """The pin is committed to lamina.lock."""
+    REJECTED = "rejected"
+    """Someone with the right to decide said no."""
+    FAILED = "failed"
+    """A gate failed."""
+    STALE = "stale"
+    """The target's resolved configs changed after the request; open a new one."""
+
+
+_ID = re.compile(r"^(?:PR-)?(\d+)$", re.IGNORECASE)
+
+
+def format_id(request_id: int) -> str:
+    """``PR-7``."""
+    return f"PR-{request_id}"
+
+
+def parse_id(text: str) -> int:
+    """``PR-7`` or ``7`` -> 7.
+
+    Raises:
+        InputError: neither.
+    """
+    match = _ID.match(text.strip())
+    if match is None:
+        raise InputError(f"{text!r} is not a request id (like PR-7 or 7)")
+    return int(match.group(1))
+
+
+def action_prefix(record: PromotionRecord) -> str:
+    """The audit action family: ``emergency``, ``rollback`` or ``promotion``."""
+    return "emergency" if record.emergency else record.kind
+
+
+def require_git(repo: Repository) -> GitRepo:
+    """The repository's git, refusing a plain folder or a repository without commits."""
+    if repo.git is None or repo.head() is None:
+        raise InputError(f"{repo.root}: promotion needs a git repository with at least one commit")
+    return repo.git
+
+
+def check_path(fleet: Fleet, source: str, target: str, emergency: bool) -> None:
+    """The promotion path must be followed (target's upstream is source) unless emergency.
+
+    Raises:
+        Refused: the path is not followed.
+    """
+    upstream = fleet.environment(target).upstream
+    if upstream != source and not emergency:
+        if upstream is None:
+            raise RuleRefused(f"{target} is not promoted from any environment (it has no upstream)")
+        raise RuleRefused(
+            f"{target} is promoted from {upstream}, not from {source} (use --emergency to skip the path)",
+            fleet.document.path,
+        )
+
+
+def source_revision(repo: Repository, source: str) -> str:
+    """The revision source runs: its pin, or the HEAD commit (never uncommitted changes)."""
+    pin = repo.pins.get(source)
+    if pin is not None:
+        return pin.revision
+    head = repo.head()
+    assert head is not None
+    return head
+
+
+def moved_repository(repo: Repository, target: str, revision: str) -> Repository:
+    """The committed repository (HEAD) with target's pin moved to revision. Close it after use."""
+    head = require_git(repo).head()  # asked afresh: another process may have committed
+    assert head is not None
+    moved = Repository(repo.root, head)
+    moved.pins = {**moved.pins, target: lockfile.Pin(target, revision)}
+    return moved
+
+
+def target_hashes(moved: Repository, target: str) -> dict[str, str]:
+    """The config hash of every cluster target of target (the environment itself if it has none)."""
+    clusters = moved.fleet.clusters_of(target)
+    if not clusters:
+        return {target: moved.resolve(TargetRef(target)).config_hash}
+    return {
+        f"{target}/{cluster.name}": moved.resolve(TargetRef(target, cluster.name)).config_hash
+        for cluster in clusters
+    }
+
+
+def current_hashes(repo: Repository, record: PromotionRecord) -> dict[str, str]:
+    """What the request's hashes would be if it were made now."""
+    with moved_repository(repo, record.target, record.revision) as moved:
+        return target_hashes(moved, record.target)
+
+
+def refuse_if_stale(
+    repo: Repository, db: Database, record: PromotionRecord, actor: str, now: datetime
+) -> None:
+    """Mark the request stale (audited) and refuse when the target's configs changed since it.
+
+    Raises:
+        Refused: the request is stale.
+    """
+    now_hashes = current_hashes(repo, record)
+    if now_hashes == dict(record.config_hashes):
+        return
+    changed = sorted(
+        key
+        for key in {*now_hashes, *record.config_hashes}
+        if now_hashes.get(key) != record.config_hashes.get(key)
+    )
+    store.transition(
+        db,
+        record.id,
+        from_statuses=(Status.PENDING, Status.TESTING, Status.APPROVED),
+        to=Status.STALE,
+        actor=actor,
+        action=f"{action_prefix(record)}.stale",
+        at=now,
+        detail={"changed": changed, "config_hashes": now_hashes},
+    )
+    raise RuleRefused(
+        f"{format_id(record.id)} is stale: the resolved config of {', '.join(changed)} changed since "
+        "it was requested; open a new request"
+    )
+
+
+def request(
+    repo: Repository,
+    db: Database,
+    *,
+    source: str,
+    target: str,
+    actor: str,
+    now: Clock,
+    reason: str | None = None,
+    emergency: bool = False,
+    runner: gates.CommandRunner = gates.run_command,
+) -> PromotionRecord:
+    """Request moving target's pin to the revision source runs, and run the gates.
+
+    Raises:
+        Refused: wrong path, or target frozen (non-emergency).
+        InputError: unknown environment, no git, or nothing to promote.
+    """
+    fleet = repo.fleet
+    source = fleet.environment(source).name
+    target = fleet.environment(target).name
+    if source == target:
+        raise InputError(f"cannot promote {target} to itself")
+    require_git(repo)
+    conf = promotion_settings.load(fleet)
+    check_path(fleet, source, target, emergency)
+    freezes.refuse_if_frozen(conf.freezes, db, target, now(), emergency)
+    revision = source_revision(repo, source)
+    return _open(
+        repo,
+        db,
+        kind="promotion",
+        source=source,
+        target=target,
+        revision=revision,
+        actor=actor,
+        now=now,
+        reason=reason,
+        emergency=emergency,
+        conf=conf,
+        runner=runner,
+    )
+
+
+def rollback(
+    repo: Repository,
+    db: Database,
+    *,
+    target: str,
+    to: str,
+    actor: str,
+    now: Clock,
+    reason: str | None = None,
+    runner: gates.CommandRunner = gates.run_command,
+) -> PromotionRecord:
+    """Request moving target's pin back to an older revision, with the same gates and approvals.
+
+    Raises:
+        InputError: the revision is unknown or not older than what target runs.
+        Refused: target is frozen.
+    """
+    target = repo.fleet.environment(target).name
+    git = require_git(repo)
+    revision = git.resolve_revision(to)
+    current = source_revision(repo, target)
+    if revision == current:
+        raise InputError(f"{target} already runs {revision[:12]}")
+    if not commits.is_ancestor(git, revision, current):
+        raise InputError(
+            f"{to} ({revision[:12]}) is not older than what {target} runs ({current[:12]}); "
+            "a rollback goes back along history"
+        )
+    conf = promotion_settings.load(repo.fleet)
+    freezes.refuse_if_frozen(conf.freezes, db, target, now(), False)
+    return _open(
+        repo,
+        db,
+        kind="rollback",
+        source=None,
+        target=target,
+        revision=revision,
+        actor=actor,
+        now=now,
+        reason=reason,
+        emergency=False,
+        conf=conf,
+        runner=runner,
+    )
+
+
+def _open(
+    repo: Repository,
+    db: Database,
+    *,
+    kind: str,
+    source: str | None,
+    target: str,
+    revision: str,
+    actor: str,
+    now: Clock,
+    reason: str | None,
+    emergency: bool,
+    conf: promotion_settings.PromotionSettings,
+    runner: gates.CommandRunner,
+) -> PromotionRecord:
+    pin = repo.pins.get(target)
+    if kind == "promotion" and pin is not None and pin.revision == revision:
+        raise InputError(f"{target} already runs {revision[:12]}; nothing to promote")
+    with moved_repository(repo, target, revision) as moved:
+        hashes = target_hashes(moved, target)
+        family = "emergency" if emergency else kind
+        detail: dict[str, Any] = {
+            "kind": kind,
+            "source": source,
+            "target": target,
+            "revision": revision,
+            "from_revision": pin.revision if pin else None,
+            "emergency": emergency,
+            "reason": reason,
+            "config_hashes": hashes,
+        }
+        record = store.create_request(
+            db,
+            kind=kind,
+            source=source,
+            target=target,
+            revision=revision,
+            emergency=emergency,
+            reason=reason,
+            requested_by=actor,
+            at=now(),
+            config_hashes=hashes,
+            action=f"{family}.request",
+            detail=detail,
+        )
+        results = [gates.validate_gate(moved, target), gates.secrets_gate(moved, target)]
+        results += gates.check_gates(
+            conf.checks,
+            repo.root,
+            source=source,
+            target=target,
+            revision=revision,
+            timeout=conf.check_timeout,
+            runner=runner,
+        )
+    if conf.soak is not None and source is not None:
+        results.append(gates.soak_gate(db, source, revision, conf.soak, now()))
+    stored = [result.to_json() for result in results]
+    to = Status.TESTING if gates.all_passed(stored) else Status.FAILED
+    store.transition(
+        db,
+        record.id,
+        from_statuses=(Status.PENDING,),
+        to=to,
+        actor=actor,
+        action=f"{family}.gates-{'passed' if to == Status.TESTING else 'failed'}",
+        at=now(),
+        detail={"gates": [{k: v for k, v in r.items() if k != "output"} for r in stored]},
+        values={"gates": stored},
+    )
+    return store.get_request(db, record.id)
+
+
+def to_json(record: PromotionRecord, backfill: str | None = None) -> dict[str, Any]:
+    """The SPEC ``promote show`` shape (plus kind, reason, times, commit and backfill)."""
+    data: dict[str, Any] = {
+        "id": format_id(record.id),
+        "source": record.source,
+        "target": record.target,
+        "revision": record.revision,
+        "status": record.status,
+        "emergency": record.emergency,
+        "requested_by": record.requested_by,
+        "approvals": [
+            {"actor": d.actor, "decision": d.decision, "at": d.at.isoformat(), "comment": d.comment}
+            for d in record.decisions
+        ],
+        "config_hashes": dict(record.config_hashes),
+        "gates": [dict(g) for g in record.gates],
+        "kind": record.kind,
+        "reason": record.reason,
+        "requested_at": record.requested_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "commit": record.commit,
+    }
+    if record.emergency:
+        data["backfill"] = backfill
+        data["backfill_due"] = record.backfill_due.isoformat() if record.backfill_due else None
+    return data

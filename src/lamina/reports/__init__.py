@@ -1,0 +1,1 @@
+"""JSON shapes that the CLI prints and the API returns, built once from library values."""

@@ -1,0 +1,247 @@
+"""The FastAPI application: the REST API under /api/v1, health, metrics and the dashboard."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from lamina.core.names import is_dns_label
+from lamina.errors import LaminaError
+from lamina.fleet.selectors import Selector
+from lamina.reports import views
+from lamina.resolve.resolver import Repository
+from lamina.server import metrics
+from lamina.server.settings import ServerSettings
+from lamina.server.tokens import Identity, TokenStore
+from lamina.store import audit as audit_log
+from lamina.store.database import Database
+
+API = "/api/v1"
+
+
+class Context:
+    """What every request handler shares: settings, the database, the tokens."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.database = Database.for_repository(settings.repo_root, settings.database_url)
+        self._tokens: tuple[float, TokenStore] | None = None
+
+    def tokens(self) -> TokenStore:
+        """The tokens file, re-read when it changes (a new token works without a restart)."""
+        path = self.settings.tokens_file
+        stamp = path.stat().st_mtime if path is not None and path.exists() else 0.0
+        if self._tokens is None or self._tokens[0] != stamp:
+            self._tokens = (stamp, TokenStore.load(path))
+        return self._tokens[1]
+
+    @contextmanager
+    def repository(self) -> Iterator[Repository]:
+        """The config repository as it is now, for one request."""
+        with Repository(self.settings.repo_root) as repo:
+            yield repo
+
+
+def identity(request: Request) -> Identity:
+    """The caller, from ``Authorization: Bearer <token>`` (or the dashboard's cookie): 401 if none."""
+    context: Context = request.app.state.context
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        token = request.cookies.get("lamina_token", "")
+    found = context.tokens().identify(token.strip()) if token else None
+    if found is None:
+        raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def reader(who: Annotated[Identity, Depends(identity)]) -> Identity:
+    """Any role may read; a token without roles may not (403)."""
+    if not who.can_read():
+        raise HTTPException(403, "this token has no role")
+    return who
+
+
+Reader = Annotated[Identity, Depends(reader)]
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The application for one repository."""
+    context = Context(settings)
+    app = FastAPI(
+        title="lamina",
+        version="1",
+        description="Layered configuration for AI agents on many Kubernetes clusters.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.context = context
+    registry = metrics.Metrics(context.database)
+
+    @app.middleware("http")
+    async def limits_and_timing(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        start = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        registry.observe_request(
+            request.method,
+            getattr(route, "path", "unmatched"),
+            response.status_code,
+            time.perf_counter() - start,
+        )
+        return response
+
+    @app.exception_handler(LaminaError)
+    async def lamina_error(_request: Request, exc: LaminaError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        problems = []
+        try:
+            with context.repository():
+                pass
+        except LaminaError as exc:
+            problems.append(f"repository: {exc}")
+        try:
+            context.database.ensure_schema()
+        except LaminaError as exc:
+            problems.append(f"database: {exc}")
+        status = 200 if not problems else 503
+        return JSONResponse(
+            {"status": "ready" if not problems else "not ready", "problems": problems}, status
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> PlainTextResponse:
+        body, content_type = registry.exposition()
+        return PlainTextResponse(body, media_type=content_type)
+
+    @app.get(f"{API}/environments")
+    def list_environments(_who: Reader) -> list[dict[str, Any]]:
+        """Environments: stage, extends, upstream, pin, clusters."""
+        with context.repository() as repo:
+            return views.environments(repo)
+
+    @app.get(f"{API}/clusters")
+    def list_clusters(_who: Reader, selector: str | None = None) -> list[dict[str, Any]]:
+        """Clusters, optionally filtered by a label selector."""
+        with context.repository() as repo:
+            return views.clusters(repo, Selector.parse(selector))
+
+    @app.get(f"{API}/targets/{{environment}}/config")
+    def environment_config(environment: str, _who: Reader) -> dict[str, Any]:
+        """The environment-level config (base and overlays)."""
+        with context.repository() as repo:
+            return views.config(repo.resolve(_name(environment)))
+
+    @app.get(f"{API}/targets/{{environment}}/{{cluster}}/config")
+    def target_config(environment: str, cluster: str, _who: Reader) -> dict[str, Any]:
+        """A target's resolved config (secret references only)."""
+        with context.repository() as repo:
+            return views.config(repo.resolve(f"{_name(environment)}/{_name(cluster)}"))
+
+    @app.get(f"{API}/targets/{{environment}}/{{cluster}}/explain")
+    def explain(
+        environment: str, cluster: str, _who: Reader, key: Annotated[str, Query(max_length=500)]
+    ) -> dict[str, Any]:
+        """Every layer that set key: file, line, value, reason; the winner last."""
+        from lamina.validate import credentials
+
+        with context.repository() as repo:
+            result = repo.resolve(f"{_name(environment)}/{_name(cluster)}").explain(key).to_json()
+        leaf = result["key"].rsplit(".", 1)[-1]
+        result["value"] = credentials.mask_tree(result["value"], leaf)
+        for layer in result["layers"]:
+            layer["value"] = credentials.mask_tree(layer["value"], leaf)
+        return result
+
+    @app.get(f"{API}/diff")
+    def diff(
+        _who: Reader,
+        a: Annotated[str, Query(max_length=200)],
+        b: Annotated[str, Query(max_length=200)],
+    ) -> dict[str, Any]:
+        """Field-level differences between two targets (ENV or ENV/CLUSTER)."""
+        with context.repository() as repo:
+            return views.diff(repo.resolve(_target(a)), repo.resolve(_target(b)), a, b)
+
+    @app.get(f"{API}/validate")
+    def validate(_who: Reader, environment: list[str] | None = Query(None)) -> dict[str, Any]:
+        """Every problem `lamina validate` finds."""
+        from lamina.validate import runner
+
+        names = [_name(e) for e in environment or []]
+        with context.repository() as repo:
+            report = runner.run(repo, names)
+        return {
+            "ok": report.ok,
+            "targets": len(report.targets),
+            "problems": [d.to_json() for d in report.diagnostics],
+        }
+
+    @app.get(f"{API}/plan")
+    def plan(
+        _who: Reader,
+        from_rev: Annotated[str | None, Query(alias="from", max_length=200)] = None,
+        to_rev: Annotated[str | None, Query(alias="to", max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """What a change does to every target (default: HEAD to the working tree)."""
+        from lamina.plan import planning
+
+        for rev in (from_rev, to_rev):
+            if rev is not None and rev.startswith("-"):
+                raise HTTPException(400, "a revision cannot start with '-'")
+        result: dict[str, Any] = planning.plan_revisions(
+            settings.repo_root, from_rev or "HEAD", to_rev
+        ).to_json()
+        return result
+
+    @app.get(f"{API}/audit")
+    def audit(_who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        """The newest audit records, newest first."""
+        return context.database.read(lambda s: [audit_log.to_json(r) for r in audit_log.newest(s, limit)])
+
+    @app.get(f"{API}/audit/verify")
+    def audit_verify(_who: Reader) -> dict[str, Any]:
+        """Check the audit log's hash chain."""
+        result = context.database.read(audit_log.verify)
+        return {
+            "ok": result.ok,
+            "rows": result.rows,
+            "first_broken": result.first_broken,
+            "problem": result.problem,
+        }
+
+    return app
+
+
+def _name(text: str) -> str:
+    # path parameters never reach the file system unless they are plain DNS labels
+    if not is_dns_label(text):
+        raise HTTPException(400, f"{text[:70]!r} is not an environment or cluster name")
+    return text
+
+
+def _target(text: str) -> str:
+    env, _, cluster = text.partition("/")
+    return f"{_name(env)}/{_name(cluster)}" if cluster else _name(env)
+
+
+def repo_root(app: FastAPI) -> Path:
+    """The repository the application serves."""
+    context: Context = app.state.context
+    return context.settings.repo_root

@@ -1,0 +1,93 @@
+"""/metrics for Prometheus: read from the state database at scrape time, so every replica
+reports the same figures and nothing is kept in memory but request timings.
+
+No metric carries a config value; labels are environment, cluster and status names only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from lamina.store import summary
+from lamina.store.database import Database
+
+DRIFT_STATUSES = ("in-sync", "out-of-sync", "drifted", "missing", "unreachable", "suspended")
+
+
+class _StateCollector(Collector):
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Iterator[Any]:
+        drift = GaugeMetricFamily(
+            "lamina_drift_status",
+            "1 for the drift status a cluster is in (one series per status)",
+            labels=["environment", "cluster", "status"],
+        )
+        fields = GaugeMetricFamily(
+            "lamina_drift_differing_fields", "Fields that differ from git", labels=["environment", "cluster"]
+        )
+        up = GaugeMetricFamily(
+            "lamina_cluster_up",
+            "1 when the last check reached the cluster",
+            labels=["environment", "cluster"],
+        )
+        checked = GaugeMetricFamily(
+            "lamina_drift_last_check_timestamp_seconds",
+            "When the cluster was last checked",
+            labels=["environment", "cluster"],
+        )
+        promotions = GaugeMetricFamily("lamina_promotions", "Promotion requests by status", labels=["status"])
+        applies = GaugeMetricFamily("lamina_applies", "Applies by result", labels=["result"])
+        try:
+            rows, by_status, by_result = self.database.read(
+                lambda s: (summary.drift_rows(s), summary.promotion_counts(s), summary.apply_counts(s))
+            )
+        except Exception:
+            rows, by_status, by_result = [], {}, {}
+        for row in rows:
+            for status in DRIFT_STATUSES:
+                drift.add_metric([row.environment, row.cluster, status], 1.0 if row.status == status else 0.0)
+            fields.add_metric([row.environment, row.cluster], float(row.fields))
+            up.add_metric([row.environment, row.cluster], 0.0 if row.status == "unreachable" else 1.0)
+            moment = row.checked_at if row.checked_at.tzinfo else row.checked_at.replace(tzinfo=UTC)
+            checked.add_metric([row.environment, row.cluster], moment.timestamp())
+        for status, count in sorted(by_status.items()):
+            promotions.add_metric([status], float(count))
+        for result, count in sorted(by_result.items()):
+            applies.add_metric([result], float(count))
+        yield from (drift, fields, up, checked, promotions, applies)
+
+
+class Metrics:
+    """The server's registry: state from the database, request timings from the middleware."""
+
+    def __init__(self, database: Database) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_StateCollector(database))
+        self.requests = Histogram(
+            "lamina_http_request_duration_seconds",
+            "HTTP request durations",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.check_duration = Histogram(
+            "lamina_drift_check_duration_seconds",
+            "Duration of scheduled drift checks",
+            registry=self.registry,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one HTTP request."""
+        self.requests.labels(method, route, str(status)).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text format body and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

