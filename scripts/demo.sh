@@ -9,6 +9,9 @@ step() { printf '\n\033[1;36m$ %s\033[0m\n' "$*"; }
 run() { step "lamina $*"; "$LAMINA" --repo "$DEMO" "$@"; }
 # `run_finding` is for commands whose exit code 1 means "found something", which is the point here
 run_finding() { step "lamina $*"; "$LAMINA" --repo "$DEMO" "$@" || [ $? -eq 1 ]; }
+# `run_refused` is for actions lamina must refuse (exit 2), shown on purpose
+run_refused() { step "lamina $*   # refused on purpose"; "$LAMINA" --repo "$DEMO" "$@" || [ $? -eq 2 ]; }
+commit() { git -C "$DEMO" -c user.name=demo -c user.email=demo@example.com commit -qam "$1"; }
 
 step "lamina init $DEMO"
 "$LAMINA" init "$DEMO"
@@ -36,4 +39,32 @@ sed -i 's/max_tokens    = 1024/max_tokens    = 2048/' "$DEMO/base/agent.toml"
 run_finding diff development/local-dev@HEAD development/local-dev
 run_finding plan
 run explain development/local-dev agent.max_tokens
+
+step "promote the change from development to staging, with an approval"
+commit "base: longer answers"
+run --as alice promote request development staging --reason "longer answers for complex tickets"
+run_refused --as alice promote approve PR-1
+run --as bob promote approve PR-1
+run --as ops promote apply PR-1
+step "git log -1   # the pin, committed with the request, requester, approver and reason"
+git -C "$DEMO" log -1 --format=%B
+run envs
+run build staging/staging-us-1 --format yaml | grep max_tokens
+run_refused --as alice promote request development production
+run history staging
+
+step "apply the directory clusters, edit one by hand, find the drift and heal it"
+export LAMINA_USER=ops
+run apply production
+python3 - "$DEMO/out/prod-us-1/agent-config.json" <<'PY'
+import json, pathlib, sys
+path = pathlib.Path(sys.argv[1])
+config = json.loads(path.read_text())
+config["guardrails"]["max_tool_calls"] = 99
+path.write_text(json.dumps(config, indent=2) + "\n")
+PY
+run_finding drift production
+run drift production --heal
+run audit
+run audit --verify
 printf '\n\033[1;32mdemo finished: the example fleet is in %s\033[0m\n' "$DEMO"

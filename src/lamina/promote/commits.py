@@ -86,7 +86,18 @@ def commit_lock(git: GitRepo, message: str) -> str:
     """Commit lamina.lock alone (whatever else is staged stays staged) and return the commit."""
     path = lock_path(git)
     run_git(git.toplevel, "add", "--", path)
-    run_git(git.toplevel, "commit", "-q", "--no-verify", "-F", "-", "--", path, input_bytes=message.encode())
+    run_git(
+        git.toplevel,
+        *git.identity_args(),
+        "commit",
+        "-q",
+        "--no-verify",
+        "-F",
+        "-",
+        "--",
+        path,
+        input_bytes=message.encode(),
+    )
     head = git.head()
     if head is None:
         raise OutsideError("git commit left no HEAD")

@@ -202,6 +202,18 @@ class GitRepo:
         )
         return done.stdout.decode().strip() or None
 
+    def identity_args(self) -> list[str]:
+        """``-c user.name=... -c user.email=...`` for a machine where git has no identity, so
+        lamina's own commits (pins) never fail for want of one; empty when git has one."""
+        args: list[str] = []
+        for key, fallback in (("user.name", "lamina"), ("user.email", "lamina@localhost")):
+            probe = subprocess.run(
+                ["git", "-C", str(self.toplevel), "config", key], capture_output=True, check=False
+            )
+            if probe.returncode != 0 or not probe.stdout.strip():
+                args += ["-c", f"{key}={fallback}"]
+        return args
+
     def remote_url(self, name: str = "origin") -> str | None:
         """The URL of a git remote, or None."""
         done = subprocess.run(
