@@ -107,6 +107,7 @@ class RuleRefused(Refused):
     """A rule refused the action (self-approval, wrong path, stale approval): bad input, exit 2."""
 
     exit_code = 2
+    http_status = 403
 
 
 class OutsideError(LaminaError):

@@ -226,6 +226,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "problem": result.problem,
         }
 
+    from lamina.server import api_state
+
+    app.include_router(api_state.build_router())
     return app
 
 

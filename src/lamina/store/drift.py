@@ -71,3 +71,26 @@ def save(session: Session, items: list[DriftRecord], at: datetime) -> dict[str, 
 def latest(session: Session) -> dict[str, DriftResult]:
     """The stored status of every cluster."""
     return {row.cluster: row for row in session.execute(select(DriftResult)).scalars()}
+
+
+def latest_json(session: Session) -> list[dict[str, Any]]:
+    """The stored status of every cluster in the SPEC ``drift`` shape, plus since and detail."""
+    rows = session.execute(select(DriftResult).order_by(DriftResult.environment, DriftResult.cluster))
+    out = []
+    for row in rows.scalars():
+        since = row.since if row.since.tzinfo is not None else row.since.replace(tzinfo=UTC)
+        checked = row.checked_at if row.checked_at.tzinfo is not None else row.checked_at.replace(tzinfo=UTC)
+        out.append(
+            {
+                "environment": row.environment,
+                "cluster": row.cluster,
+                "status": row.status,
+                "expected_hash": row.expected_hash,
+                "actual_hash": row.actual_hash,
+                "fields": list(row.fields or []),
+                "since": since.isoformat(),
+                "checked_at": checked.isoformat(),
+                "detail": row.detail,
+            }
+        )
+    return out
