@@ -8,9 +8,10 @@ approver lists, emergencies) in lamina.promote.approvals, which the CLI uses too
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from lamina.errors import InputError
@@ -46,7 +47,7 @@ def _context(request: Request) -> Context:
     return context
 
 
-def editor(who: Annotated[Identity, Depends(identity)]) -> Identity:
+async def editor(who: Annotated[Identity, Depends(identity)]) -> Identity:
     """editor or admin (403 otherwise)."""
     if not who.can_edit():
         raise HTTPException(403, "this needs the editor or admin role")
@@ -177,12 +178,19 @@ def build_router() -> APIRouter:
             figures: dict[str, Any] = promotion_history.stats(repo, context.database, _now())
         return figures
 
-    @router.get("/drift")
-    def drift_results(request: Request, _who: Reader) -> list[dict[str, Any]]:
+    @router.get("/drift", response_model=list[dict[str, Any]])
+    async def drift_results(request: Request, _who: Reader) -> Response:
         """The latest stored drift result of every cluster (the scheduled checks keep it fresh)."""
         context = _context(request)
-        rows: list[dict[str, Any]] = context.database.read(drift_store.latest_json)
-        return rows
+        # the hottest read of the API (dashboards poll it): serve the JSON built for the last
+        # stored check until a check stores new results
+        stamp = context.database.read(drift_store.stamp)
+        cached = context.cache.get("drift")
+        if cached is None or cached[0] != stamp:
+            rows = context.database.read(drift_store.latest_json)
+            cached = (stamp, json.dumps(rows, ensure_ascii=False).encode())
+            context.cache["drift"] = cached
+        return Response(cached[1], media_type="application/json")
 
     @router.post("/drift/run")
     def drift_run(request: Request, who: Editor) -> list[dict[str, Any]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lamina.core.names import is_dns_label
@@ -25,6 +25,44 @@ from lamina.store.database import Database
 API = "/api/v1"
 
 
+class LimitsAndTiming:
+    """Refuse oversized bodies (413) and time every request for /metrics; plain ASGI, because
+    Starlette's ``BaseHTTPMiddleware`` costs more than the API's hottest handlers."""
+
+    def __init__(self, app: Any, max_body_bytes: int, metrics: metrics.Metrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_body_bytes):
+                response = JSONResponse({"detail": "request body too large"}, status_code=413)
+                await response(scope, receive, send)
+                return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe_request(
+                scope.get("method", "GET"),
+                getattr(route, "path", "unmatched"),
+                status[0],
+                time.perf_counter() - start,
+            )
+
+
 class Context:
     """What every request handler shares: settings, the database, the tokens."""
 
@@ -32,6 +70,7 @@ class Context:
         self.settings = settings
         self.database = Database.for_repository(settings.repo_root, settings.database_url)
         self._tokens: tuple[float, TokenStore] | None = None
+        self.cache: dict[str, tuple[Any, bytes]] = {}
 
     def tokens(self) -> TokenStore:
         """The tokens file, re-read when it changes (a new token works without a restart)."""
@@ -48,7 +87,7 @@ class Context:
             yield repo
 
 
-def identity(request: Request) -> Identity:
+async def identity(request: Request) -> Identity:
     """The caller, from ``Authorization: Bearer <token>`` (or the dashboard's cookie): 401 if none."""
     context: Context = request.app.state.context
     header = request.headers.get("authorization", "")
@@ -61,7 +100,7 @@ def identity(request: Request) -> Identity:
     return found
 
 
-def reader(who: Annotated[Identity, Depends(identity)]) -> Identity:
+async def reader(who: Annotated[Identity, Depends(identity)]) -> Identity:
     """Any role may read; a token without roles may not (403)."""
     if not who.can_read():
         raise HTTPException(403, "this token has no role")
@@ -84,21 +123,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.context = context
     registry = metrics.Metrics(context.database)
 
-    @app.middleware("http")
-    async def limits_and_timing(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        start = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        registry.observe_request(
-            request.method,
-            getattr(route, "path", "unmatched"),
-            response.status_code,
-            time.perf_counter() - start,
-        )
-        return response
+    app.add_middleware(LimitsAndTiming, max_body_bytes=settings.max_body_bytes, metrics=registry)
 
     @app.exception_handler(LaminaError)
     async def lamina_error(_request: Request, exc: LaminaError) -> JSONResponse:

@@ -49,11 +49,17 @@ class Database:
                 self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
                 event.listen(self.engine, "connect", _sqlite_connect)
                 event.listen(self.engine, "begin", _sqlite_begin)
+                # reads take no write lock: in WAL mode they see a consistent snapshot
+                self.read_engine: Engine = create_engine(url, connect_args={"timeout": 30})
+                event.listen(self.read_engine, "connect", _sqlite_connect)
+                event.listen(self.read_engine, "begin", _sqlite_begin_read)
             else:
                 self.engine = create_engine(url, isolation_level="SERIALIZABLE", pool_pre_ping=True)
+                self.read_engine = create_engine(url, isolation_level="REPEATABLE READ", pool_pre_ping=True)
         except (SQLAlchemyError, ImportError) as exc:
             raise InputError(f"cannot use database URL {redact_url(url)}: {exc}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._ready = False
 
     @classmethod
@@ -151,12 +157,21 @@ class Database:
         raise AssertionError("unreachable")
 
     def read(self, query: Callable[[Session], T]) -> T:
-        """Run a read-only query."""
-        return self.run(query)
+        """Run a read-only query on a consistent snapshot, without taking the write lock."""
+        self.ensure_schema()
+        session = self._read_sessions()
+        try:
+            with session.begin():
+                return query(session)
+        except DBAPIError as exc:
+            raise _outside(exc, self.url) from None
+        finally:
+            session.close()
 
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -171,6 +186,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_read(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _retryable(exc: DBAPIError) -> bool:

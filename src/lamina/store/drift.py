@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lamina.store.models import DriftResult
@@ -94,3 +94,9 @@ def latest_json(session: Session) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def stamp(session: Session) -> tuple[int, str]:
+    """A cheap fingerprint of the stored results: it changes whenever a check stores any."""
+    count, newest = session.execute(select(func.count(), func.max(DriftResult.checked_at))).one()
+    return int(count), str(newest)

@@ -1,0 +1,162 @@
+"""A loopback load test of ``lamina serve``: GET /api/v1/drift and the dashboard page on a
+100-target fleet. Bounded in count and time; talks only to 127.0.0.1.
+
+    .venv/bin/python bench/server_bench.py [--requests 3000] [--concurrency 16]
+
+Goal on a 2-core machine: at least 300 requests/s with p99 under 100 ms for the API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+if importlib.util.find_spec("lamina") is None:
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+
+import httpx  # noqa: E402
+
+from bench import fleetgen  # noqa: E402
+
+LAMINA = str(Path(sys.executable).parent / "lamina")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def load(url: str, token: str, total: int, concurrency: int, deadline: float) -> list[float]:
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    cookies = {"lamina_token": token}
+    remaining = total
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining
+        while remaining > 0 and time.monotonic() < deadline:
+            remaining -= 1
+            start = time.perf_counter()
+            response = await client.get(url, headers=headers, cookies=cookies)
+            latencies.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return latencies
+
+
+def run_wrk(wrk: str, url: str, token: str, connections: int, seconds: float) -> tuple[float, float, float]:
+    """Requests/s, p50 and p99 in ms from a bounded wrk run (after a short warm-up)."""
+    auth = ["-H", f"Authorization: Bearer {token}", "-H", f"Cookie: lamina_token={token}"]
+    subprocess.run([wrk, "-t1", "-c2", "-d1s", *auth, url], capture_output=True, check=True)
+    done = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", *auth, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = p50 = p99 = 0.0
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            rate = float(parts[1])
+        elif parts[:1] == ["50%"]:
+            p50 = _ms(parts[1])
+        elif parts[:1] == ["99%"]:
+            p99 = _ms(parts[1])
+        elif "Non-2xx" in line:
+            raise RuntimeError(f"{url}: {line.strip()}")
+    return rate, p50, p99
+
+
+def _ms(text: str) -> float:
+    for suffix, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60.0, help="stop each run after this long")
+    args = parser.parse_args(argv)
+    root = REPO_ROOT / "bench" / "out" / "server-fleet"
+    fleetgen.generate(root, 4, 100, 200, 2048, 1)
+    shutil.rmtree(root / ".lamina", ignore_errors=True)
+    env = {**os.environ, "LAMINA_TOKENS_FILE": str(root / ".lamina" / "tokens.toml")}
+    token = subprocess.run(
+        [LAMINA, "--repo", str(root), "token", "create", "bench@example.com", "--role", "admin"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    # one drift check so /api/v1/drift has 100 rows to return
+    subprocess.run(
+        [LAMINA, "--repo", str(root), "drift", "--json"], capture_output=True, env=env, check=False
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [LAMINA, "--repo", str(root), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        wrk = shutil.which("wrk")
+        tool = (
+            "wrk (Debian's package)"
+            if wrk
+            else "the Python client (install wrk for a lighter load generator)"
+        )
+        print(f"fleet: 100 targets; concurrency {args.concurrency}; load from {tool}")
+        print(f"{'path':<22} {'requests/s':>11} {'p50 ms':>8} {'p99 ms':>8}  goal")
+        for path, goal in (("/api/v1/drift", ">= 300/s, p99 < 100 ms"), ("/", "-")):
+            if wrk:
+                rate, p50, p99 = run_wrk(wrk, base + path, token, args.concurrency, min(args.seconds, 10.0))
+                print(f"{path:<22} {rate:>11.0f} {p50:>8.1f} {p99:>8.1f}  {goal}")
+                continue
+            asyncio.run(load(base + path, token, 50, 4, time.monotonic() + 10))  # warm up
+            start = time.perf_counter()
+            latencies = asyncio.run(
+                load(base + path, token, args.requests, args.concurrency, time.monotonic() + args.seconds)
+            )
+            wall = time.perf_counter() - start
+            latencies.sort()
+            p50 = statistics.median(latencies) * 1000
+            p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+            print(f"{path:<22} {len(latencies) / wall:>11.0f} {p50:>8.1f} {p99:>8.1f}  {goal}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
