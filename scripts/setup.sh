@@ -10,5 +10,7 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 # real kubectl (Kustomize) and helm, to check that lamina renders what Kustomize builds
 bash scripts/install-kubectl.sh
+# Debian's Chromium, for the dashboard's browser tests (installed when we are root)
+bash scripts/install-chromium.sh
 # git is needed for pins and TARGET@REV; tests make throwaway repositories with it.
 command -v git >/dev/null || { echo "setup: git is required" >&2; exit 1; }

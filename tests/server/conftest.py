@@ -59,6 +59,8 @@ def start(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, s
 
 @pytest.fixture
 def served(example_repo: Path) -> Iterator[Served]:
+    with (example_repo / "lamina.toml").open("a") as fleet:
+        fleet.write('\n[drift]\ninterval = "0"   # no scheduled checks: tests run them on purpose\n')
     path = example_repo / ".lamina" / "tokens.toml"
     issued = {
         "viewer": tokens.create(path, "vera@example.com", ["viewer"]),

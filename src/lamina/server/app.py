@@ -16,7 +16,7 @@ from lamina.errors import LaminaError
 from lamina.fleet.selectors import Selector
 from lamina.reports import views
 from lamina.resolve.resolver import Repository
-from lamina.server import metrics
+from lamina.server import metrics, scheduler
 from lamina.server.settings import ServerSettings
 from lamina.server.tokens import Identity, TokenStore
 from lamina.store import audit as audit_log
@@ -122,6 +122,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.context = context
     registry = metrics.Metrics(context.database)
+    # scheduled drift checks and alerts; bad [drift]/[alerts] settings stop the start (exit 2)
+    drift_schedule = scheduler.Scheduler.for_server(context, registry)
+    app.router.lifespan_context = drift_schedule.lifespan
 
     app.add_middleware(LimitsAndTiming, max_body_bytes=settings.max_body_bytes, metrics=registry)
 
@@ -251,9 +254,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "problem": result.problem,
         }
 
-    from lamina.server import api_state
+    from lamina.server import api_state, dashboard
 
     app.include_router(api_state.build_router())
+    app.include_router(dashboard.build_router())
     return app
 
 
