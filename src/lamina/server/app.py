@@ -70,7 +70,7 @@ class Context:
         self.settings = settings
         self.database = Database.for_repository(settings.repo_root, settings.database_url)
         self._tokens: tuple[float, TokenStore] | None = None
-        self.cache: dict[str, tuple[Any, bytes]] = {}
+        self.cache: dict[str, tuple[Any, Any]] = {}
 
     def tokens(self) -> TokenStore:
         """The tokens file, re-read when it changes (a new token works without a restart)."""
@@ -79,6 +79,26 @@ class Context:
         if self._tokens is None or self._tokens[0] != stamp:
             self._tokens = (stamp, TokenStore.load(path))
         return self._tokens[1]
+
+    def target_hashes(self, repo: Repository) -> dict[str, tuple[str, str] | str]:
+        """Every ENV/CLUSTER's (short hash, hash), or its error text; recomputed only when a file
+        of the repository (or HEAD) changed since the last call, like ``render``'s cache."""
+        from lamina.render import cache
+
+        stamp = cache.fingerprint(repo.root, {"head": repo.head()}, [])
+        hit = self.cache.get("hashes")
+        if hit is not None and hit[0] == stamp:
+            found: dict[str, tuple[str, str] | str] = hit[1]
+            return found
+        hashes: dict[str, tuple[str, str] | str] = {}
+        for ref in repo.targets():
+            try:
+                resolved = repo.resolve(ref)
+                hashes[str(ref)] = (resolved.short_hash, resolved.config_hash)
+            except LaminaError as exc:
+                hashes[str(ref)] = str(exc)
+        self.cache["hashes"] = (stamp, hashes)
+        return hashes
 
     @contextmanager
     def repository(self) -> Iterator[Repository]:

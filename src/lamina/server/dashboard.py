@@ -222,6 +222,7 @@ def matrix(repo: Repository, context: Context, now: datetime) -> list[dict[str, 
     """One row per environment (promotion order), one cell per cluster."""
     drift = {row.cluster: row for row in context.database.read(summary.drift_rows)}
     applies = context.database.read(summary.last_applies)
+    hashes = context.target_hashes(repo)
     rows = []
     for name in repo.fleet.ordered_environments():
         env = repo.fleet.environments[name]
@@ -229,11 +230,11 @@ def matrix(repo: Repository, context: Context, now: datetime) -> list[dict[str, 
         cells = []
         for cluster in repo.fleet.clusters_of(name):
             cell: dict[str, Any] = {"name": cluster.name, "labels": dict(cluster.labels)}
-            try:
-                resolved = repo.resolve(f"{name}/{cluster.name}")
-                cell["hash"], cell["full_hash"] = resolved.short_hash, resolved.config_hash
-            except LaminaError as exc:
-                cell["error"] = str(exc)
+            found_hash = hashes.get(f"{name}/{cluster.name}", "not resolved")
+            if isinstance(found_hash, str):
+                cell["error"] = found_hash
+            else:
+                cell["hash"], cell["full_hash"] = found_hash
             found = drift.get(cluster.name)
             status = found.status if found else ("suspended" if cluster.suspended else "unchecked")
             cell["status"] = status
