@@ -67,4 +67,20 @@ run_finding drift production
 run drift production --heal
 run audit
 run audit --verify
+step "lamina serve   # the API, the dashboard and scheduled drift checks, in the background"
+PORT="${DEMO_PORT:-8080}"
+PIDFILE="$PWD/.cache/demo-server.pid"
+if [ -f "$PIDFILE" ]; then kill "$(cat "$PIDFILE")" 2>/dev/null || true; sleep 0.5; fi
+TOKEN=$("$LAMINA" --repo "$DEMO" token create demo@example.com --role admin 2>/dev/null)
+nohup "$LAMINA" --repo "$DEMO" serve --port "$PORT" > "$DEMO/.lamina/serve.log" 2>&1 &
+SERVER=$!
+mkdir -p "$(dirname "$PIDFILE")" && echo "$SERVER" > "$PIDFILE"
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/environments" | head -c 300; echo
 printf '\n\033[1;32mdemo finished: the example fleet is in %s\033[0m\n' "$DEMO"
+printf 'dashboard: http://127.0.0.1:%s/  (sign in with the token below)\n' "$PORT"
+printf 'token:     %s\n' "$TOKEN"
+printf 'stop it:   kill %s\n' "$SERVER"
