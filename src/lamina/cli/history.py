@@ -8,6 +8,7 @@ import typer
 
 from lamina.cli import output
 from lamina.cli.promote import now, print_request
+from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
 from lamina.promote import history as promotion_history
@@ -82,15 +83,17 @@ def rollback(
 ) -> None:
     """Request a rollback of ENV to an older revision: a promotion with the same gates and approvals."""
     state = session(ctx)
-    record = requests.rollback(
-        state.repository(),
-        state.database(),
-        target=environment,
-        to=to,
-        actor=state.user(),
-        now=now,
-        reason=reason,
-    )
+    with secret_lookups(state.repository()) as lookups:
+        record = requests.rollback(
+            state.repository(),
+            state.database(),
+            target=environment,
+            to=to,
+            actor=state.user(),
+            now=now,
+            reason=reason,
+            lookups=lookups,
+        )
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from lamina.cli import output
+from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
 from lamina.promote import applying, approvals, backfill, requests
@@ -88,16 +89,18 @@ def request(
 ) -> None:
     """Request moving TARGET's pin to what SOURCE runs, and run the gates (exit 1 if one fails)."""
     state = session(ctx)
-    record = requests.request(
-        state.repository(),
-        state.database(),
-        source=source,
-        target=target,
-        actor=state.user(),
-        now=now,
-        reason=reason,
-        emergency=emergency,
-    )
+    with secret_lookups(state.repository()) as lookups:
+        record = requests.request(
+            state.repository(),
+            state.database(),
+            source=source,
+            target=target,
+            actor=state.user(),
+            now=now,
+            reason=reason,
+            emergency=emergency,
+            lookups=lookups,
+        )
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
         raise typer.Exit(1)

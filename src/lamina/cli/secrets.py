@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -11,6 +14,7 @@ from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
 from lamina.clusters import secret_keys
 from lamina.clusters import secrets as checking
+from lamina.resolve.resolver import Repository
 
 app = typer.Typer(
     name="secrets",
@@ -18,6 +22,26 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+
+def vault_hook() -> Callable[[str], str] | None:
+    """Vault lookups when $VAULT_ADDR is set (token from $VAULT_TOKEN); else None (skipped)."""
+    address = os.environ.get("VAULT_ADDR")
+    if not address:
+        return None
+    from lamina.clusters import vault
+
+    return vault.vault_lookup(address, os.environ.get("VAULT_TOKEN"))
+
+
+@contextmanager
+def secret_lookups(repo: Repository) -> Iterator[checking.Lookups]:
+    """The Kubernetes and Vault lookups of this command, closed afterwards."""
+    lookup, close = secret_keys.kubernetes_lookup(kube_settings(repo))
+    try:
+        yield checking.Lookups(kubernetes=lookup, vault=vault_hook())
+    finally:
+        close()
 
 
 @app.command("check")
@@ -28,11 +52,10 @@ def check(
 ) -> None:
     """Every {secret = "name/key"} of ENV's targets exists in each cluster; exit 1 when one is missing."""
     repo = session(ctx).repository()
-    lookup, close = secret_keys.kubernetes_lookup(kube_settings(repo))
-    try:
-        checks = checking.check_environment(repo, environment, kubernetes=lookup)
-    finally:
-        close()
+    with secret_lookups(repo) as lookups:
+        checks = checking.check_environment(
+            repo, environment, kubernetes=lookups.kubernetes, vault=lookups.vault
+        )
     if as_json:
         output.print_json([c.to_json() for c in checks])
     elif not checks:

@@ -46,6 +46,14 @@ VaultLookup = Callable[[str], str]
 """(vault reference) -> status."""
 
 
+@dataclass(frozen=True)
+class Lookups:
+    """How to reach API clusters' and Vault's secrets; built by the caller (CLI, server)."""
+
+    kubernetes: KubernetesLookup | None = None
+    vault: VaultLookup | None = None
+
+
 def check_environment(
     repo: Repository,
     environment: str,

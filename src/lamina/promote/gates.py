@@ -115,9 +115,10 @@ def validate_gate(moved: Repository, target: str) -> GateResult:
     return GateResult("validate", PASSED, "no problems")
 
 
-def secrets_gate(moved: Repository, target: str) -> GateResult:
+def secrets_gate(moved: Repository, target: str, lookups: secrets.Lookups | None = None) -> GateResult:
     """Every referenced secret exists on every cluster of the target (names only)."""
-    checks = secrets.check_environment(moved, target)
+    found = lookups or secrets.Lookups()
+    checks = secrets.check_environment(moved, target, kubernetes=found.kubernetes, vault=found.vault)
     failing = secrets.failures(checks)
     if failing:
         listing = ", ".join(f"{c.cluster}: {c.reference} {c.status}" for c in failing)

@@ -25,6 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from lamina.clusters import secrets
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError, RuleRefused
 from lamina.fleet import lockfile
@@ -186,6 +187,7 @@ def request(
     reason: str | None = None,
     emergency: bool = False,
     runner: gates.CommandRunner = gates.run_command,
+    lookups: secrets.Lookups | None = None,
 ) -> PromotionRecord:
     """Request moving target's pin to the revision source runs, and run the gates.
 
@@ -216,6 +218,7 @@ def request(
         emergency=emergency,
         conf=conf,
         runner=runner,
+        lookups=lookups,
     )
 
 
@@ -229,6 +232,7 @@ def rollback(
     now: Clock,
     reason: str | None = None,
     runner: gates.CommandRunner = gates.run_command,
+    lookups: secrets.Lookups | None = None,
 ) -> PromotionRecord:
     """Request moving target's pin back to an older revision, with the same gates and approvals.
 
@@ -262,6 +266,7 @@ def rollback(
         emergency=False,
         conf=conf,
         runner=runner,
+        lookups=lookups,
     )
 
 
@@ -279,6 +284,7 @@ def _open(
     emergency: bool,
     conf: promotion_settings.PromotionSettings,
     runner: gates.CommandRunner,
+    lookups: secrets.Lookups | None = None,
 ) -> PromotionRecord:
     pin = repo.pins.get(target)
     if kind == "promotion" and pin is not None and pin.revision == revision:
@@ -310,7 +316,7 @@ def _open(
             action=f"{family}.request",
             detail=detail,
         )
-        results = [gates.validate_gate(moved, target), gates.secrets_gate(moved, target)]
+        results = [gates.validate_gate(moved, target), gates.secrets_gate(moved, target, lookups)]
         results += gates.check_gates(
             conf.checks,
             repo.root,

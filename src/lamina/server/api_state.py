@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from lamina.clusters import secrets
 from lamina.errors import InputError
 from lamina.promote import applying, approvals, backfill, requests
 from lamina.promote import history as promotion_history
+from lamina.resolve.resolver import Repository
 from lamina.server.app import API, Context, Reader, _name, identity
 from lamina.server.tokens import Identity
 from lamina.store import drift as drift_store
@@ -64,6 +68,25 @@ def _id(text: str) -> int:
         raise HTTPException(400, str(exc)) from None
 
 
+@contextmanager
+def _secret_lookups(context: Context, repo: Repository) -> Iterator[secrets.Lookups]:
+    """Kubernetes and Vault lookups for the secrets gate, from the server's environment."""
+    from lamina.clusters import connection, secret_keys
+
+    environ = context.settings.environ
+    kube = connection.KubeSettings.from_environment(environ, repo.root, repo.fleet.section("apply"))
+    lookup, close = secret_keys.kubernetes_lookup(kube)
+    vault = None
+    if environ.get("VAULT_ADDR"):
+        from lamina.clusters import vault as vault_checks
+
+        vault = vault_checks.vault_lookup(environ["VAULT_ADDR"], environ.get("VAULT_TOKEN"))
+    try:
+        yield secrets.Lookups(kubernetes=lookup, vault=vault)
+    finally:
+        close()
+
+
 def build_router() -> APIRouter:
     """Routes under /api/v1 for promotions, history and drift."""
     router = APIRouter(prefix=API)
@@ -98,7 +121,7 @@ def build_router() -> APIRouter:
     ) -> dict[str, Any]:
         """Request a promotion and run its gates; a failed gate shows as status ``failed``."""
         context = _context(request)
-        with context.repository() as repo:
+        with context.repository() as repo, _secret_lookups(context, repo) as lookups:
             record = requests.request(
                 repo,
                 context.database,
@@ -108,6 +131,7 @@ def build_router() -> APIRouter:
                 now=_now,
                 reason=body.reason,
                 emergency=body.emergency,
+                lookups=lookups,
             )
         return requests.to_json(record)
 
