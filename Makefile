@@ -20,6 +20,11 @@ check: setup lint test
 
 bench: setup
 	.venv/bin/python bench/run.py
+	.venv/bin/python bench/render_bench.py --sample 100
+	.venv/bin/python bench/validate_bench.py
+	.venv/bin/python bench/plan_bench.py
+	.venv/bin/python bench/drift_bench.py
+	.venv/bin/python bench/server_bench.py
 
 clean:
 	rm -rf .venv demo bench/out .pytest_cache .mypy_cache .ruff_cache
