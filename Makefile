@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make demo` and `make check` are the README's quick start.
-.PHONY: setup demo check lint test bench clean
+.PHONY: setup demo check lint test fuzz bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -8,15 +8,18 @@ demo: setup
 	bash scripts/demo.sh
 
 lint:
-	.venv/bin/ruff format --check src tests bench
-	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench scripts
+	.venv/bin/ruff check src tests bench scripts
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 
 test:
 	.venv/bin/pytest -q
 
-check: setup lint test
+check: setup lint test fuzz
+
+fuzz:
+	.venv/bin/python scripts/fuzz.py --seconds 30
 
 bench: setup
 	.venv/bin/python bench/run.py

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import lazy, output
 from lamina.cli.session import session
 from lamina.clusters import apply as applying
 from lamina.clusters import connection, waves
@@ -18,7 +18,8 @@ from lamina.fleet.selectors import Selector
 from lamina.render import configmaps
 from lamina.resolve.resolver import Repository, iter_targets
 from lamina.source.trees import run_git
-from lamina.store import applies
+
+applies = lazy.module("lamina.store.applies")
 
 CONFIG_PATHS = ("base", "overlays", "clusters", "lamina.toml", "lamina.lock")
 

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import lazy, output
 from lamina.cli.session import session
-from lamina.store import audit as audit_log
+
+audit_log = lazy.module("lamina.store.audit")
 
 
 def audit(

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import lazy, output
 from lamina.cli.apply import kube_settings, record
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.drift import adopt as adopting
-from lamina.drift import checking
 from lamina.drift.status import DriftReport, DriftStatus
 from lamina.errors import InputError
 from lamina.fleet.selectors import Selector
+
+if TYPE_CHECKING:
+    from lamina.drift import checking
+else:
+    checking = lazy.module("lamina.drift.checking")
 
 _STYLES = {
     DriftStatus.IN_SYNC: "green",

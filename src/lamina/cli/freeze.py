@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import lazy, output
 from lamina.cli.promote import now
 from lamina.cli.session import session
-from lamina.promote import freezes
+
+freezes = lazy.module("lamina.promote.freezes")
 
 
 def freeze(

@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import lazy, output
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
-from lamina.promote import history as promotion_history
-from lamina.promote import requests
+
+promotion_history = lazy.module("lamina.promote.history")
+requests = lazy.module("lamina.promote.requests")
 
 
 def history(

@@ -6,17 +6,23 @@ Requests are shown as ``PR-<n>``; every command that takes an ID also accepts th
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import lazy, output
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
-from lamina.promote import applying, approvals, backfill, requests
-from lamina.store import promotions as store
-from lamina.store.promotions import PromotionRecord
+
+if TYPE_CHECKING:
+    from lamina.store.promotions import PromotionRecord
+
+applying = lazy.module("lamina.promote.applying")
+approvals = lazy.module("lamina.promote.approvals")
+backfill = lazy.module("lamina.promote.backfill")
+requests = lazy.module("lamina.promote.requests")
+store = lazy.module("lamina.store.promotions")
 
 app = typer.Typer(
     help="Move an environment's pin through the promotion path, with gates and approvals.",

@@ -6,12 +6,15 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from lamina.errors import InputError
 from lamina.resolve.resolver import Repository, find_root
-from lamina.store.database import Database
+
+if TYPE_CHECKING:  # SQLAlchemy loads only for commands that use the state database
+    from lamina.store.database import Database
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Session:
 
     def database(self) -> Database:
         """The state database: $LAMINA_DATABASE_URL, else the repository's .lamina/state.db."""
+        from lamina.store.database import Database
+
         if self._db is None:
             self._db = Database.for_repository(self.root(), os.environ.get("LAMINA_DATABASE_URL"))
         return self._db

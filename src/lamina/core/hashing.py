@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 
@@ -16,7 +17,8 @@ def canonical_json(data: Any) -> bytes:
 
 def pretty_json(data: Any) -> str:
     """Canonical content, indented for people (and for the rendered agent-config.json)."""
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return _YAML_HOSTILE.sub(_escape, text)
 
 
 def config_hash(data: Any) -> str:
@@ -80,4 +82,15 @@ class PrettyJson:
 
 def _encode_string(text: str) -> str:
     result: str = json.encoder.encode_basestring(text)
+    # DEL, C1 controls, line/paragraph separators and U+FFFE/F: YAML (Kustomize's output)
+    # cannot carry them raw, so the JSON spells them as escapes (the same string to any reader)
+    if _YAML_HOSTILE.search(result):
+        result = _YAML_HOSTILE.sub(_escape, result)
     return result
+
+
+_YAML_HOSTILE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"

@@ -8,7 +8,7 @@ from typing import Any
 KeyPath = tuple[str | int, ...]
 """A path into a config tree: table keys are strings, array indexes are ints."""
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE = re.compile(r"^[A-Za-z0-9_-]+\Z")
 _UNESCAPE = re.compile(r"\\(.)")
 _SEGMENT = re.compile(r'\[(\d+)\]|"((?:[^"\\]|\\.)*)"|([^.\[\]"]+)')
 

@@ -24,7 +24,7 @@ from lamina.source import documents
 from lamina.source.trees import Tree
 
 LOCK_FILE = "lamina.lock"
-_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?\Z")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ LABEL_CLUSTER = "lamina.dev/cluster"
 LABEL_HASH = "lamina.dev/config-hash"
 ANNOTATION_REVISION = "lamina.dev/revision"
 ANNOTATION_BASE = "lamina.dev/base-revision"
-_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+\Z")
 # Kustomize's YAML writer refuses DEL, the C1 controls and U+FFFE/U+FFFF, so a file holding
 # them would render here but fail in Argo CD or Flux; refuse it up front.
 _YAML_NOT_STRING = re.compile(

@@ -166,7 +166,8 @@ def render_fleet(
         result = _render_in_processes(repo, refs, out, resources, advance, workers)
     else:
         result = _render_targets(repo, refs, out, resources, advance)
-    report, clusters, referenced_files = result
+    planned, clusters, referenced_files = result
+    report = _write_planned(planned)
     if use_cache:
         written = [*report.written, *report.unchanged]
         cache.save(
@@ -186,6 +187,11 @@ PARALLEL_FROM = 200  # below this many targets, starting processes costs more th
 _CHUNK = 50
 
 
+Planned = list[tuple[Path, dict[str, bytes]]]
+"""Folders to write and their files: every target is rendered before anything is written, so
+a broken layer leaves the previous render whole instead of half replaced."""
+
+
 def _render_targets(
     repo: Repository,
     refs: Sequence[TargetRef],
@@ -193,8 +199,8 @@ def _render_targets(
     resources: Sequence[str],
     advance: Callable[[int], None],
     writer: hashing.PrettyJson | None = None,
-) -> tuple[WriteReport, list[str], list[str]]:
-    report = WriteReport()
+) -> tuple[Planned, list[str], list[str]]:
+    planned: Planned = []
     clusters: list[str] = []
     referenced: set[str] = set()
     writer = writer or hashing.PrettyJson()
@@ -209,11 +215,18 @@ def _render_targets(
             advance(1)
             continue
         rendered = configmaps.render_config(config, repo.source_revision(config), writer)
-        write_folder(folder, folder_files(rendered, resources), report)
+        planned.append((folder, folder_files(rendered, resources)))
         clusters.append(config.cluster.name)
         referenced.update(config.files())
         advance(1)
-    return report, clusters, sorted(referenced)
+    return planned, clusters, sorted(referenced)
+
+
+def _write_planned(planned: Planned) -> WriteReport:
+    report = WriteReport()
+    for folder, files in planned:
+        write_folder(folder, files, report)
+    return report
 
 
 # The repository and request a forked worker renders with; set in the parent just before the
@@ -221,7 +234,7 @@ def _render_targets(
 _FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson] | None = None
 
 
-def _render_chunk(refs: Sequence[TargetRef]) -> tuple[WriteReport, list[str], list[str]]:
+def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Planned, list[str], list[str]]:
     assert _FORKED is not None
     repo, out, resources, writer = _FORKED  # the writer lives on across a worker's chunks
     return _render_targets(repo, refs, out, resources, lambda done: None, writer)
@@ -234,7 +247,7 @@ def _render_in_processes(
     resources: Sequence[str],
     advance: Callable[[int], None],
     workers: int,
-) -> tuple[WriteReport, list[str], list[str]]:
+) -> tuple[Planned, list[str], list[str]]:
     global _FORKED
     import multiprocessing
 
@@ -242,23 +255,21 @@ def _render_in_processes(
     _FORKED = (repo, out, resources, hashing.PrettyJson())
     size = max(_CHUNK, len(refs) // (workers * 4))
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
-    report = WriteReport()
+    planned: Planned = []
     clusters: list[str] = []
     referenced: set[str] = set()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part, (chunk_report, chunk_clusters, chunk_files) in zip(
+            for part, (chunk_planned, chunk_clusters, chunk_files) in zip(
                 chunks, pool.imap(_render_chunk, chunks), strict=True
             ):
-                report.written.extend(chunk_report.written)
-                report.unchanged.extend(chunk_report.unchanged)
-                report.removed.extend(chunk_report.removed)
+                planned.extend(chunk_planned)
                 clusters.extend(chunk_clusters)
                 referenced.update(chunk_files)
                 advance(len(part))
     finally:
         _FORKED = None
-    return report, clusters, sorted(referenced)
+    return planned, clusters, sorted(referenced)
 
 
 def _version() -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 _NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
-_PLAIN = re.compile(r"^[A-Za-z_/.][-A-Za-z0-9_./]*$")
+_PLAIN = re.compile(r"^[A-Za-z_/.][-A-Za-z0-9_./]*\Z")
 _KEYWORDS = re.compile(
     r"^(?:[yY]|yes|Yes|YES|[nN]|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
     r"|null|Null|NULL|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"
@@ -29,7 +29,7 @@ def _scalar(value: Any) -> str:
     if value is None:
         return "null"
     text = str(value)
-    if _PLAIN.match(text) and not _KEYWORDS.match(text):
+    if _PLAIN.fullmatch(text) and not _KEYWORDS.fullmatch(text) and not text.startswith("..."):
         return text
     # JSON's quoting is YAML's double-quoted style, except for characters YAML forbids raw
     quoted = json.dumps(text, ensure_ascii=False)

@@ -7,7 +7,7 @@ from typing import Any
 
 SECRET_KEY = "secret"
 FILE_KEY = "file"
-_SECRET_REF = re.compile(r"^(vault:[^#\s]+#[^#\s]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+)$")
+_SECRET_REF = re.compile(r"^(vault:[^#\s]+#[^#\s]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+)\Z")
 
 
 class FileText(str):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lamina.errors import InputError
 
-_ROLE = re.compile(r"^(viewer|editor|admin|approver:[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")
+_ROLE = re.compile(r"^(viewer|editor|admin|approver:[a-z0-9]([-a-z0-9]*[a-z0-9])?)\Z")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,8 +152,30 @@ def parse_document(
         raise ParseError(
             f"nested deeper than {limits.max_depth} levels ([limits] max_depth)", Place(path, 1)
         ) from None
+    except ValueError as exc:
+        # Python refuses to read integers longer than 4300 digits (a denial-of-service guard)
+        if "digits" not in str(exc):
+            raise
+        found = _LONG_DIGITS.search(text)
+        line = text.count("\n", 0, found.start()) + 1 if found else None
+        raise ParseError("an integer has more than 4300 digits", Place(path, line)) from None
     check_shape(path, data, lines, limits)
     return Document(path=path, data=data, lines=lines, text_lines=text.splitlines())
+
+
+_LONG_DIGITS = re.compile(r"\d{4301,}")
+
+
+def _check_text(path: str, text: str, at: KeyPath, lines: dict[KeyPath, int]) -> None:
+    # JSON and YAML \u escapes can produce lone surrogates, which are not text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(text[exc.start])
+        raise ParseError(
+            f"a string holds a lone surrogate \\u{bad:04x} (not valid Unicode text)",
+            Place(path, _nearest(lines, at)),
+        ) from None
 
 
 def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: Limits) -> None:
@@ -172,10 +195,13 @@ def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: Limits)
                 f"nested deeper than {limits.max_depth} levels ([limits] max_depth)",
                 Place(path, _nearest(lines, at)),
             )
-        if isinstance(node, dict):
+        if isinstance(node, str):
+            _check_text(path, node, at, lines)
+        elif isinstance(node, dict):
             for key, value in node.items():
                 if not isinstance(key, str):
                     raise ParseError(f"key {key!r} is not a string", Place(path, _nearest(lines, at)))
+                _check_text(path, key, at, lines)
                 stack.append((value, (*at, key)))
         elif isinstance(node, list):
             stack.extend((value, (*at, index)) for index, value in enumerate(node))

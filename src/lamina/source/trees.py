@@ -97,13 +97,19 @@ class WorkingTree:
         return sorted(entries, key=lambda e: e.name)
 
     def is_dir(self, rel: str) -> bool:
-        try:
-            return self._real(rel).is_dir()
-        except ReferenceError_:
+        # a folder that is a symlink out of the repository is an error, never silently skipped
+        if not os.path.lexists(self.root / normalize(rel)):
             return False
+        return self._real(rel).is_dir()
 
     def is_file(self, rel: str) -> bool:
-        return (self.root / normalize(rel)).is_file()
+        path = self.root / normalize(rel)
+        if not os.path.lexists(path):
+            return False
+        real = self._real(rel)
+        if real.exists() and not real.is_file() and not real.is_dir():
+            raise ReferenceError_(f"{rel}: not a regular file")
+        return real.is_file()
 
     def read_bytes(self, rel: str) -> bytes:
         path = self._real(rel)

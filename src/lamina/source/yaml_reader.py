@@ -7,6 +7,7 @@ alias bomb ("billion laughs") fails fast instead of eating memory.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -178,7 +179,13 @@ def _scalar(value: Any, path: str, line: int) -> Any:
     if isinstance(value, float):
         return float(value)
     if isinstance(value, str):
-        return str(value)
+        text = str(value)
+        if any("\ud800" <= char <= "\udfff" for char in text):
+            # YAML's \u escapes are 16-bit: join surrogate pairs into the character they spell
+            # (a lone one stays, and check_shape refuses it)
+            with contextlib.suppress(UnicodeDecodeError):
+                text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+        return text
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise ParseError(f"unsupported YAML value of type {type(value).__name__}", Place(path, line))

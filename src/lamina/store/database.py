@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lamina.errors import InputError, OutsideError
@@ -96,7 +96,7 @@ class Database:
 
     def _current_revision(self) -> str | None:
         try:
-            with self.engine.connect() as conn:
+            with self.read_engine.connect() as conn:  # no write lock just to read the version
                 if self.is_sqlite:
                     exists = conn.exec_driver_sql(
                         "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
@@ -199,7 +199,7 @@ def _retryable(exc: DBAPIError) -> bool:
 
 def _outside(exc: SQLAlchemyError, url: str) -> InputError | OutsideError:
     message = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
-    if isinstance(exc, OperationalError) and "file is not a database" in message:
+    if isinstance(exc, DatabaseError) and ("file is not a database" in message or "malformed" in message):
         return InputError(f"the state database {redact_url(url)} is corrupt: {message}")
     return OutsideError(f"state database {redact_url(url)} unavailable: {message}")
 

@@ -33,7 +33,7 @@ from lamina.validate.diagnostics import Check, Diagnostic, Severity
 
 NAME_SUFFIXES = ("key", "token", "secret", "password", "credential")
 MASK = "…(masked)"
-_ONLY_REFERENCE = re.compile(r"^\$\{[^{}]*\}$")
+_ONLY_REFERENCE = re.compile(r"^\$\{[^{}]*\}\Z")
 
 
 @dataclass(frozen=True)
