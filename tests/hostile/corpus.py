@@ -895,8 +895,6 @@ CASES = [
         "",
         setup=write_locked_database,
         slow=True,
-        bug="ensure_schema() reads alembic_version on the write engine (BEGIN IMMEDIATE), so a read-only "
-        "command waits 30 s for a writer and exits 3, though WAL readers never need the write lock",
     ),
     # -- nothing half-written ------------------------------------------------------------------------
     case(
