@@ -258,6 +258,17 @@ def plan_change(
     repo: Repository, from_rev: str = "HEAD", to_rev: str | None = None, progress: Progress | None = None
 ) -> Plan:
     """Plan the change from from_rev to to_rev; to_rev None means repo as it is (normally the
+    working tree)."""
+    try:
+        return _plan_change(repo, from_rev, to_rev, progress)
+    finally:
+        _ENCODED.clear()
+
+
+def _plan_change(
+    repo: Repository, from_rev: str = "HEAD", to_rev: str | None = None, progress: Progress | None = None
+) -> Plan:
+    """Plan the change from from_rev to to_rev; to_rev None means repo as it is (normally the
     working tree).
 
     Raises:
@@ -348,7 +359,7 @@ class CanonicalParts:
     @classmethod
     def of(cls, data: dict[str, Any]) -> CanonicalParts:
         """Encode each top-level value of data as :func:`lamina.core.hashing.canonical_json` does."""
-        return cls({key: hashing.canonical_json(value) for key, value in data.items()})
+        return cls({key: _encoded(value) for key, value in data.items()})
 
     def config_hash(self) -> str:
         """The config hash: SHA-256 of the whole canonical JSON, put together from the parts."""
@@ -362,6 +373,22 @@ class CanonicalParts:
             for key in sorted(self.parts.keys() | other.parts.keys())
             if self.parts.get(key) != other.parts.get(key)
         ]
+
+
+# Targets of one environment share most top-level tables (resolution copies on write), so a
+# table is encoded once per plan; the memo keeps each table alive so its id is not reused.
+_ENCODED: dict[int, tuple[Any, bytes]] = {}
+
+
+def _encoded(value: Any) -> bytes:
+    if not isinstance(value, dict | list):
+        return hashing.canonical_json(value)
+    hit = _ENCODED.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    text = hashing.canonical_json(value)
+    _ENCODED[id(value)] = (value, text)
+    return text
 
 
 def _no_progress(total: int) -> AbstractContextManager[Callable[[], None]]:

@@ -181,9 +181,17 @@ class Repository:
         revision: read everything as of this git revision instead of the working tree.
     """
 
-    def __init__(self, root: Path | str, revision: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        revision: str | None = None,
+        _parsed: dict[tuple[str, bytes], Document] | None = None,
+    ) -> None:
         self.root = Path(root).resolve()
         self.git = GitRepo.find(self.root)
+        # parsed files by (path, content): shared with the repository at other revisions, so a
+        # file that is the same at HEAD and in the working tree is parsed once (plan, diff @REV)
+        self._parsed: dict[tuple[str, bytes], Document] = {} if _parsed is None else _parsed
         self._trees: dict[str, GitTree] = {}
         self._at: dict[str, Repository] = {}
         self._docs: dict[tuple[str, str], Document] = {}
@@ -224,7 +232,7 @@ class Repository:
             raise InputError(f"{self.root} is not a git repository, so revision {revision!r} cannot be read")
         commit = self.git.resolve_revision(revision)
         if commit not in self._at:
-            self._at[commit] = Repository(self.root, commit)
+            self._at[commit] = Repository(self.root, commit, self._parsed)
         return self._at[commit]
 
     def close(self) -> None:
@@ -335,16 +343,20 @@ class Repository:
             {"name": env.name, "stage": env.stage}, self.fleet.name, cluster_names
         )
         final_layers = layers
-        data = interpolation.Interpolator(
+        interpolator = interpolation.Interpolator(
             merged,
             names,
             lambda path: provenance.place_of(final_layers, path, merged),
             keep_cluster_refs=cluster is None,
-        ).run(self._dollars.paths(merged))
+        )
+        data = interpolator.run(self._dollars.paths(merged))
         pin = self.pins.get(env.name)
         texts: dict[str, str] = {}
-        for path in self._file_texts.paths(data):
-            text = get_path(data, path)
+        # file texts are never interpolated, so the merged tree (whose tables the targets of an
+        # environment share) says where they are; a whole-table ${config.x} may copy one elsewhere
+        source = data if interpolator.shared_at is not None else merged
+        for path in self._file_texts.paths(source):
+            text = get_path(source, path)
             texts[text.source] = str(text)
         return ResolvedConfig(
             target=TargetRef(env.name, cluster.name if cluster else None),
@@ -475,9 +487,12 @@ class Repository:
         doc = self._docs.get(key)
         if doc is None:
             limits = Limits(max_depth=self.limits[1], max_nodes=self.limits[2])
-            parsed = migrations.upgrade(
-                documents.parse_document(path, tree.read_bytes(path), limits), self.migrations
-            )
+            raw = tree.read_bytes(path)
+            found = self._parsed.get((path, raw))
+            if found is None:
+                found = documents.parse_document(path, raw, limits)
+                self._parsed[(path, raw)] = found
+            parsed = migrations.upgrade(found, self.migrations)
             data = _FileRefs(tree, folder, parsed).resolve(parsed.data, ())
             doc = replace(parsed, data=data, revision=tree.revision)
             self._docs[key] = doc
