@@ -20,6 +20,7 @@ applies the same rule to messages other checks build from config values.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -66,10 +67,17 @@ def is_credential_name(key: str) -> bool:
 
 def find_shape(text: str) -> Shape | None:
     """The first known credential format found anywhere in text."""
-    for shape in SHAPES:
+    index = _shape_index(str(text))
+    return None if index < 0 else SHAPES[index]
+
+
+@functools.lru_cache(maxsize=256)
+def _shape_index(text: str) -> int:
+    # the same long texts (a prompt) come by once per target: search each one once
+    for index, shape in enumerate(SHAPES):
         if shape.pattern.search(text):
-            return shape
-    return None
+            return index
+    return -1
 
 
 def looks_like_credential(key: str | None, text: str) -> bool:
