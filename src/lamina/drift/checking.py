@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lamina.clusters import apply, connection, faults, live
@@ -100,22 +100,32 @@ def check(
     options: DriftOptions,
     done: Callable[[DriftReport], None] = lambda report: None,
 ) -> Check:
-    """Check every target; reports in the order of refs."""
+    """Check every target; reports in the order of refs.
+
+    Targets are rendered and checked a batch at a time, and only what heal or adopt may need
+    (the rendered config and live values of drifted or out-of-sync clusters) outlives its
+    batch, so memory stays flat as the fleet grows.
+    """
     result = Check()
-    rendered = render_targets(repo, refs)
-    result.rendered = {r.config.cluster.name: r for r in rendered if r.config.cluster is not None}
 
     def one(item: RenderedConfig) -> tuple[DriftReport, int]:
         outcome = check_one(item, settings, options)
         done(outcome[0])
         return outcome
 
-    with ThreadPoolExecutor(
-        max_workers=max(1, settings.parallelism), thread_name_prefix="lamina-drift"
-    ) as pool:
-        for report, requests in pool.map(one, rendered):
-            result.reports.append(report)
-            result.requests += requests
+    workers = max(1, settings.parallelism)
+    batch = workers * 4
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lamina-drift") as pool:
+        for start in range(0, len(refs), batch):
+            rendered = render_targets(repo, refs[start : start + batch])
+            for item, (report, requests) in zip(rendered, pool.map(one, rendered), strict=True):
+                if report.status in HEALABLE:
+                    assert item.config.cluster is not None
+                    result.rendered[item.config.cluster.name] = item
+                elif report.live_config is not None:
+                    report = replace(report, live_config=None)
+                result.reports.append(report)
+                result.requests += requests
     return result
 
 
