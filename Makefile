@@ -27,6 +27,7 @@ bench: setup
 	.venv/bin/python bench/validate_bench.py
 	.venv/bin/python bench/plan_bench.py
 	.venv/bin/python bench/drift_bench.py
+	.venv/bin/python bench/drift_bench.py --memory 50,100,200,400,800
 	.venv/bin/python bench/server_bench.py
 
 clean:
