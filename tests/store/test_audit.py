@@ -100,6 +100,17 @@ def test_newer_schema_is_refused(tmp_path: object) -> None:
         Database(url).ensure_schema()
 
 
+def test_a_database_url_into_a_missing_folder_is_a_clear_error(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from lamina.errors import InputError
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'no-such-folder' / 'state.db'}"
+    with pytest.raises(InputError, match="in a folder that does not exist"):
+        Database(url).ensure_schema()
+    assert not (Path(str(tmp_path)) / "no-such-folder").exists()
+
+
 def test_corrupt_database_is_a_clear_error(tmp_path: object) -> None:
     from pathlib import Path
 

@@ -109,21 +109,38 @@ def write_pins(root: Path, pins: Mapping[str, Pin] | Iterable[Pin]) -> Path:
         OutsideError: the file cannot be written.
     """
     values = pins.values() if isinstance(pins, Mapping) else pins
-    text = format_pins(values)
     path = root / LOCK_FILE
-    handle, temp = tempfile.mkstemp(prefix=".lamina.lock.", dir=root)
+    _write_whole(path, format_pins(values).encode("utf-8"))
+    return path
+
+
+def restore(root: Path, before: bytes | None) -> None:
+    """Put lamina.lock back to before (None: it did not exist), whole or not at all."""
+    path = root / LOCK_FILE
+    if before is None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutsideError(f"cannot remove {path}: {exc.strerror}") from exc
+        return
+    _write_whole(path, before)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    temp = None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         raise OutsideError(f"cannot write {path}: {exc.strerror}") from exc
-    return path
 
 
 def _toml_string(value: str) -> str:

@@ -64,6 +64,8 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
         if commit is None:
             _check_still_allowed(repo, db, record, conf, actor, now)
             commit = _commit_pin(repo, record, now)
+        else:  # committed by an apply that stopped before recording it
+            commits.index_follows(git)
         values: dict[str, object] = {"commit": commit}
         if record.emergency:
             values["backfill_due"] = now + conf.backfill_deadline
@@ -115,17 +117,17 @@ def _commit_pin(repo: Repository, record: PromotionRecord, now: datetime) -> str
     pins[record.target] = lockfile.Pin(
         record.target, record.revision, now.isoformat(timespec="seconds"), name
     )
+    path = repo.root / lockfile.LOCK_FILE
+    before = path.read_bytes() if path.is_file() else None
     if commits.lock_dirty(git):
         # only lamina's own half-finished write of this very request may be in the way
-        path = repo.root / lockfile.LOCK_FILE
-        on_disk = lockfile.parse_pins(path.read_bytes(), None) if path.is_file() else {}
+        on_disk = lockfile.parse_pins(before, None) if before is not None else {}
         if _essence(on_disk) != _essence(pins):
             raise RuleRefused(
                 f"{lockfile.LOCK_FILE} has uncommitted changes; lamina writes it only by promotion "
                 "(commit or revert them, then apply again)",
                 lockfile.LOCK_FILE,
             )
-    lockfile.write_pins(repo.root, pins)
     message = commits.commit_message(
         request=name,
         kind=record.kind,
@@ -137,7 +139,13 @@ def _commit_pin(repo: Repository, record: PromotionRecord, now: datetime) -> str
         reason=record.reason,
         emergency=record.emergency,
     )
-    return commits.commit_lock(git, message)
+    lockfile.write_pins(repo.root, pins)
+    try:
+        return commits.commit_lock(git, message)
+    except OutsideError:
+        # git or a hook refused: put lamina.lock back as it was, so nothing is left half-done
+        commits.restore_lock(git, before)
+        raise
 
 
 def _essence(pins: dict[str, lockfile.Pin]) -> dict[str, tuple[str, str | None]]:

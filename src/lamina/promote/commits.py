@@ -7,15 +7,18 @@ database write is recognised when it is run again and never commits twice.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from lamina.errors import InputError, OutsideError
 from lamina.fleet import lockfile
 from lamina.source.trees import GitRepo, run_git
 
 TRAILER = "Lamina-Request"
+PIN_INDEX = "lamina-pin-index"  # the private index pin commits are built in, inside the git folder
 
 
 def lock_path(git: GitRepo) -> str:
@@ -83,25 +86,57 @@ def find_request_commit(git: GitRepo, request: str) -> str | None:
 
 
 def commit_lock(git: GitRepo, message: str) -> str:
-    """Commit lamina.lock alone (whatever else is staged stays staged) and return the commit."""
+    """Commit lamina.lock alone (whatever else is staged stays staged) and return the commit.
+
+    The commit is built in a private index in the git folder, so a process killed mid-commit
+    (a hook still running, the server stopped) leaves no ``index.lock`` that would block the
+    user's git and the next apply; callers hold the apply lock, so a leftover private index
+    is lamina's own and is removed. The repository's own hooks run: a pre-commit or
+    commit-msg hook that refuses the pin commit fails the apply with the hook's message.
+    """
     path = lock_path(git)
-    run_git(git.toplevel, "add", "--", path)
-    run_git(
-        git.toplevel,
-        *git.identity_args(),
-        "commit",
-        "-q",
-        "--no-verify",
-        "-F",
-        "-",
-        "--",
-        path,
-        input_bytes=message.encode(),
+    index = Path(
+        run_git(git.toplevel, "rev-parse", "--path-format=absolute", "--git-path", PIN_INDEX).decode().strip()
     )
+    for stale in (index, index.with_name(index.name + ".lock")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    private = {"GIT_INDEX_FILE": str(index)}
+    try:
+        if git.head() is not None:
+            run_git(git.toplevel, "read-tree", "HEAD", env=private)
+        run_git(git.toplevel, "add", "--", path, env=private)
+        run_git(
+            git.toplevel,
+            *git.identity_args(),
+            "commit",
+            "-q",
+            "-F",
+            "-",
+            input_bytes=message.encode(),
+            env=private,
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            index.unlink()
     head = git.head()
     if head is None:
         raise OutsideError("git commit left no HEAD")
+    index_follows(git)
     return head
+
+
+def index_follows(git: GitRepo) -> None:
+    """Make the user's index agree with HEAD for lamina.lock (only), as a plain commit would leave it."""
+    with contextlib.suppress(OutsideError):  # a read-only .git: git status shows it, nothing is lost
+        run_git(git.toplevel, "reset", "-q", "--", lock_path(git))
+
+
+def restore_lock(git: GitRepo, before: bytes | None) -> None:
+    """Undo a pin write whose commit failed: lamina.lock's bytes back, and unstaged when git can."""
+    lockfile.restore(git.toplevel / git.prefix, before)
+    with contextlib.suppress(OutsideError):  # a read-only .git cannot have staged it either
+        run_git(git.toplevel, "reset", "-q", "--", lock_path(git))
 
 
 def lock_history(git: GitRepo, limit: int = 500) -> list[tuple[str, datetime, str, str]]:

@@ -11,6 +11,7 @@ import os
 import posixpath
 import stat
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -135,21 +136,43 @@ class WorkingTree:
             raise ReferenceError_(f"{rel}: cannot read: {exc.strerror}") from exc
 
 
-def run_git(root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
-    """Run a git command in root and return its stdout; failures become OutsideError."""
+def run_git(
+    root: Path, *args: str, input_bytes: bytes | None = None, env: Mapping[str, str] | None = None
+) -> bytes:
+    """Run a git command in root (env added to the process's) and return its stdout.
+
+    Failures become OutsideError with git's reason.
+    """
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],
             input=input_bytes,
             capture_output=True,
             check=False,
+            env={**os.environ, **env} if env else None,
         )
     except OSError as exc:
         raise OutsideError(f"cannot run git: {exc.strerror}") from exc
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise OutsideError(f"git {args[0]} failed: {message[-1] if message else 'no output'}")
+        raise OutsideError(f"git {_subcommand(args)} failed: {_reason(done.stderr)}")
     return done.stdout
+
+
+def _subcommand(args: tuple[str, ...]) -> str:
+    """The git verb among args, past any ``-c name=value`` options."""
+    rest = list(args)
+    while rest and rest[0].startswith("-"):
+        rest = rest[2:] if rest[0] == "-c" else rest[1:]
+    return rest[0] if rest else "command"
+
+
+def _reason(stderr: bytes) -> str:
+    """The line of git's (or a hook's) output that says why: its first error, else its last line."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("error: "):
+            return line.removeprefix("error: ")
+    return lines[-1] if lines else "no output"
 
 
 @dataclass

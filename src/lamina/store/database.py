@@ -117,7 +117,18 @@ class Database:
             if not path or path == ":memory:":
                 yield
                 return
-            with open(f"{path}.lock", "a+") as handle:
+            folder = Path(path).parent
+            if not folder.is_dir():
+                raise InputError(
+                    f"the state database {redact_url(self.url)} is in a folder that does not exist"
+                )
+            try:
+                handle = open(f"{path}.lock", "a+")  # noqa: SIM115 - held for the whole block
+            except OSError as exc:
+                raise OutsideError(
+                    f"state database {redact_url(self.url)} unavailable: {exc.strerror}"
+                ) from None
+            with handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
                     yield
