@@ -385,3 +385,18 @@ def test_piped_output_has_no_ansi_escape_codes(tmp_path: Path) -> None:
     for done in runs:
         assert ANSI_ESCAPE not in done.stdout, done.args
         assert ANSI_ESCAPE not in done.stderr, done.args
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["build"], "error: lamina build: missing argument 'target' (see lamina build -h)"),
+        (["build", "--nope", "x"], "error: lamina build: no such option: --nope (see lamina build -h)"),
+        (["no-such-verb"], "error: lamina: no such command 'no-such-verb' (see lamina -h)"),
+    ],
+)
+def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    done = subprocess.run([str(LAMINA), *args], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    assert done.stderr == expected + "\n"
+    assert done.stdout == ""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 from lamina.cli import (
     apply,
@@ -89,7 +90,16 @@ app.command("unfreeze")(freeze.unfreeze)
 def main() -> None:
     """Run the CLI; every lamina error ends as ``error: <where>: <what>`` and its exit code."""
     try:
-        app(prog_name="lamina")
+        code = app(prog_name="lamina", standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("error: interrupted\n")
+        sys.exit(130)
+    except TyperException as exc:  # a usage error: one line, like every other error, naming the command
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else "lamina"
+        message = exc.format_message().rstrip(".")
+        sys.stderr.write(f"error: {where}: {message[:1].lower()}{message[1:]} (see {where} -h)\n")
+        sys.exit(exc.exit_code)
     except LaminaError as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
@@ -103,3 +113,4 @@ def main() -> None:
             f"error: internal error: {type(exc).__name__}: {exc} (set LAMINA_DEBUG=1 for details)\n"
         )
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
