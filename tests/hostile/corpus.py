@@ -386,25 +386,21 @@ CASES = [
         {f"{PATCH}.toml": f"[agent]\ntokens = {HUGE_INT}\n"},
         BUILD,
         2,
-        f"{PATCH}.toml:2",
+        f"{PATCH}.toml:2: an integer has more than 4300 digits",
     ),
     case(
         "json-integer-of-5000-digits",
         {f"{PATCH}.json": f'{{\n"agent": {{"tokens": {HUGE_INT}}}}}'},
         BUILD,
         2,
-        f"{PATCH}.json:2",
-        bug="the error names the file but not line 2, and tells the user to call "
-        "sys.set_int_max_str_digits()",
+        f"{PATCH}.json:2: an integer has more than 4300 digits",
     ),
     case(
         "yaml-integer-of-5000-digits",
         {f"{PATCH}.yaml": f"agent:\n  tokens: {HUGE_INT}\n"},
         BUILD,
         2,
-        f"{PATCH}.yaml:2",
-        bug="the error names the file but not line 2, and tells the user to call "
-        "sys.set_int_max_str_digits()",
+        f"{PATCH}.yaml:2: an integer has more than 4300 digits",
     ),
     case(
         "json-lone-surrogate-escape",
@@ -497,8 +493,6 @@ CASES = [
         BUILD,
         2,
         f"{PATCH}.yaml:2: recursive YAML alias *a",
-        bug="an alias inside its own anchor reads as null, so the error is 'an array item cannot be "
-        "deleted here' instead of naming the recursive alias",
     ),
     case(
         "yaml-recursive-merge-key",
@@ -506,8 +500,13 @@ CASES = [
         BUILD,
         2,
         f"{PATCH}.yaml:3: recursive YAML alias *a",
-        bug="a merge key inside its own anchor fails in ruamel with AttributeError; the message is "
-        "\"cannot read a value ('NoneType' object has no attribute 'add_referent')\" without a line",
+    ),
+    case(
+        "yaml-anchor-reused",
+        {f"{PATCH}.yaml": "a: &x [1]\nagent:\n  model: &x big\n  other: *x\n"},
+        BUILD,
+        0,
+        "",
     ),
     # -- limits -----------------------------------------------------------------------------------
     case(
@@ -676,7 +675,6 @@ CASES = [
         ("envs",),
         2,
         f"lamina.toml {ESCAPE}",
-        bug="says 'no lamina.toml in this folder' although there is one (a symlink out of the repository)",
     ),
     # -- names that are paths --------------------------------------------------------------------
     case(
@@ -790,8 +788,7 @@ CASES = [
         policy("'aa'.matches('(a)\\\\1')"),
         ("validate",),
         1,
-        "cannot be evaluated: match error",
-        bug="RE2 logs 'Error parsing ...' (and an absl warning) to stderr next to lamina's report",
+        "cannot be evaluated: match error: invalid escape sequence: \\1",
     ),
     # -- lamina.lock edited by hand ------------------------------------------------------------------
     case(

@@ -380,9 +380,54 @@ REASONS = [
         ("prompts", "after"),
         None,
         id="toml-hash-line-inside-a-multi-line-string-is-not-a-comment",
-        marks=pytest.mark.xfail(
-            strict=True, reason="known gap: comment lines inside multi-line values are read as reasons"
-        ),
+    ),
+    pytest.param(
+        "agent.toml",
+        """
+        [prompts]
+        system = '''
+        # Role'''
+        after = 1
+        """,
+        ("prompts", "after"),
+        None,
+        id="toml-hash-line-inside-a-multi-line-literal-string-is-not-a-comment",
+    ),
+    pytest.param(
+        "agent.toml",
+        """
+        [prompts]
+        system = '''it's # text, not a comment
+        more text'''
+        """,
+        ("prompts", "system"),
+        None,
+        id="toml-hash-on-the-opening-line-of-a-multi-line-string-is-not-a-comment",
+    ),
+    pytest.param(
+        "agent.toml",
+        """
+        [prompts]
+        system = \"\"\"
+        You are helpful.
+        \"\"\"
+        # the comment directly above still counts
+        after = 1
+        """,
+        ("prompts", "after"),
+        "the comment directly above still counts",
+        id="toml-comment-after-a-multi-line-string-is-a-reason",
+    ),
+    pytest.param(
+        "agent.toml",
+        """
+        [prompts]
+        system = "a\u2028b"
+        after = 1   # why after
+        """,
+        ("prompts", "after"),
+        "why after",
+        id="toml-line-separator-inside-a-string-does-not-shift-reasons",
     ),
     pytest.param(
         "agent.toml",
@@ -504,9 +549,54 @@ REASONS = [
         ("agent", "model"),
         None,
         id="yaml-hash-line-inside-a-block-scalar-is-not-a-comment",
-        marks=pytest.mark.xfail(
-            strict=True, reason="known gap: comment lines inside multi-line values are read as reasons"
-        ),
+    ),
+    pytest.param(
+        "agent.yaml",
+        """
+        agent:
+          prompt: >-
+            # Rules
+          model: gpt-4o
+        """,
+        ("agent", "model"),
+        None,
+        id="yaml-hash-line-inside-a-folded-scalar-is-not-a-comment",
+    ),
+    pytest.param(
+        "agent.yaml",
+        """
+        agent:
+          prompt: "You are helpful.
+            # Rules"
+          model: gpt-4o
+        """,
+        ("agent", "model"),
+        None,
+        id="yaml-hash-line-inside-a-multi-line-quoted-string-is-not-a-comment",
+    ),
+    pytest.param(
+        "agent.yaml",
+        """
+        agent:
+          prompt: |   # the prompt the evals were run with
+            You are helpful.
+        """,
+        ("agent", "prompt"),
+        "the prompt the evals were run with",
+        id="yaml-comment-on-a-block-scalar-header-is-a-reason",
+    ),
+    pytest.param(
+        "agent.yaml",
+        """
+        agent:
+          prompt: |
+            You are helpful.
+        # the comment ends the block scalar and explains the model
+          model: gpt-4o
+        """,
+        ("agent", "model"),
+        "the comment ends the block scalar and explains the model",
+        id="yaml-comment-after-a-block-scalar-is-a-reason",
     ),
     pytest.param(
         "auth.yaml",

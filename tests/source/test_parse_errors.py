@@ -33,6 +33,8 @@ def nested_json(depth: int) -> bytes:
 
 
 DEPTH = "nested deeper than 64 levels ([limits] max_depth)"
+LONG = b"9" * 5000
+TOO_MANY_DIGITS = "an integer has more than 4300 digits"
 
 MALFORMED = [
     # -- truncated files -------------------------------------------------------------------
@@ -243,6 +245,49 @@ MALFORMED = [
         "agent.yaml:4: holds several YAML documents; lamina reads one per file",
         id="yaml-several-documents-with-markers",
     ),
+    pytest.param(
+        "agent.yaml",
+        b"agent:\n  loop: &a [1, *a]\n",
+        "agent.yaml:2: recursive YAML alias *a",
+        id="yaml-alias-inside-its-own-anchor",
+    ),
+    pytest.param(
+        "agent.yaml",
+        b"agent: &a\n  x: 1\n  <<: *a\n",
+        "agent.yaml:3: recursive YAML alias *a",
+        id="yaml-merge-key-inside-its-own-anchor",
+    ),
+    pytest.param(
+        "agent.yaml",
+        b"agent: &a\n  tools:\n    - name: x\n      more:\n        - *a\n",
+        "agent.yaml:5: recursive YAML alias *a",
+        id="yaml-alias-deep-inside-its-own-anchor",
+    ),
+    # -- integers Python will not read -----------------------------------------------------
+    pytest.param(
+        "agent.toml",
+        b"# " + LONG + b"\n[agent]\ntokens = [1, " + LONG + b"]\n",
+        f"agent.toml:3: {TOO_MANY_DIGITS}",
+        id="toml-long-integer-names-its-line-not-a-comment-before-it",
+    ),
+    pytest.param(
+        "agent.json",
+        b'{"note": "' + LONG + b'",\n "tokens": ' + LONG + b"}",
+        f"agent.json:2: {TOO_MANY_DIGITS}",
+        id="json-long-integer-names-its-line-not-a-string-before-it",
+    ),
+    pytest.param(
+        "agent.yaml",
+        b"agent:\n  note: '" + LONG + b"'\n  tokens: -" + LONG + b"\n",
+        f"agent.yaml:3: {TOO_MANY_DIGITS}",
+        id="yaml-long-integer-names-its-line-not-a-string-before-it",
+    ),
+    pytest.param(
+        "agent.yaml",
+        b"agent:\n  ? " + LONG + b"\n  : x\n",
+        f"agent.yaml:2: {TOO_MANY_DIGITS}",
+        id="yaml-long-integer-key",
+    ),
     # -- shape -----------------------------------------------------------------------------
     pytest.param(
         "agent.yaml",
@@ -339,6 +384,28 @@ def test_nesting_limit_is_configurable_and_inclusive(path: str, raw: bytes) -> N
     assert documents.parse_document(path, raw, documents.Limits(max_depth=3)).data == {"a": {"b": {"c": 1}}}
     with pytest.raises(ParseError, match=r"nested deeper than 2 levels \(\[limits\] max_depth\)$"):
         documents.parse_document(path, raw, documents.Limits(max_depth=2))
+
+
+def test_aliases_to_anchors_read_before_are_expanded_and_anchors_may_be_reused() -> None:
+    text = b"a: &x [1]\nb: [&x 2, *x]\nc: &y {k: 1}\nd: {<<: *y, l: *y}\n"
+    assert documents.parse_document("ok.yaml", text).data == {
+        "a": [1],
+        "b": [2, 2],
+        "c": {"k": 1},
+        "d": {"k": 1, "l": {"k": 1}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        pytest.param("ok.toml", b"n = " + b"9" * 4300 + b"\n", id="toml"),
+        pytest.param("ok.json", b'{"n": ' + b"9" * 4300 + b"}", id="json"),
+        pytest.param("ok.yaml", b"n: " + b"9" * 4300 + b"\n", id="yaml"),
+    ],
+)
+def test_integers_up_to_the_digit_limit_are_read(path: str, raw: bytes) -> None:
+    assert documents.parse_document(path, raw).data == {"n": int("9" * 4300)}
 
 
 def test_a_single_yaml_document_with_markers_is_fine() -> None:

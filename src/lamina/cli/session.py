@@ -44,7 +44,7 @@ class Session:
         """The opened repository (opened once per command)."""
         if self._repo is None:
             root = self.root()
-            if not (root / "lamina.toml").is_file():
+            if not os.path.lexists(root / "lamina.toml"):  # a link to a device is refused when read
                 raise InputError(f"{root}: no lamina.toml in this folder")
             self._repo = Repository(root)
         return self._repo

@@ -8,6 +8,7 @@ shared overlays once per revision, not once per target.
 from __future__ import annotations
 
 import fnmatch
+import os
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -579,7 +580,7 @@ def find_root(start: Path) -> Path | None:
     """The nearest folder from start upward that holds lamina.toml."""
     current = start.resolve()
     for folder in (current, *current.parents):
-        if (folder / loading.FLEET_FILE).is_file():
+        if os.path.lexists(folder / loading.FLEET_FILE):  # reading it then says what is wrong with it
             return folder
     return None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +15,7 @@ CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 ALLOW_PLAINTEXT = "lamina: allow-plaintext"
 DEFAULT_MAX_DEPTH = 64
 DEFAULT_MAX_NODES = 200_000
+_DECIMAL = re.compile(r"[+-]?[0-9_]+")  # TOML and JSON decimal integers (TOML allows 1_000)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,16 @@ class Limits:
 
     max_depth: int = DEFAULT_MAX_DEPTH
     max_nodes: int = DEFAULT_MAX_NODES
+
+
+@dataclass(frozen=True)
+class TextSpan:
+    """Where the text of a multi-line string lies: from ``column`` (0-based) of ``line`` to the
+    end of ``end_line`` (1-based lines). A ``#`` in it is text, never a comment."""
+
+    line: int
+    column: int
+    end_line: int
 
 
 @dataclass
@@ -32,7 +45,8 @@ class Document:
         data: the top-level table as plain Python values (dict, list, str, int, float, bool;
             YAML null stays None, meaning "remove this key").
         lines: the 1-based line of every key path the file writes.
-        text_lines: the file's lines, for reading comments.
+        text_lines: the file's lines as comments see them: the text of multi-line strings
+            is cut out (see :func:`comment_view`), so it never reads as a comment.
     """
 
     path: str
@@ -131,19 +145,26 @@ def parse_document(
 
     Raises:
         ParseError: the file is malformed, has duplicate keys, is not a table at the top,
-            nests too deep, or (YAML) uses aliases that expand too far or custom tags.
+            nests too deep, holds an integer too long to read, or (YAML) uses aliases that
+            expand too far, recursive aliases or custom tags.
     """
-    from lamina.source import json_reader, toml_reader, yaml_reader
-
     limits = limits or Limits()
     text = decode_text(path, raw)
     lower = f".{syntax}" if syntax else path.lower()
+    strings: list[TextSpan] = []
     try:
+        # each reader loads only when a file needs it (ruamel.yaml is slow to import)
         if lower.endswith(".toml"):
-            data, lines = toml_reader.read(path, text)
+            from lamina.source import toml_reader
+
+            data, lines, strings = toml_reader.read(path, text)
         elif lower.endswith((".yaml", ".yml")):
-            data, lines = yaml_reader.read(path, text, limits)
+            from lamina.source import yaml_reader
+
+            data, lines, strings = yaml_reader.read(path, text, limits)
         elif lower.endswith(".json"):
+            from lamina.source import json_reader
+
             data, lines = json_reader.read(path, text)
         else:
             raise ParseError("not a config file (expected .toml, .yaml, .yml or .json)", Place(path))
@@ -152,18 +173,46 @@ def parse_document(
         raise ParseError(
             f"nested deeper than {limits.max_depth} levels ([limits] max_depth)", Place(path, 1)
         ) from None
-    except ValueError as exc:
-        # Python refuses to read integers longer than 4300 digits (a denial-of-service guard)
-        if "digits" not in str(exc):
-            raise
-        found = _LONG_DIGITS.search(text)
-        line = text.count("\n", 0, found.start()) + 1 if found else None
-        raise ParseError("an integer has more than 4300 digits", Place(path, line)) from None
     check_shape(path, data, lines, limits)
-    return Document(path=path, data=data, lines=lines, text_lines=text.splitlines())
+    return Document(path=path, data=data, lines=lines, text_lines=comment_view(text, strings))
 
 
-_LONG_DIGITS = re.compile(r"\d{4301,}")
+def comment_view(text: str, strings: Iterable[TextSpan]) -> list[str]:
+    """The lines of text with the text of every multi-line string cut out.
+
+    Lines end at a line feed only, as the parsers count them (``str.splitlines`` would also
+    break at U+2028 and the like, which a string may hold, and shift every line after it).
+    """
+    view = [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
+    for span in strings:
+        if span.line <= len(view):
+            view[span.line - 1] = view[span.line - 1][: span.column]
+        for index in range(span.line, min(span.end_line, len(view))):
+            view[index] = ""
+    return view
+
+
+def is_digit_limit(exc: ValueError) -> bool:
+    """True when exc is Python refusing to read an integer of too many digits."""
+    return "integer string conversion" in str(exc)
+
+
+def is_unreadable_integer(token: str) -> bool:
+    """True when token is a decimal integer with more digits than Python reads."""
+    limit = sys.get_int_max_str_digits()
+    if not limit or len(token) <= limit or not _DECIMAL.fullmatch(token):
+        return False
+    try:
+        int(token)
+    except ValueError:
+        return True
+    return False
+
+
+def too_many_digits() -> str:
+    """What to say of an integer longer than Python reads (a denial-of-service guard: 4300
+    digits unless ``PYTHONINTMAXSTRDIGITS`` says otherwise)."""
+    return f"an integer has more than {sys.get_int_max_str_digits()} digits"
 
 
 def _check_text(path: str, text: str, at: KeyPath, lines: dict[KeyPath, int]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
+from lamina.source import documents
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _CONSTANT = re.compile(r"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
@@ -24,6 +25,11 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", Place(path, exc.lineno, exc.colno)) from None
     except ValueError as exc:
+        if documents.is_digit_limit(exc):
+            # json reads in order, so all before the long integer is valid JSON and the
+            # scanner reaches the integer and names its line
+            _Scanner(path, text, find_long_integer=True).value(())
+            raise ParseError(documents.too_many_digits(), Place(path)) from None
         found = _CONSTANT.search(text)
         place = Place(path)
         if found:
@@ -42,9 +48,10 @@ def _reject_constant(name: str) -> Any:
 
 
 class _Scanner:
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, text: str, *, find_long_integer: bool = False) -> None:
         self.path = path
         self.text = text
+        self.find_long_integer = find_long_integer
         self.pos = 0
         self.lines: dict[KeyPath, int] = {}
         self._counted = 0
@@ -99,4 +106,6 @@ class _Scanner:
         else:
             match = _SCALAR.match(self.text, self.pos)
             assert match is not None
+            if self.find_long_integer and documents.is_unreadable_integer(match.group()):
+                raise ParseError(documents.too_many_digits(), Place(self.path, self._line()))
             self.pos = match.end()

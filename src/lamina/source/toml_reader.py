@@ -2,7 +2,8 @@
 
 ``tomllib`` checks the syntax and builds the values; it does not say where a key was.
 The scanner below walks the (already valid) text once more and records the line of every
-key, table header, array-of-tables entry and array element.
+key, table header, array-of-tables entry and array element, and where multi-line strings
+lie (so a ``#`` line inside one never reads as a comment).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
+from lamina.source import documents
 
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _AT_END = " (at end of document)"
@@ -21,8 +23,8 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]\}\n#]")
 
 
-def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
-    """Parse TOML text into plain values and key lines."""
+def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int], list[documents.TextSpan]]:
+    """Parse TOML text into plain values, key lines and the spans of multi-line strings."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -38,7 +40,15 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         else:
             place = Place(path)
         raise ParseError(f"invalid TOML: {message}", place) from None
-    return _plain(data), _Scanner(text).scan()
+    except ValueError as exc:
+        if not documents.is_digit_limit(exc):
+            raise
+        # tomllib reads in order, so all before the long integer is valid TOML and the
+        # scanner reaches the integer and names its line
+        _Scanner(path, text, find_long_integer=True).scan()
+        raise ParseError(documents.too_many_digits(), Place(path)) from None
+    scanner = _Scanner(path, text)
+    return _plain(data), scanner.scan(), scanner.strings
 
 
 def _plain(value: Any) -> Any:
@@ -53,13 +63,16 @@ def _plain(value: Any) -> Any:
 
 
 class _Scanner:
-    """Records the line of each key in valid TOML text."""
+    """Records the line of each key in valid TOML text, and where multi-line strings lie."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, path: str, text: str, *, find_long_integer: bool = False) -> None:
+        self.path = path
         self.text = text
+        self.find_long_integer = find_long_integer
         self.pos = 0
         self.line = 1
         self.lines: dict[KeyPath, int] = {}
+        self.strings: list[documents.TextSpan] = []
         self.aot_last: dict[KeyPath, int] = {}  # indexed path of an array of tables -> last index
         self.table_counts: dict[KeyPath, int] = {}
 
@@ -148,7 +161,11 @@ class _Scanner:
                     break
                 while text.startswith(quote[0], end + 3):  # up to two extra quotes belong inside
                     end += 1
-                self.line += text.count("\n", self.pos, end)
+                newlines = text.count("\n", self.pos, end)
+                if newlines:
+                    column = self.pos - (text.rfind("\n", 0, self.pos) + 1)
+                    self.strings.append(documents.TextSpan(self.line, column, self.line + newlines))
+                self.line += newlines
                 self.pos = end + 3
                 return
         self._single_line_string()
@@ -214,6 +231,8 @@ class _Scanner:
         else:
             match = _SCALAR_END.search(self.text, self.pos)
             end = len(self.text) if match is None else match.start()
+            if self.find_long_integer and documents.is_unreadable_integer(self.text[self.pos : end].strip()):
+                raise ParseError(documents.too_many_digits(), Place(self.path, self.line))
             self.pos = end
 
     def _array(self, path: KeyPath) -> None:

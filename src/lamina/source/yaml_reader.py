@@ -2,7 +2,8 @@
 
 Round-trip loading keeps the line of every key. Custom tags (``!!python/object``...) are
 refused rather than constructed, and aliases are expanded under a node budget so an
-alias bomb ("billion laughs") fails fast instead of eating memory.
+alias bomb ("billion laughs") fails fast instead of eating memory. An alias inside its own
+anchor is refused where ruamel would read it as null (or fail on a merge key).
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import contextlib
 import re
 from typing import Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, StreamMark, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import Node, ScalarNode
+
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
-from lamina.source.documents import Limits
+from lamina.source import documents
 
 _STANDARD_TAGS = {
     None,
@@ -31,15 +40,18 @@ _VALUE_TAG = "tag:yaml.org,2002:value"
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
-def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[KeyPath, int]]:
-    """Parse one YAML document into plain values and key lines."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+def read(
+    path: str, text: str, limits: documents.Limits
+) -> tuple[dict[str, Any], dict[KeyPath, int], list[documents.TextSpan]]:
+    """Parse one YAML document into plain values, key lines and the spans of multi-line strings."""
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
+    yaml.Composer = _Composer
+    yaml.Constructor = _Constructor
     try:
-        documents = list(yaml.load_all(text))
+        loaded = list(yaml.load_all(text))
+    except _Refusal as exc:
+        raise ParseError(exc.message, Place(path, exc.mark.line + 1)) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         place = Place(path, mark.line + 1, mark.column + 1) if mark else Place(path)
@@ -52,19 +64,81 @@ def read(path: str, text: str, limits: Limits) -> tuple[dict[str, Any], dict[Key
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         # ruamel.yaml itself fails on a few odd scalars (a key "._" read as a float, say)
         raise ParseError(f"invalid YAML: cannot read a value ({exc})", Place(path)) from None
-    if len(documents) > 1:
+    if len(loaded) > 1:
         raise ParseError(
             "holds several YAML documents; lamina reads one per file",
             Place(path, _second_document_line(text)),
         )
-    root = documents[0] if documents else None
+    root = loaded[0] if loaded else None
+    strings = yaml.composer.strings
     if root is None:
-        return {}, {}
+        return {}, {}, strings
     converter = _Converter(path, limits)
     if not isinstance(root, dict):
         raise ParseError("the top level must be a mapping", Place(path, 1))
     data = converter.convert(root, (), 1)
-    return data, converter.lines
+    return data, converter.lines, strings
+
+
+class _Refusal(Exception):
+    """What lamina refuses while ruamel reads: ``message`` at ``mark``, its place in the text."""
+
+    def __init__(self, message: str, mark: StreamMark) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class _Composer(Composer):
+    """ruamel's composer, refusing recursive aliases and noting where multi-line strings lie."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        # YAML lets a later anchor reuse a name; ruamel's warning about it would reach stderr
+        self.warn_double_anchors = False
+        self.finished: set[Node] = set()
+        self.strings: list[documents.TextSpan] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None and target not in self.finished:
+                # the anchored node is still being read: the alias is inside it
+                raise _Refusal(f"recursive YAML alias *{event.anchor}", event.start_mark)
+            return super().compose_node(parent, index)
+        node = super().compose_node(parent, index)
+        if event.anchor is not None:
+            self.finished.add(node)
+        if isinstance(node, ScalarNode):
+            self._note_span(node)
+        return node
+
+    def _note_span(self, node: ScalarNode) -> None:
+        # marks are 0-based; a scalar that ends at column 0 ends on the line before
+        start, end = node.start_mark, node.end_mark
+        last = end.line if end.column else end.line - 1
+        if last <= start.line:
+            return
+        if node.style in ("|", ">"):  # the text starts on the line after the | or > header
+            self.strings.append(documents.TextSpan(start.line + 2, 0, last + 1))
+        else:
+            self.strings.append(documents.TextSpan(start.line + 1, start.column, last + 1))
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, naming the place of an integer too long to read."""
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError as exc:
+            if not documents.is_digit_limit(exc):
+                raise
+            raise _Refusal(documents.too_many_digits(), node.start_mark) from None
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
 
 
 def _second_document_line(text: str) -> int | None:
@@ -91,7 +165,7 @@ def _duplicate_key(message: str) -> str:
 
 
 class _Converter:
-    def __init__(self, path: str, limits: Limits) -> None:
+    def __init__(self, path: str, limits: documents.Limits) -> None:
         self.path = path
         self.limits = limits
         self.lines: dict[KeyPath, int] = {}
@@ -116,8 +190,6 @@ class _Converter:
             raise ParseError(f"custom YAML tag {_short(value)} is not allowed", Place(self.path, line))
 
     def convert(self, node: Any, at: KeyPath, line: int) -> Any:
-        from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-
         self._check(node, at, line)
         if isinstance(node, TaggedScalar) and node.tag.value in (_VALUE_TAG, _STR_TAG):
             return str(node.value)

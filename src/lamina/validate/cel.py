@@ -8,7 +8,9 @@ so a policy can never hang ``lamina validate``:
   macros over long lists are what costs), after which it stops with :class:`CelError`;
 - deep nesting that exhausts Python's stack is caught and reported, never a crash.
 
-Regular expressions (``matches``) run on RE2, which has no catastrophic backtracking.
+Regular expressions (``matches``) run on RE2, which has no catastrophic backtracking; lamina
+calls it itself, with error logging off, so a bad pattern is reported once, by lamina, and
+RE2 writes nothing to stderr.
 CEL's own error texts are rewritten: some embed the whole activation, config included.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 import celpy
 import lark
+import re2  # google-re2 (no type hints)
 from celpy import adapter, celtypes
 from celpy.celparser import CELParseError
 from celpy.evaluation import Activation, CELEvalError, CELUnsupportedError, Evaluator
@@ -95,7 +98,7 @@ def compile_expression(text: str) -> Program:
             raise CelError("not valid CEL: nested too deeply") from None
         except lark.exceptions.LarkError as exc:
             raise CelError(f"not valid CEL: {_first_line(str(exc))}") from None
-    runner = _BoundedRunner(environment, ast)
+    runner = _BoundedRunner(environment, ast, functions={"matches": _matches})
     return Program(text, runner)
 
 
@@ -215,6 +218,20 @@ def _environment() -> celpy.Environment:
     # constructor raises the process-wide recursion limit, which _stack() undoes
     with _stack():
         return celpy.Environment()
+
+
+def _matches(text: celtypes.StringType, pattern: celtypes.StringType) -> Any:
+    """CEL's ``matches`` as cel-python has it, but without RE2 logging bad patterns to stderr."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        found = re2.search(pattern, text, options=options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else ""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        return CELEvalError("match error", re2.error, (reason,))
+    return celtypes.BoolType(found is not None)
 
 
 class _OverBudget(Exception):
