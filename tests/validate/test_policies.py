@@ -188,3 +188,26 @@ def test_policy_that_does_not_compile_is_an_input_error(
 )
 def test_config_paths_a_rule_reads(expression: str, paths: list[tuple[str, ...]]) -> None:
     assert list(policies.config_paths(expression)) == paths
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("config.model.matches('^gpt-4')", True),
+        ("config.model.matches('^claude')", False),
+        ("matches(config.model, 'o$')", True),
+        ("config.model.matches('')", True),
+    ],
+)
+def test_matches_runs_re2(expression: str, expected: bool) -> None:
+    from lamina.validate import cel
+
+    assert cel.compile_expression(expression).evaluate({"config": {"model": "gpt-4o"}}) is expected
+
+
+def test_a_bad_pattern_is_one_error_and_nothing_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    from lamina.validate import cel
+
+    with pytest.raises(cel.CelError, match="invalid escape sequence"):
+        cel.compile_expression("'aa'.matches('(a)\\\\1')").evaluate({})
+    assert capfd.readouterr().err == ""
