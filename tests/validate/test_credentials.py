@@ -110,3 +110,36 @@ def test_every_file_of_every_layer_is_scanned(validate: Validate) -> None:
         f"sits under the credential-like key 'admin_password'; {hint}",
     ]
     assert not any(secret in "\n".join(problems) for secret in ("hunter", "abcdefghij", "MIIE", "BCDEFGH"))
+
+
+def test_command_output_is_redacted_before_it_is_kept() -> None:
+    from lamina.validate.credentials import MASK, redact_output
+
+    printed = (
+        "calling https://hooks.example/T0/B0/canary-webhook-path\n"
+        "> Authorization: Bearer abc.def.ghi\n"
+        "db postgresql://lamina:hunter2-pw@db.internal/state\n"
+        "key sk-proj-abcdefghijklmnopqrstuvwx\n"
+        "ok true\n"
+    )
+    kept = redact_output(printed, ["canary-webhook-path", "true"])
+    assert "canary-webhook-path" not in kept and f"B0/{MASK}" in kept
+    assert "abc.def.ghi" not in kept and f"Authorization: {MASK}" in kept
+    assert "hunter2-pw" not in kept and f"lamina:{MASK}@db.internal" in kept
+    assert "abcdefghijklmnopqrstuvwx" not in kept and f"sk-{MASK}" in kept
+    assert "ok true" in kept  # values too short to be secrets are left alone
+
+
+def test_the_variables_alert_settings_name_are_known_secrets() -> None:
+    from lamina.promote.gates import named_variables
+
+    alerts = {
+        "for": "10m",
+        "production": {
+            "sinks": [
+                {"type": "slack", "url_env": "SLACK_PROD_URL"},
+                {"type": "webhook", "url_env": "HOOK_URL", "secret_env": "HOOK_KEY"},
+            ]
+        },
+    }
+    assert named_variables(alerts) == {"SLACK_PROD_URL", "HOOK_URL", "HOOK_KEY"}

@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +27,7 @@ from lamina.clusters import secrets
 from lamina.resolve.resolver import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
+from lamina.validate import credentials
 from lamina.validate import runner as validation
 from lamina.validate.diagnostics import Severity
 
@@ -76,24 +79,48 @@ CommandRunner = Callable[[Sequence[str], Path, Mapping[str, str], float], Comman
 def run_command(
     argv: Sequence[str], cwd: Path, extra_env: Mapping[str, str], timeout: float
 ) -> CommandOutcome:
-    """Run a check command without a shell; stdout and stderr together, truncated."""
+    """Run a check command without a shell; stdout and stderr together, truncated.
+
+    It runs in a process group of its own, so a timeout stops whatever it started too.
+    """
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env={**os.environ, **extra_env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        partial = exc.output if isinstance(exc.output, bytes) else b""
-        return CommandOutcome(None, _truncate(partial.decode("utf-8", "replace")))
     except OSError as exc:
         return CommandOutcome(127, f"cannot run {argv[0]}: {exc.strerror}")
-    return CommandOutcome(done.returncode, _truncate(done.stdout.decode("utf-8", "replace")))
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return CommandOutcome(None, _truncate(output.decode("utf-8", "replace")))
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # children left running after it exited
+            os.killpg(process.pid, signal.SIGKILL)
+    return CommandOutcome(process.returncode, _truncate(output.decode("utf-8", "replace")))
+
+
+def named_variables(table: Any) -> set[str]:
+    """The environment variables a lamina.toml table names as secret (``url_env``, ``secret_env``)."""
+    found: set[str] = set()
+    if isinstance(table, Mapping):
+        for key, value in table.items():
+            if key in ("url_env", "secret_env") and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= named_variables(value)
+    elif isinstance(table, list):
+        for item in table:
+            found |= named_variables(item)
+    return found
 
 
 def _truncate(text: str) -> str:
@@ -137,13 +164,26 @@ def check_gates(
     revision: str,
     timeout: timedelta,
     runner: CommandRunner = run_command,
+    secret_variables: Collection[str] = (),
 ) -> list[GateResult]:
-    """Run each ``[promotion] checks`` command."""
+    """Run each ``[promotion] checks`` command; their output is kept with secrets masked.
+
+    A check inherits lamina's environment (it may need credentials of its own), so what it
+    prints is masked before it is stored: the values of variables whose names say they are
+    credentials (``*_TOKEN``, ``*_KEY``...) or that ``secret_variables`` names, URL passwords,
+    authorization headers and known credential shapes.
+    """
     env = {"LAMINA_SOURCE": source or "", "LAMINA_TARGET": target, "LAMINA_REVISION": revision}
+    known = [
+        value
+        for name, value in os.environ.items()
+        if credentials.is_credential_name(name) or name in secret_variables
+    ]
     results = []
     for argv in commands:
         name = "check: " + " ".join(argv)
         outcome = runner(argv, folder, env, timeout.total_seconds())
+        outcome = CommandOutcome(outcome.returncode, credentials.redact_output(outcome.output, known))
         if outcome.returncode is None:
             results.append(GateResult(name, FAILED, f"timed out after {timeout}", outcome.output))
         elif outcome.returncode != 0:

@@ -60,7 +60,9 @@ class Status(StrEnum):
     """The target's resolved configs changed after the request; open a new one."""
 
 
-_ID = re.compile(r"^(?:PR-)?(\d+)$", re.IGNORECASE)
+MAX_ID = 2**63 - 1  # what a database's BIGINT holds
+# ASCII digits only (``\d`` would take other scripts' digits), at most 18 of them
+_ID = re.compile(r"(?:PR-)?([0-9]{1,18})", re.IGNORECASE)
 
 
 def format_id(request_id: int) -> str:
@@ -74,9 +76,10 @@ def parse_id(text: str) -> int:
     Raises:
         InputError: neither.
     """
-    match = _ID.match(text.strip())
+    match = _ID.fullmatch(text.strip())
     if match is None:
-        raise InputError(f"{text!r} is not a request id (like PR-7 or 7)")
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise InputError(f"{shown!r} is not a request id (like PR-7 or 7)")
     return int(match.group(1))
 
 
@@ -325,6 +328,7 @@ def _open(
             revision=revision,
             timeout=conf.check_timeout,
             runner=runner,
+            secret_variables=gates.named_variables(repo.fleet.section("alerts")),
         )
     if conf.soak is not None and source is not None:
         results.append(gates.soak_gate(db, source, revision, conf.soak, now()))

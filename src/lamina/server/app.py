@@ -45,6 +45,16 @@ class LimitsAndTiming:
                 return
         start = time.perf_counter()
         status = [500]
+        received = [0]
+
+        async def receive_within_limit() -> dict[str, Any]:
+            # a chunked body declares no length: count it as it comes and stop at the limit
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received[0] += len(message.get("body", b""))
+                if received[0] > self.max_body_bytes:
+                    raise HTTPException(413, "request body too large")
+            return message
 
         async def send_and_note(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -52,7 +62,7 @@ class LimitsAndTiming:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive_within_limit, send_and_note)
         finally:
             route = scope.get("route")
             self.metrics.observe_request(
@@ -108,12 +118,17 @@ class Context:
 
 
 async def identity(request: Request) -> Identity:
-    """The caller, from ``Authorization: Bearer <token>`` (or the dashboard's cookie): 401 if none."""
+    """The caller, from ``Authorization: Bearer <token>``: 401 if none.
+
+    The dashboard's cookie is taken for reads only: a browser sends cookies with requests
+    other sites make it send, so anything that changes state needs the header (or, on the
+    dashboard's own forms, the cookie and a CSRF token).
+    """
     context: Context = request.app.state.context
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        token = request.cookies.get("lamina_token", "")
+        token = request.cookies.get("lamina_token", "") if request.method in ("GET", "HEAD") else ""
     found = context.tokens().identify(token.strip()) if token else None
     if found is None:
         raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})

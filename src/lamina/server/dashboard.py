@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -47,6 +48,7 @@ COOKIE = "lamina_token"
 SESSION_SECONDS = 12 * 3600
 HERE = Path(__file__).parent
 STATIC = {"lamina.css": "text/css", "lamina.js": "text/javascript"}
+MAX_ID = requests.MAX_ID
 OPEN_STATUSES = (requests.Status.PENDING, requests.Status.TESTING, requests.Status.APPROVED)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -456,7 +458,7 @@ def build_router(now: Clock = _now) -> APIRouter:
 
     @router.get("/promotions")
     def promotions(
-        request: Request, who: Viewer, decided: Annotated[int | None, Query(ge=1)] = None
+        request: Request, who: Viewer, decided: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
     ) -> Response:
         message = None
         if decided is not None:
@@ -498,7 +500,7 @@ def build_router(now: Clock = _now) -> APIRouter:
     @router.post("/promotions/{request_id}/approve")
     def approve(
         request: Request,
-        request_id: int,
+        request_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
         who: Viewer,
         csrf: Annotated[str, Form(max_length=200)] = "",
         comment: Annotated[str, Form(max_length=1000)] = "",
@@ -508,7 +510,7 @@ def build_router(now: Clock = _now) -> APIRouter:
     @router.post("/promotions/{request_id}/reject")
     def reject(
         request: Request,
-        request_id: int,
+        request_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
         who: Viewer,
         csrf: Annotated[str, Form(max_length=200)] = "",
         comment: Annotated[str, Form(max_length=1000)] = "",

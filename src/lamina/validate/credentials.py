@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,28 @@ def mask(text: str) -> str:
     """A credential as it may be shown: the format's public prefix at most, never the value."""
     shape = find_shape(text)
     return f"{shape.prefix}{MASK}" if shape is not None else "(masked)"
+
+
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]+)@")
+# what verbose HTTP clients print of a request: ``Authorization: Bearer ...``, ``X-Vault-Token: ...``
+_AUTH_HEADER = re.compile(
+    r"(?im)^([<>*]?\s*(?:authorization|proxy-authorization|x-[a-z-]*token)\s*:\s*)(.+)$"
+)
+
+
+def redact_output(text: str, known: Iterable[str]) -> str:
+    """What a command printed, safe to store and show: known secret values, the passwords of
+    URLs and every known credential shape masked (as CI systems mask their logs)."""
+    for value in sorted({v for v in known if len(v) >= MIN_KNOWN_SECRET}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    for shape in SHAPES:
+        text = shape.pattern.sub(f"{shape.prefix}{MASK}".replace("\\", "\\\\"), text)
+    return text
+
+
+MIN_KNOWN_SECRET = 6  # shorter values ("true", a port) would mask ordinary words
 
 
 def scan_document(doc: Document, layer: str) -> list[Diagnostic]:
