@@ -649,8 +649,9 @@ def test_removing_a_token_from_the_file_revokes_it_without_a_restart(site: Site)
 def test_a_broken_tokens_file_lets_nobody_in(site: Site) -> None:
     (site.root / ".lamina" / "tokens.toml").write_text("this is [not toml\n")
     anyone = site.client.get("/api/v1/environments", headers={"Authorization": "Bearer made-up"})
-    # fails closed, but tells anyone who sends some token where the file is (a listed weakness)
-    assert anyone.status_code == 400 and "tokens.toml: not a valid tokens file" in anyone.text
+    # fails closed, and tells the caller only that the server cannot read it (the log says why)
+    assert anyone.status_code == 503 and "tokens file cannot be read" in anyone.text
+    assert "tokens.toml" not in anyone.text and "not toml" not in anyone.text
     for role in ("viewer", "admin"):
         assert site.client.get("/api/v1/environments", headers=site.bearer(role)).status_code >= 400
         assert site.client.get("/", headers=site.cookie(role)).status_code >= 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lamina.core.names import is_dns_label
-from lamina.errors import LaminaError
+from lamina.errors import InputError, LaminaError, OutsideError
 from lamina.fleet.selectors import Selector
 from lamina.reports import views
 from lamina.resolve.resolver import Repository
@@ -23,6 +24,7 @@ from lamina.store import audit as audit_log
 from lamina.store.database import Database
 
 API = "/api/v1"
+LOG = logging.getLogger("lamina.server")
 
 
 class LimitsAndTiming:
@@ -87,7 +89,12 @@ class Context:
         path = self.settings.tokens_file
         stamp = path.stat().st_mtime if path is not None and path.exists() else 0.0
         if self._tokens is None or self._tokens[0] != stamp:
-            self._tokens = (stamp, TokenStore.load(path))
+            try:
+                self._tokens = (stamp, TokenStore.load(path))
+            except InputError as exc:
+                # nobody signs in; the reason goes to the operator's log, not to whoever asked
+                LOG.error("%s", exc)
+                raise OutsideError("the server's tokens file cannot be read (see the server's log)") from None
         return self._tokens[1]
 
     def target_hashes(self, repo: Repository) -> dict[str, tuple[str, str] | str]:
