@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,3 +153,44 @@ def _audit_applies(root: Path, k8s: EmulatedFleet) -> dict[str, int]:
             cluster = target.rsplit("/", 1)[-1]
             counts[cluster] = counts.get(cluster, 0) + 1
     return counts
+
+
+@pytest.mark.slow
+def test_apply_killed_halfway_through_the_fleet(tmp_path: Path, k8s: EmulatedFleet) -> None:
+    root = _repo(tmp_path, timeout=3)
+    toml = root / "lamina.toml"
+    toml.write_text(toml.read_text().replace("parallelism = 3", "parallelism = 1"))
+    commit_all(root, "one cluster at a time")
+    for name in CLUSTERS:
+        k8s.add(name, latency=0.15)  # each request takes a while: the kill lands mid-fleet
+    env = environ(f"sqlite:///{root / '.lamina' / 'state.db'}", KUBECONFIG=str(k8s.kubeconfig))
+    process = subprocess.Popen(
+        [str(LAMINA), "--repo", str(root), "--as", "ops@example.com", "apply", "production"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not any(_lamina_configmaps(k8s, n) for n in CLUSTERS) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=10)
+    done = [n for n in CLUSTERS if _lamina_configmaps(k8s, n)]
+    assert 0 < len(done) < len(CLUSTERS), done  # killed halfway, as meant
+
+    code, rows, err = _run(root, k8s, "apply", "production")
+    assert code == 0, err
+    results = {str(row["cluster"]): row["result"] for row in rows}
+    assert all(results[n] in ("applied", "unchanged") for n in CLUSTERS), results
+    assert sum(1 for n in CLUSTERS if results[n] == "applied") >= len(CLUSTERS) - len(done)
+    assert all(len(_lamina_configmaps(k8s, n)) == 1 for n in CLUSTERS)
+    code, drift, err = _run(root, k8s, "drift", "production")
+    assert code == 0 and {row["status"] for row in drift} == {"in-sync"}, err
+    verified = subprocess.run(
+        [str(LAMINA), "--repo", str(root), "audit", "--verify"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
