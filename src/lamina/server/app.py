@@ -180,16 +180,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
+        # anyone may ask: the answer names what is not ready, the server's log says why
         problems = []
         try:
             with context.repository():
                 pass
         except LaminaError as exc:
-            problems.append(f"repository: {exc}")
+            LOG.error("not ready: repository: %s", exc)
+            problems.append("repository")
         try:
             context.database.ensure_schema()
         except LaminaError as exc:
-            problems.append(f"database: {exc}")
+            LOG.error("not ready: database: %s", exc)
+            problems.append("database")
         status = 200 if not problems else 503
         return JSONResponse(
             {"status": "ready" if not problems else "not ready", "problems": problems}, status
