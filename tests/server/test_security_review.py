@@ -693,6 +693,20 @@ EXPECTED_HEADERS = {
 }
 
 
+def test_every_answer_is_nosniff_and_api_answers_are_never_cached(site: Site) -> None:
+    answers = {
+        "api": site.client.get("/api/v1/environments", headers=site.bearer("viewer")),
+        "api-error": site.client.get("/api/v1/environments"),
+        "metrics": site.client.get("/metrics"),
+        "health": site.client.get("/healthz"),
+        "redirect": site.client.get("/", follow_redirects=False),
+    }
+    for name, answer in answers.items():
+        assert answer.headers.get("x-content-type-options") == "nosniff", name
+    assert answers["api"].headers.get("cache-control") == "no-store"
+    assert answers["api-error"].headers.get("cache-control") == "no-store"
+
+
 def test_every_html_page_carries_the_security_headers_and_no_inline_code(site: Site) -> None:
     xss = "<script>alert('lamina-xss')</script>"
     agent = site.root / "base" / "agent.toml"

@@ -58,9 +58,19 @@ class LimitsAndTiming:
                     raise HTTPException(413, "request body too large")
             return message
 
+        api = str(scope.get("path", "")).startswith(API)
+
         async def send_and_note(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                # every answer: never sniffed into HTML; API answers hold config: never cached
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if api and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
