@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from conftest import commit_all
 from lamina.fleet import scaffold
 from lamina.resolve.resolver import Repository
 from lamina.store.database import Database
+from pg_support import fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +36,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    base = request.getfixturevalue("postgres_server")
-    name = f"lamina_{uuid.uuid4().hex[:12]}"
-    admin = Database(base.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    head, _, query = base.partition("?")
-    head = head.rsplit("/", 1)[0] + "/" + name
-    yield f"{head}?{query}" if query else head
+    yield fresh_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture

