@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -10,6 +10,7 @@ from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core import diffs
 from lamina.core.paths import format_path
+from lamina.reports import views
 from lamina.validate import credentials
 
 
@@ -23,24 +24,16 @@ def diff(
     repo = session(ctx).repository()
     left = repo.resolve(a)
     right = repo.resolve(b)
-    # credential-like literals are masked before comparing, so no output can carry them
-    changes = diffs.diff(credentials.mask_tree(left.plain()), credentials.mask_tree(right.plain()))
     if as_json:
-        items: list[dict[str, Any]] = []
-        for change in changes:
-            item = change.to_json()
-            if diffs.is_multiline(change.a) or diffs.is_multiline(change.b):
-                item["diff"] = diffs.text_diff(
-                    change.a if isinstance(change.a, str) else "",
-                    change.b if isinstance(change.b, str) else "",
-                    a,
-                    b,
-                )
-            items.append(item)
-        output.print_json({"a": a, "b": b, "changes": items})
+        shown = views.diff(left, right, a, b)
+        output.print_json(shown)
+        differ = bool(shown["changes"])
     else:
+        # credential-like literals are masked before comparing, so no output can carry them
+        changes = diffs.diff(credentials.mask_tree(left.plain()), credentials.mask_tree(right.plain()))
         print_changes(changes, a, b)
-    if changes:
+        differ = bool(changes)
+    if differ:
         raise typer.Exit(1)
 
 

@@ -12,6 +12,7 @@ from lamina.cli.session import session
 from lamina.clusters import health as checking
 from lamina.fleet.model import Cluster
 from lamina.fleet.selectors import Selector
+from lamina.reports import views
 
 
 def envs(
@@ -19,22 +20,7 @@ def envs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List environments: stage, extends, upstream, pinned base revision, clusters."""
-    repo = session(ctx).repository()
-    fleet = repo.fleet
-    rows: list[dict[str, Any]] = []
-    for name in fleet.ordered_environments():
-        env = fleet.environments[name]
-        pin = repo.pins.get(name)
-        rows.append(
-            {
-                "name": name,
-                "stage": env.stage,
-                "extends": env.extends,
-                "upstream": env.upstream,
-                "pin": pin.revision if pin else None,
-                "clusters": [c.name for c in fleet.clusters_of(name)],
-            }
-        )
+    rows = views.environments(session(ctx).repository())
     if as_json:
         output.print_json(rows)
         return
@@ -63,31 +49,13 @@ def clusters(
 ) -> None:
     """List clusters: environment, namespace, where they live, labels, health."""
     repo = session(ctx).repository()
-    chosen = Selector.parse(selector)
-    picked = [
-        cluster
-        for env in repo.fleet.ordered_environments()
-        for cluster in repo.fleet.clusters_of(env)
-        if chosen.matches(cluster.labels)
-    ]
-    healths = _health_checks(picked, kube_settings(repo))
-    rows: list[dict[str, Any]] = []
-    for cluster in picked:
-        found = healths.get(cluster.name)
-        row: dict[str, Any] = {
-            "name": cluster.name,
-            "environment": cluster.environment,
-            "namespace": cluster.namespace,
-            "kind": cluster.kind,
-            "context": cluster.context,
-            "directory": cluster.directory,
-            "labels": dict(cluster.labels),
-            "suspended": cluster.suspended,
-            "health": "suspended" if cluster.suspended else found.summary if found else "ok (directory)",
-        }
+    rows = views.clusters(repo, Selector.parse(selector))
+    healths = _health_checks([repo.fleet.clusters[row["name"]] for row in rows], kube_settings(repo))
+    for row in rows:
+        found = healths.get(row["name"])
+        row["health"] = "suspended" if row["suspended"] else found.summary if found else "ok (directory)"
         if found is not None:
             row["checks"] = found.to_json()
-        rows.append(row)
     if as_json:
         output.print_json(rows)
         return
