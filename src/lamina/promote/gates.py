@@ -25,7 +25,7 @@ from typing import Any
 
 from lamina.clusters import secrets
 from lamina.resolve.resolver import Repository
-from lamina.store import promotions as store
+from lamina.store import applies
 from lamina.store.database import Database
 from lamina.validate import credentials
 from lamina.validate import runner as validation
@@ -196,7 +196,7 @@ def check_gates(
 def running_since(db: Database, environment: str, revision: str) -> datetime | None:
     """Since when environment has run revision without interruption, by its recorded applies."""
     since = None
-    for row in store.applies_of(db, environment):
+    for row in applies.applies_of(db, environment):
         if row.result not in ("applied", "unchanged"):
             continue
         if revision not in (row.base_revision, row.revision):

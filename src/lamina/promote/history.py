@@ -23,6 +23,7 @@ from typing import Any
 from lamina.fleet import lockfile
 from lamina.promote import backfill, commits, requests
 from lamina.resolve.resolver import Repository
+from lamina.store import applies
 from lamina.store import promotions as store
 from lamina.store.database import Database
 
@@ -60,7 +61,7 @@ def events(repo: Repository, db: Database, environment: str, now: datetime) -> l
     """Pins, promotions and applies of environment, newest first."""
     environment = repo.fleet.environment(environment).name
     found = [*_pin_events(repo, environment), *_request_events(repo, db, environment, now)]
-    for row in store.applies_of(db, environment):
+    for row in applies.applies_of(db, environment):
         found.append(
             Event(
                 row.at,

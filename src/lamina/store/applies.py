@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lamina.store import audit
+from lamina.store.database import Database
 from lamina.store.models import Apply
+from lamina.store.promotions import utc
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ class ApplyRecord:
             "detail": self.detail,
             "dirty": self.dirty,
         }
+
+
+@dataclass(frozen=True)
+class RecordedApply:
+    """One apply as it was recorded: the record, and who made it when."""
+
+    environment: str
+    cluster: str
+    revision: str | None
+    base_revision: str | None
+    config_hash: str
+    actor: str
+    at: datetime
+    result: str
 
 
 def record(session: Session, item: ApplyRecord, actor: str, at: datetime) -> Apply:
@@ -89,3 +105,30 @@ def applied_hashes(session: Session, cluster: str) -> set[str]:
         Apply.cluster == cluster, Apply.result.in_(("applied", "unchanged"))
     )
     return set(session.execute(query).scalars())
+
+
+def applies_of(db: Database, environment: str, limit: int = 1000) -> list[RecordedApply]:
+    """The applies recorded for an environment's clusters, newest first."""
+
+    def query(session: Session) -> list[RecordedApply]:
+        rows = session.execute(
+            select(Apply)
+            .where(Apply.environment == environment)
+            .order_by(Apply.at.desc(), Apply.id.desc())
+            .limit(limit)
+        ).scalars()
+        return [
+            RecordedApply(
+                r.environment,
+                r.cluster,
+                r.revision,
+                r.base_revision,
+                r.config_hash,
+                r.actor,
+                utc(r.at),
+                r.result,
+            )
+            for r in rows
+        ]
+
+    return db.read(query)

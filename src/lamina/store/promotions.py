@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from lamina.errors import RuleRefused, UnknownTargetError
 from lamina.store import audit
 from lamina.store.database import Database
-from lamina.store.models import Apply, Approval, Freeze, Promotion
+from lamina.store.models import Approval, Freeze, Promotion
 
 
 @dataclass(frozen=True)
@@ -71,20 +71,6 @@ class FreezeRecord:
     reason: str
     actor: str
     at: datetime
-
-
-@dataclass(frozen=True)
-class ApplyRecord:
-    """One apply of one cluster, as the apply command recorded it (read only here)."""
-
-    environment: str
-    cluster: str
-    revision: str | None
-    base_revision: str | None
-    config_hash: str
-    actor: str
-    at: datetime
-    result: str
 
 
 def utc(moment: datetime) -> datetime:
@@ -405,32 +391,5 @@ def freezes(db: Database) -> list[FreezeRecord]:
     def query(session: Session) -> list[FreezeRecord]:
         rows = session.execute(select(Freeze).order_by(Freeze.environment)).scalars()
         return [FreezeRecord(r.environment, utc(r.until), r.reason, r.actor, utc(r.at)) for r in rows]
-
-    return db.read(query)
-
-
-def applies_of(db: Database, environment: str, limit: int = 1000) -> list[ApplyRecord]:
-    """The applies recorded for an environment's clusters, newest first."""
-
-    def query(session: Session) -> list[ApplyRecord]:
-        rows = session.execute(
-            select(Apply)
-            .where(Apply.environment == environment)
-            .order_by(Apply.at.desc(), Apply.id.desc())
-            .limit(limit)
-        ).scalars()
-        return [
-            ApplyRecord(
-                r.environment,
-                r.cluster,
-                r.revision,
-                r.base_revision,
-                r.config_hash,
-                r.actor,
-                utc(r.at),
-                r.result,
-            )
-            for r in rows
-        ]
 
     return db.read(query)
