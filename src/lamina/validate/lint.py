@@ -18,6 +18,7 @@ from typing import Any
 from lamina.core.paths import KeyPath, format_path
 from lamina.resolve import provenance, values
 from lamina.resolve.provenance import Layer
+from lamina.source.documents import Document
 from lamina.validate.diagnostics import Check, Diagnostic, Severity
 
 
@@ -47,17 +48,12 @@ def set_twice(layer: Layer) -> list[Diagnostic]:
                 earlier_path, (earlier_file, earlier_line) = clash
                 earlier = f"{earlier_file}:{earlier_line}" if earlier_line is not None else earlier_file
                 found.append(
-                    Diagnostic(
-                        check=Check.LINT,
-                        severity=Severity.WARNING,
-                        target=None,
-                        key=format_path(path),
-                        place=doc.place(path),
-                        message=(
-                            f"{layer.name} sets {format_path(earlier_path)} in {earlier} too; "
-                            f"{doc.path} wins because files merge in name order; set it in one file"
-                        ),
-                        layer=layer.name,
+                    _warning(
+                        layer.name,
+                        doc,
+                        path,
+                        f"{layer.name} sets {format_path(earlier_path)} in {earlier} too; "
+                        f"{doc.path} wins because files merge in name order; set it in one file",
                     )
                 )
         for path in mine:
@@ -100,20 +96,28 @@ def dead_overrides_of(layer: Layer, below: Sequence[Layer]) -> list[Diagnostic]:
                     continue
                 lower_layer, lower_place, _ = inherited
                 found.append(
-                    Diagnostic(
-                        check=Check.LINT,
-                        severity=Severity.WARNING,
-                        target=None,
-                        key=format_path(path),
-                        place=doc.place(path),
-                        message=(
-                            f"dead override: {layer.name} sets the value it already inherits from "
-                            f"{lower_layer} ({lower_place}); the line changes nothing"
-                        ),
-                        layer=layer.name,
+                    _warning(
+                        layer.name,
+                        doc,
+                        path,
+                        f"dead override: {layer.name} sets the value it already inherits from "
+                        f"{lower_layer} ({lower_place}); the line changes nothing",
                     )
                 )
     return found
+
+
+def _warning(layer: str, doc: Document, path: KeyPath, message: str) -> Diagnostic:
+    """A lint warning placed at the line of doc that writes path."""
+    return Diagnostic(
+        check=Check.LINT,
+        severity=Severity.WARNING,
+        target=None,
+        key=format_path(path),
+        place=doc.place(path),
+        message=message,
+        layer=layer,
+    )
 
 
 def doc_value(data: Any, path: KeyPath) -> Any:
