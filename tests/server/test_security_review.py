@@ -345,7 +345,7 @@ def test_the_same_routes_answer_with_plain_names(site: Site) -> None:
             assert status == 200, (template, body[:300])
 
 
-GUARDS = {"_name", "_label", "_id", "_target", "_target_text"}
+GUARDS = {"plain_name", "plain_target", "_id"}
 
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef

@@ -21,7 +21,8 @@ from lamina.errors import InputError
 from lamina.promote import applying, approvals, backfill, requests
 from lamina.promote import history as promotion_history
 from lamina.resolve.resolver import Repository
-from lamina.server.app import API, Context, Reader, _name, identity
+from lamina.server.app import API, Context, Reader, identity
+from lamina.server.guards import plain_name
 from lamina.server.tokens import Identity
 from lamina.store import drift as drift_store
 from lamina.store import promotions as store
@@ -125,8 +126,8 @@ def build_router() -> APIRouter:
             record = requests.request(
                 repo,
                 context.database,
-                source=_name(body.source),
-                target=_name(body.target),
+                source=plain_name(body.source),
+                target=plain_name(body.target),
                 actor=who.user,
                 now=_now,
                 reason=body.reason,
@@ -191,7 +192,7 @@ def build_router() -> APIRouter:
         """Pins, promotions and applies of an environment, newest first."""
         context = _context(request)
         with context.repository() as repo:
-            events = promotion_history.events(repo, context.database, _name(environment), _now())
+            events = promotion_history.events(repo, context.database, plain_name(environment), _now())
         return [event.to_json() for event in events]
 
     @router.get("/stats")

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from lamina.core.names import is_dns_label
 from lamina.errors import InputError, LaminaError, OutsideError
 from lamina.fleet.selectors import Selector
 from lamina.reports import views
 from lamina.resolve.resolver import Repository
 from lamina.server import metrics, scheduler
+from lamina.server.guards import plain_name, plain_target
 from lamina.server.settings import ServerSettings
 from lamina.server.tokens import Identity, TokenStore
 from lamina.store import audit as audit_log
@@ -229,13 +229,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def environment_config(environment: str, _who: Reader) -> dict[str, Any]:
         """The environment-level config (base and overlays)."""
         with context.repository() as repo:
-            return views.config(repo.resolve(_name(environment)))
+            return views.config(repo.resolve(plain_name(environment)))
 
     @app.get(f"{API}/targets/{{environment}}/{{cluster}}/config")
     def target_config(environment: str, cluster: str, _who: Reader) -> dict[str, Any]:
         """A target's resolved config (secret references only)."""
         with context.repository() as repo:
-            return views.config(repo.resolve(f"{_name(environment)}/{_name(cluster)}"))
+            return views.config(repo.resolve(f"{plain_name(environment)}/{plain_name(cluster)}"))
 
     @app.get(f"{API}/targets/{{environment}}/{{cluster}}/explain")
     def explain(
@@ -245,7 +245,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         from lamina.validate import credentials
 
         with context.repository() as repo:
-            result = repo.resolve(f"{_name(environment)}/{_name(cluster)}").explain(key).to_json()
+            result = repo.resolve(f"{plain_name(environment)}/{plain_name(cluster)}").explain(key).to_json()
         leaf = result["key"].rsplit(".", 1)[-1]
         result["value"] = credentials.mask_tree(result["value"], leaf)
         for layer in result["layers"]:
@@ -260,14 +260,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ) -> dict[str, Any]:
         """Field-level differences between two targets (ENV or ENV/CLUSTER)."""
         with context.repository() as repo:
-            return views.diff(repo.resolve(_target(a)), repo.resolve(_target(b)), a, b)
+            return views.diff(repo.resolve(plain_target(a)), repo.resolve(plain_target(b)), a, b)
 
     @app.get(f"{API}/validate")
     def validate(_who: Reader, environment: list[str] | None = Query(None)) -> dict[str, Any]:
         """Every problem `lamina validate` finds."""
         from lamina.validate import runner
 
-        names = [_name(e) for e in environment or []]
+        names = [plain_name(e) for e in environment or []]
         with context.repository() as repo:
             report = runner.run(repo, names)
         return {
@@ -314,18 +314,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(api_state.build_router())
     app.include_router(dashboard.build_router())
     return app
-
-
-def _name(text: str) -> str:
-    # path parameters never reach the file system unless they are plain DNS labels
-    if not is_dns_label(text):
-        raise HTTPException(400, f"{text[:70]!r} is not an environment or cluster name")
-    return text
-
-
-def _target(text: str) -> str:
-    env, _, cluster = text.partition("/")
-    return f"{_name(env)}/{_name(cluster)}" if cluster else _name(env)
 
 
 def repo_root(app: FastAPI) -> Path:

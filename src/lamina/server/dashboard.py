@@ -27,13 +27,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from lamina.core.names import is_dns_label
 from lamina.core.paths import KeyPath, format_path
 from lamina.errors import LaminaError, RuleRefused
 from lamina.promote import approvals, backfill, history, requests
 from lamina.reports import views
 from lamina.resolve import values
 from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.server.guards import plain_name, plain_target
 from lamina.server.tokens import Identity
 from lamina.store import audit as audit_log
 from lamina.store import promotions as store
@@ -126,18 +126,6 @@ def page_reader(request: Request) -> Identity:
 
 
 Viewer = Annotated[Identity, Depends(page_reader)]
-
-
-def _label(text: str) -> str:
-    # path parameters never reach the file system unless they are plain DNS labels
-    if not is_dns_label(text):
-        raise HTTPException(400, f"{text[:70]!r} is not an environment or cluster name")
-    return text
-
-
-def _target_text(text: str) -> str:
-    env, _, cluster = text.partition("/")
-    return f"{_label(env)}/{_label(cluster)}" if cluster else _label(env)
 
 
 def _safe_next(text: str | None) -> str:
@@ -379,8 +367,8 @@ def build_router(now: Clock = _now) -> APIRouter:
         who: Viewer,
         against: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
-        name = f"{_label(environment)}/{_label(cluster)}"
-        other = _target_text(against) if against else None
+        name = f"{plain_name(environment)}/{plain_name(cluster)}"
+        other = plain_target(against) if against else None
         try:
             with _context(request).repository() as repo:
                 resolved = repo.resolve(name)
@@ -529,7 +517,7 @@ def build_router(now: Clock = _now) -> APIRouter:
     @router.get("/history/{environment}")
     def environment_history(request: Request, environment: str, who: Viewer) -> Response:
         context = _context(request)
-        name = _label(environment)
+        name = plain_name(environment)
         moment = now()
         try:
             with context.repository() as repo:
