@@ -102,6 +102,9 @@ _AUTH_HEADER = re.compile(
 )
 
 
+MIN_KNOWN_SECRET = 6  # shorter values ("true", a port) would mask ordinary words
+
+
 def redact_output(text: str, known: Iterable[str]) -> str:
     """What a command printed, safe to store and show: known secret values, the passwords of
     URLs and every known credential shape masked (as CI systems mask their logs)."""
@@ -110,11 +113,8 @@ def redact_output(text: str, known: Iterable[str]) -> str:
     text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MASK}", text)
     for shape in SHAPES:
-        text = shape.pattern.sub(f"{shape.prefix}{MASK}".replace("\\", "\\\\"), text)
+        text = shape.pattern.sub(f"{shape.prefix}{MASK}", text)  # no backslash: a plain replacement
     return text
-
-
-MIN_KNOWN_SECRET = 6  # shorter values ("true", a port) would mask ordinary words
 
 
 def scan_document(doc: Document, layer: str) -> list[Diagnostic]:
