@@ -19,7 +19,7 @@ import pytest
 
 from conftest import commit_all
 from k8s_support import CONFIGMAPS, EmulatedFleet, Fault
-from reliability.fault_support import LAMINA, environ
+from reliability.fault_support import LAMINA, audit_valid, environ
 
 CLUSTERS = [f"p-{i}" for i in range(6)]
 FAILING = ("p-1", "p-4")  # one in each wave
@@ -51,8 +51,12 @@ def _repo(tmp_path: Path, timeout: float) -> Path:
     return root
 
 
+def _state_url(root: Path) -> str:
+    return f"sqlite:///{root / '.lamina' / 'state.db'}"
+
+
 def _run(root: Path, k8s: EmulatedFleet, *args: str) -> tuple[int, list[dict[str, object]], str]:
-    env = environ(f"sqlite:///{root / '.lamina' / 'state.db'}", KUBECONFIG=str(k8s.kubeconfig))
+    env = environ(_state_url(root), KUBECONFIG=str(k8s.kubeconfig))
     done = subprocess.run(
         [str(LAMINA), "--repo", str(root), "--as", "ops@example.com", *args, "--json"],
         capture_output=True,
@@ -133,14 +137,7 @@ def test_a_third_of_the_fleet_failing(tmp_path: Path, k8s: EmulatedFleet, how: s
     assert all(len(found) == 1 for found in names.values()), names
     assert len({found[0] for found in names.values()}) == 1  # the same config everywhere
     assert _audit_applies(root, k8s) == {n: 2 for n in CLUSTERS}
-    verified = subprocess.run(
-        [str(LAMINA), "--repo", str(root), "audit", "--verify"],
-        capture_output=True,
-        text=True,
-        env=environ(f"sqlite:///{root / '.lamina' / 'state.db'}"),
-        check=False,
-    )
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    audit_valid(root, _state_url(root))
 
 
 def _audit_applies(root: Path, k8s: EmulatedFleet) -> dict[str, int]:
@@ -163,7 +160,7 @@ def test_apply_killed_halfway_through_the_fleet(tmp_path: Path, k8s: EmulatedFle
     commit_all(root, "one cluster at a time")
     for name in CLUSTERS:
         k8s.add(name, latency=0.15)  # each request takes a while: the kill lands mid-fleet
-    env = environ(f"sqlite:///{root / '.lamina' / 'state.db'}", KUBECONFIG=str(k8s.kubeconfig))
+    env = environ(_state_url(root), KUBECONFIG=str(k8s.kubeconfig))
     process = subprocess.Popen(
         [str(LAMINA), "--repo", str(root), "--as", "ops@example.com", "apply", "production"],
         env=env,
@@ -186,11 +183,4 @@ def test_apply_killed_halfway_through_the_fleet(tmp_path: Path, k8s: EmulatedFle
     assert all(len(_lamina_configmaps(k8s, n)) == 1 for n in CLUSTERS)
     code, drift, err = _run(root, k8s, "drift", "production")
     assert code == 0 and {row["status"] for row in drift} == {"in-sync"}, err
-    verified = subprocess.run(
-        [str(LAMINA), "--repo", str(root), "audit", "--verify"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    audit_valid(root, _state_url(root))

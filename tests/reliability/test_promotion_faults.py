@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -36,6 +35,7 @@ from reliability.fault_support import (
     trailer_commits,
     worktree_state,
 )
+from server.conftest import free_port
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_the_server_killed_during_an_apply(
 
 def _serve(fleet: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     """``lamina serve`` in its own process group, once it answers /healthz."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(LAMINA), "--repo", str(fleet), "serve", "--port", str(port)],
         env=environ(url),
@@ -175,12 +175,6 @@ def _apply_over_http(url: str, rid: str, token: str) -> httpx.Response | httpx.T
         )
     except httpx.TransportError as exc:
         return exc
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the database going away -------------------------------------------------------------
