@@ -6,8 +6,6 @@ The app comes from ``create_app``; the dashboard router is included here only wh
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from conftest import commit_all
@@ -29,7 +26,7 @@ from lamina.store import applies, drift
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord
 
-from .conftest import Served, free_port
+from .conftest import Served, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -63,23 +60,9 @@ def serve_dashboard(root: Path) -> Iterator[Served]:
     """The dashboard and API of root on a free port, with a token per role."""
     path = root / ".lamina" / "tokens.toml"
     issued = {role: tokens.create(path, user, roles) for role, (user, roles) in USERS.items()}
-    port = free_port()
     app = dashboard_app(ServerSettings(repo_root=root, tokens_file=path))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            yield Served(client, root, issued, url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield Served(client, root, issued, f"http://127.0.0.1:{port}")
 
 
 def commit_base_change(root: Path) -> str:

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,11 @@ def free_port() -> int:
         return port
 
 
-def start(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """Run the app in a thread; return the server, the thread and its base URL."""
+@contextmanager
+def running(app: Any) -> Iterator[int]:
+    """Serve app with uvicorn in a thread on a free port (yielded) while the block runs."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -54,7 +55,11 @@ def start(settings: ServerSettings) -> tuple[uvicorn.Server, threading.Thread, s
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -68,8 +73,6 @@ def served(example_repo: Path) -> Iterator[Served]:
         "approver": tokens.create(path, "ana@example.com", ["approver:production"]),
         "admin": tokens.create(path, "root@example.com", ["admin"]),
     }
-    server, thread, url = start(ServerSettings(repo_root=example_repo, tokens_file=path))
-    with httpx.Client(base_url=url, timeout=30) as client:
-        yield Served(client, example_repo, issued, url)
-    server.should_exit = True
-    thread.join(timeout=10)
+    app = create_app(ServerSettings(repo_root=example_repo, tokens_file=path))
+    with running(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield Served(client, example_repo, issued, f"http://127.0.0.1:{port}")

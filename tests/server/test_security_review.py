@@ -23,7 +23,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -34,7 +33,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
@@ -44,7 +42,7 @@ from lamina.server import dashboard, tokens
 from lamina.server.app import create_app
 from lamina.server.settings import ServerSettings
 
-from .conftest import free_port
+from .conftest import free_port, running
 
 USERS = {
     "viewer": ("vera@example.com", ["viewer"]),
@@ -100,20 +98,8 @@ class Site:
 def serving(settings: ServerSettings) -> Iterator[tuple[FastAPI, int]]:
     """create_app's application on a free port, for as long as the block runs."""
     app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
+    with running(app) as port:
         yield app, port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def add_roleless_token(path: Path, user: str) -> str:
