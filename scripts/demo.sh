@@ -45,6 +45,14 @@ commit "base: longer answers"
 run --as alice promote request development staging --reason "longer answers for complex tickets"
 run_refused --as alice promote approve PR-1
 run --as bob promote approve PR-1
+step "a pre-commit hook refuses the pin commit: lamina says why and leaves lamina.lock as it was"
+printf '#!/bin/sh\necho "policy: pin changes wait for the release window" >&2\nexit 1\n' > "$DEMO/.git/hooks/pre-commit"
+chmod +x "$DEMO/.git/hooks/pre-commit"
+step "lamina --as ops promote apply PR-1   # the hook refuses (exit 3)"
+"$LAMINA" --repo "$DEMO" --as ops promote apply PR-1 || [ $? -eq 3 ]
+step "git status --short -- lamina.lock   # nothing: lamina.lock untouched, nothing staged"
+git -C "$DEMO" status --short -- lamina.lock
+rm "$DEMO/.git/hooks/pre-commit"
 run --as ops promote apply PR-1
 step "git log -1   # the pin, committed with the request, requester, approver and reason"
 git -C "$DEMO" log -1 --format=%B
