@@ -89,14 +89,14 @@ def one_input(raw: bytes) -> None:
     from lamina import merge
     from lamina.core import hashing
     from lamina.errors import LaminaError
-    from lamina.source import documents
+    from lamina.source import documents, scalars
 
     if not raw:
         return
     target, body = raw[0] % 4, raw[1:MAX_INPUT]
     try:
         if target < 3:
-            limits = documents.Limits(max_depth=16, max_nodes=5000)
+            limits = scalars.Limits(max_depth=16, max_nodes=5000)
             document = documents.parse_document(f"fuzz{SUFFIXES[target]}", body, limits)
             hashing.canonical_json(document.data)
         else:

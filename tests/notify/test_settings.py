@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lamina.errors import InputError
+from lamina.fleet import durations
 from lamina.notify import settings
 from lamina.resolve.resolver import Repository
 
@@ -32,7 +33,7 @@ def load(root: Path, extra: str, environ: dict[str, str]) -> settings.AlertSetti
     toml = root / "lamina.toml"
     toml.write_text(toml.read_text() + extra)
     with Repository(root) as repo:
-        return settings.load(repo.fleet, environ)
+        return settings.load(repo.fleet.settings.alerts, environ)
 
 
 def test_sinks_come_from_the_named_variables(example_repo: Path) -> None:
@@ -93,4 +94,4 @@ def test_config_errors(example_repo: Path, extra: str, message: str) -> None:
     [("10m", 600), ("1h30m", 5400), ("0.3s", 0.3), ("250ms", 0.25), ("0", 0), ("1d", 86400)],
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert settings.parse_duration(text).total_seconds() == pytest.approx(seconds)
+    assert durations.parse_duration(text).total_seconds() == pytest.approx(seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 
 from conftest import commit_all, git
 from lamina.errors import InputError, Refused
-from lamina.fleet import lockfile
-from lamina.promote import applying, approvals, backfill, freezes, requests
+from lamina.fleet import lockfile, promotion_settings
+from lamina.fleet.promotion_settings import FreezeWindow
+from lamina.promote import applying, approvals, backfill, cron, freezes, requests
 from lamina.promote.gates import CommandOutcome
 from lamina.source.trees import WorkingTree
 from lamina.store import audit
@@ -396,17 +398,57 @@ def test_write_pins_round_trips(tmp_path: Path) -> None:
     ],
 )
 def test_cron_matcher(expression: str, moment: datetime, matches: bool) -> None:
-    assert freezes.cron_matches(freezes.parse_cron(expression), moment) is matches
+    # a one-minute window holds at moment exactly when the expression matches moment's minute
+    window = FreezeWindow(expression, timedelta(minutes=1), ("production",), "test")
+    assert (cron.window_end(window, moment) is not None) is matches
+
+
+@pytest.mark.parametrize(
+    ("expression", "moment", "zone", "matches"),
+    [
+        pytest.param("0 18 * * FRI", datetime(2026, 11, 27, 18, 0, tzinfo=UTC), "UTC", True, id="day-name"),
+        pytest.param("@weekly", datetime(2026, 11, 29, 0, 0, tzinfo=UTC), "UTC", True, id="weekly-sunday"),
+        pytest.param("@weekly", datetime(2026, 11, 28, 0, 0, tzinfo=UTC), "UTC", False, id="weekly-saturday"),
+        pytest.param("0 0 L * *", datetime(2026, 2, 28, 0, 0, tzinfo=UTC), "UTC", True, id="last-day"),
+        pytest.param("0 0 L * *", datetime(2026, 3, 30, 0, 0, tzinfo=UTC), "UTC", False, id="not-last-day"),
+        # 18:00 in Berlin is 17:00 UTC in winter and 16:00 UTC in summer
+        pytest.param(
+            "0 18 * * FRI", datetime(2026, 11, 27, 17, 0, tzinfo=UTC), "Europe/Berlin", True, id="zone-winter"
+        ),
+        pytest.param(
+            "0 18 * * FRI", datetime(2026, 7, 3, 16, 0, tzinfo=UTC), "Europe/Berlin", True, id="zone-summer"
+        ),
+        pytest.param(
+            "0 18 * * FRI",
+            datetime(2026, 11, 27, 18, 0, tzinfo=UTC),
+            "Europe/Berlin",
+            False,
+            id="zone-not-utc",
+        ),
+    ],
+)
+def test_cron_grammar_and_zones(expression: str, moment: datetime, zone: str, matches: bool) -> None:
+    window = FreezeWindow(expression, timedelta(minutes=1), ("production",), "test", zone)
+    assert (cron.window_end(window, moment) is not None) is matches
+
+
+def test_window_end_is_start_plus_duration() -> None:
+    window = FreezeWindow("0 18 * * FRI", timedelta(hours=62), ("production",), "weekend", "Europe/Berlin")
+    assert cron.window_end(window, datetime(2026, 11, 29, 10, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 30, 7, 0, tzinfo=UTC
+    )
+    assert cron.window_end(window, datetime(2026, 11, 30, 7, 0, tzinfo=UTC)) is None
 
 
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
         pytest.param("0 18 * *", "needs five fields", id="four-fields"),
-        pytest.param("60 * * * *", "minute field '60' is out of range 0-59", id="range"),
-        pytest.param("x * * * *", "minute field 'x' is not a number", id="word"),
+        pytest.param("60 * * * *", "'60 \\* \\* \\* \\*' is not a valid cron expression", id="range"),
+        pytest.param("x * * * *", "is not a valid cron expression", id="word"),
     ],
 )
 def test_cron_errors(expression: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        freezes.parse_cron(expression)
+    problem = promotion_settings.cron_problem(expression)
+    assert problem is not None
+    assert re.search(message, problem)

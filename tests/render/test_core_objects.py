@@ -29,7 +29,7 @@ WORKLOADS = ["deployment/agent", "statefulset/agent", "daemonset/agent"]
 
 def kubernetes_version(fleet: Fleet, cluster: str) -> str:
     """The cluster's ``kubernetes_version`` from lamina.toml, else the default."""
-    declared = fleet.section("clusters").get(cluster, {}).get("kubernetes_version")
+    declared = fleet.document.data.get("clusters", {}).get(cluster, {}).get("kubernetes_version")
     if declared is None:
         return DEFAULT_KUBERNETES_VERSION
     # lamina accepts the key without checking it; a TOML number would lose digits (1.30 -> "1.3")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from lamina.errors import InputError, ParseError
-from lamina.source import documents
+from lamina.source import documents, scalars
 
 
 def alias_bomb(levels: int = 9, width: int = 9, *, one_line: bool = False) -> bytes:
@@ -357,7 +357,7 @@ def test_alias_bomb_fails_fast_and_bounded_by_the_node_limit(limit: int) -> None
     bomb = alias_bomb(levels=12)
     started = time.monotonic()
     with pytest.raises(ParseError) as caught:
-        documents.parse_document("bomb.yaml", bomb, documents.Limits(max_nodes=limit))
+        documents.parse_document("bomb.yaml", bomb, scalars.Limits(max_nodes=limit))
     assert time.monotonic() - started < 5
     assert caught.value.message == (
         f"YAML expands to more than {limit} values (an alias bomb?) ([limits] max_nodes)"
@@ -381,9 +381,9 @@ def test_aliases_within_the_node_limit_are_expanded() -> None:
     ],
 )
 def test_nesting_limit_is_configurable_and_inclusive(path: str, raw: bytes) -> None:
-    assert documents.parse_document(path, raw, documents.Limits(max_depth=3)).data == {"a": {"b": {"c": 1}}}
+    assert documents.parse_document(path, raw, scalars.Limits(max_depth=3)).data == {"a": {"b": {"c": 1}}}
     with pytest.raises(ParseError, match=r"nested deeper than 2 levels \(\[limits\] max_depth\)$"):
-        documents.parse_document(path, raw, documents.Limits(max_depth=2))
+        documents.parse_document(path, raw, scalars.Limits(max_depth=2))
 
 
 def test_aliases_to_anchors_read_before_are_expanded_and_anchors_may_be_reused() -> None:

@@ -131,15 +131,19 @@ def test_command_output_is_redacted_before_it_is_kept() -> None:
 
 
 def test_the_variables_alert_settings_name_are_known_secrets() -> None:
-    from lamina.promote.gates import named_variables
+    from lamina.fleet import alert_settings
+    from lamina.source import documents
 
-    alerts = {
-        "for": "10m",
-        "production": {
-            "sinks": [
-                {"type": "slack", "url_env": "SLACK_PROD_URL"},
-                {"type": "webhook", "url_env": "HOOK_URL", "secret_env": "HOOK_KEY"},
-            ]
-        },
-    }
-    assert named_variables(alerts) == {"SLACK_PROD_URL", "HOOK_URL", "HOOK_KEY"}
+    text = """
+[alerts]
+for = "10m"
+
+[alerts.production]
+sinks = [
+  {type = "slack", url_env = "SLACK_PROD_URL"},
+  {type = "webhook", url_env = "HOOK_URL", secret_env = "HOOK_KEY"},
+]
+"""
+    doc = documents.parse_document("lamina.toml", text.encode())
+    alerts = alert_settings.load(doc, ["production"])
+    assert alerts.variables() == {"SLACK_PROD_URL", "HOOK_URL", "HOOK_KEY"}

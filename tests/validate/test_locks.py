@@ -92,6 +92,7 @@ def test_locks(validate: Validate, files: dict[str, str], expected: list[str]) -
 )
 def test_bad_locks_table_is_a_fleet_error(write_repo: WriteRepo, locks: str, expected: str) -> None:
     root = write_repo({**FLEET, "lamina.toml": LAMINA_TOML + "\n" + locks})
-    with Repository(root) as repo, pytest.raises(FleetError) as caught:
+    # lamina.toml is read whole when the repository opens, so every command refuses it
+    with pytest.raises(FleetError) as caught, Repository(root) as repo:
         runner.validate(repo)
     assert str(caught.value) == expected

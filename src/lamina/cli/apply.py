@@ -26,7 +26,7 @@ CONFIG_PATHS = ("base", "overlays", "clusters", "lamina.toml", "lamina.lock")
 
 def kube_settings(repo: Repository) -> connection.KubeSettings:
     """How this command reaches clusters: $KUBECONFIG and lamina.toml's ``[apply]``."""
-    return connection.KubeSettings.from_environment(os.environ, repo.root, repo.fleet.section("apply"))
+    return connection.KubeSettings.from_environment(os.environ, repo.root, repo.fleet.settings.apply)
 
 
 def dirty_config_files(repo: Repository) -> list[str]:
@@ -70,15 +70,10 @@ def apply(
             "(recorded as such)"
         )
     settings = kube_settings(repo)
-    section = repo.fleet.section("render")
+    render = repo.fleet.settings.render
     options = applying.ApplyOptions(
-        workload=section.get("workload"),
-        keep=int(section.get("keep", applying.DEFAULT_KEEP)),
-        resources=tuple(section.get("resources", [])),
-        dry_run=dry_run,
+        workload=render.workload, keep=render.keep, resources=render.resources, dry_run=dry_run
     )
-    if options.keep < 1:
-        raise InputError("[render] keep must be at least 1", "lamina.toml")
     rendered: dict[str, configmaps.RenderedConfig] = {}
     for ref in refs:
         config = repo.resolve(ref)
@@ -114,7 +109,7 @@ def apply(
             failed=lambda o: o.failed,
             skipped=skipped,
             parallelism=settings.parallelism,
-            halt_on_failure=bool(repo.fleet.section("apply").get("halt_on_failure", False)),
+            halt_on_failure=repo.fleet.settings.apply.halt_on_failure,
             done=lambda o: advance(),
         )
     if not dry_run:

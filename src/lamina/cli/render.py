@@ -86,41 +86,28 @@ class GitOpsTool(StrEnum):
 
 
 def _gitops_settings(repo: Repository, out: Path) -> gitops_objects.GitOpsSettings:
-    render_section = repo.fleet.section("render")
+    render = repo.fleet.settings.render
     top = repo.git.toplevel if repo.git is not None else repo.root
     absolute = out.resolve()
     if absolute != top and top not in absolute.parents:
         raise InputError(
             f"--gitops: {out} is outside the repository {top}; Argo CD and Flux sync folders from git"
         )
-    argocd = render_section.get("argocd", {})
-    flux = render_section.get("flux", {})
-    if not isinstance(argocd, dict) or not isinstance(flux, dict):
-        raise InputError(
-            "[render.argocd] and [render.flux] must be tables",
-            repo.fleet.document.place(("render",)),
-        )
     return gitops_objects.GitOpsSettings(
         path_prefix=absolute.relative_to(top).as_posix(),
         repo_url=repo.git.remote_url() if repo.git is not None else None,
-        argocd=argocd,
-        flux=flux,
+        argocd=render.argocd,
+        flux=render.flux,
     )
 
 
 def _resources(repo: Repository) -> list[str]:
-    resources = repo.fleet.section("render").get("resources", [])
-    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
-        raise InputError(
-            "[render] resources must be a list of paths",
-            repo.fleet.document.place(("render", "resources")),
-        )
-    return resources
+    return list(repo.fleet.settings.render.resources)
 
 
 def _objects(repo: Repository, rendered: configmaps.RenderedConfig) -> list[dict[str, Any]]:
     objects = [rendered.configmap()]
-    workload = repo.fleet.section("render").get("workload")
-    if isinstance(workload, str) and workload:
+    workload = repo.fleet.settings.render.workload
+    if workload:
         objects.append(configmaps.workload_patch(workload, rendered))
     return objects

@@ -11,7 +11,6 @@ import typer
 
 from lamina.cli import output
 from lamina.cli.session import session
-from lamina.errors import InputError
 
 token_app = typer.Typer(help="Bearer tokens for the server.", no_args_is_help=True)
 
@@ -22,12 +21,8 @@ def tokens_path(ctx: typer.Context) -> Path:
     if env:
         return Path(env)
     repo = session(ctx).repository()
-    configured = repo.fleet.section("server").get("tokens_file")
+    configured = repo.fleet.settings.server.tokens_file
     if configured is not None:
-        if not isinstance(configured, str) or not configured:
-            raise InputError(
-                "[server] tokens_file must be a path", repo.fleet.document.place(("server", "tokens_file"))
-            )
         path = Path(configured).expanduser()
         return path if path.is_absolute() else repo.root / path
     return repo.root / ".lamina" / "tokens.toml"

@@ -19,6 +19,7 @@ from typing import Any
 from lamina.clusters import faults
 from lamina.errors import InputError
 from lamina.fleet.model import Cluster
+from lamina.fleet.settings import ApplySettings
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -43,21 +44,14 @@ class KubeSettings:
 
     @classmethod
     def from_environment(
-        cls, environ: Mapping[str, str], repo_root: Path, section: Mapping[str, Any]
+        cls, environ: Mapping[str, str], repo_root: Path, apply: ApplySettings
     ) -> KubeSettings:
         """Settings from the process environment and lamina.toml's ``[apply]`` table."""
-        try:
-            timeout = float(section.get("timeout", 10.0))
-            parallelism = int(section.get("parallelism", 8))
-        except (TypeError, ValueError):
-            raise InputError("[apply] timeout and parallelism must be numbers", "lamina.toml") from None
-        if timeout <= 0 or parallelism < 1:
-            raise InputError("[apply] timeout must be > 0 and parallelism >= 1", "lamina.toml")
         return cls(
             kubeconfig=environ.get("KUBECONFIG") or None,
             repo_root=repo_root,
-            timeout=timeout,
-            parallelism=parallelism,
+            timeout=apply.timeout,
+            parallelism=apply.parallelism,
         )
 
     def kubeconfig_paths(self, cluster: Cluster) -> tuple[str, ...]:

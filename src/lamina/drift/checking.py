@@ -11,12 +11,12 @@ import datetime
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from lamina.clusters import apply, connection, faults, live
 from lamina.core.targets import TargetRef
 from lamina.drift import status
 from lamina.drift.status import DriftReport, DriftStatus
+from lamina.fleet.settings import FleetSettings
 from lamina.render import configmaps, folders
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.resolver import Repository
@@ -34,15 +34,13 @@ class DriftOptions:
     keep: int = apply.DEFAULT_KEEP
 
     @classmethod
-    def from_fleet(cls, settings: Any) -> DriftOptions:
+    def from_fleet(cls, settings: FleetSettings) -> DriftOptions:
         """From the fleet's ``[drift]`` and ``[render]`` tables."""
-        drift_section = settings.get("drift", {}) if hasattr(settings, "get") else {}
-        render = settings.get("render", {}) if hasattr(settings, "get") else {}
         return cls(
-            ignore=tuple(str(g) for g in drift_section.get("ignore", [])),
-            workload=render.get("workload"),
-            resources=tuple(str(r) for r in render.get("resources", [])),
-            keep=int(render.get("keep", apply.DEFAULT_KEEP)),
+            ignore=settings.drift.ignore,
+            workload=settings.render.workload,
+            resources=settings.render.resources,
+            keep=settings.render.keep,
         )
 
 

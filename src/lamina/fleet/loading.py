@@ -9,6 +9,7 @@ from typing import Any
 from lamina.core.names import describe_bad_label, is_dns_label
 from lamina.core.paths import KeyPath
 from lamina.errors import FleetError, Place
+from lamina.fleet import settings as fleet_settings
 from lamina.fleet.model import Cluster, Environment, Fleet
 from lamina.source import documents
 from lamina.source.trees import Tree
@@ -140,7 +141,7 @@ class _FleetReader:
             environments=environments,
             clusters=clusters,
             promotion=tuple(promotion),
-            settings=self.data,
+            settings=fleet_settings.load(self.doc, environments),
             document=self.doc,
         )
 

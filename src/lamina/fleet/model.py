@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from lamina.errors import UnknownTargetError
+from lamina.fleet.settings import FleetSettings
 from lamina.source.documents import Document
 
 
@@ -60,8 +60,8 @@ class Fleet:
     """Everything ``lamina.toml`` says, checked.
 
     Attributes:
-        settings: the whole of lamina.toml as plain data, for sections other stages read
-            (``[render]``, ``[drift]``, ``[promotion]``...).
+        settings: every other table of lamina.toml (``[render]``, ``[drift]``, ``[promotion]``...),
+            typed and checked.
         document: the parsed lamina.toml, to name file:line in later errors.
     """
 
@@ -69,7 +69,7 @@ class Fleet:
     environments: Mapping[str, Environment]
     clusters: Mapping[str, Cluster]
     promotion: tuple[str, ...]
-    settings: Mapping[str, Any]
+    settings: FleetSettings
     document: Document
 
     def environment(self, name: str) -> Environment:
@@ -133,8 +133,3 @@ class Fleet:
             return depth[env]
 
         return tuple(sorted(self.environments, key=lambda e: (level(e), e)))
-
-    def section(self, name: str) -> Mapping[str, Any]:
-        """A top-level table of lamina.toml, or an empty one."""
-        value = self.settings.get(name, {})
-        return value if isinstance(value, Mapping) else {}

@@ -22,6 +22,7 @@ from typing import Any
 
 from lamina.core.diffs import ABSENT, Change, is_multiline
 from lamina.core.paths import KeyPath, format_path
+from lamina.fleet import settings as fleet_settings
 from lamina.resolve.values import FileText, is_secret_ref
 from lamina.validate.policy_files import Ordered
 
@@ -31,7 +32,7 @@ GUARDRAIL_LOOSENED = "guardrail-loosened"
 TOOL_ENDPOINT_CHANGED = "tool-endpoint-changed"
 SECRET_REF_CHANGED = "secret-ref-changed"
 
-DEFAULT_GUARDRAIL_GLOBS = ("guardrails.*",)
+DEFAULT_GUARDRAIL_GLOBS = fleet_settings.DEFAULT_GUARDRAIL_GLOBS
 
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 

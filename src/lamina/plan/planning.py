@@ -37,7 +37,7 @@ from lamina.core import hashing
 from lamina.core.diffs import ABSENT, Change, diff, is_multiline, text_diff
 from lamina.core.paths import format_path
 from lamina.core.targets import TargetRef
-from lamina.errors import FleetError, InputError, LaminaError
+from lamina.errors import InputError, LaminaError
 from lamina.fleet.loading import FLEET_FILE
 from lamina.fleet.lockfile import LOCK_FILE
 from lamina.plan import flags as flag_rules
@@ -633,10 +633,4 @@ def guardrail_rules(from_repo: Repository, to_repo: Repository) -> GuardrailRule
 
 
 def _guardrail_globs(repo: Repository) -> tuple[str, ...]:
-    globs = repo.fleet.section("plan").get("guardrails", list(flag_rules.DEFAULT_GUARDRAIL_GLOBS))
-    if not isinstance(globs, list) or not all(isinstance(glob, str) and glob for glob in globs):
-        raise FleetError(
-            "[plan] guardrails must be a list of key globs",
-            repo.fleet.document.place(("plan", "guardrails")),
-        )
-    return tuple(globs)
+    return repo.fleet.settings.plan.guardrails

@@ -16,9 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from lamina.errors import OutsideError, Refused, RuleRefused
-from lamina.fleet import lockfile
+from lamina.fleet import lockfile, promotion_settings
 from lamina.promote import commits, freezes, gates, requests
-from lamina.promote import settings as promotion_settings
 from lamina.resolve.resolver import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
@@ -59,7 +58,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
             return record
         if record.status != requests.Status.APPROVED:
             raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
-        conf = promotion_settings.load(repo.fleet)
+        conf = repo.fleet.settings.promotion
         commit = commits.find_request_commit(git, name)
         if commit is None:
             _check_still_allowed(repo, db, record, conf, actor, now)

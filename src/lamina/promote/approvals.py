@@ -15,7 +15,6 @@ from datetime import datetime
 from lamina.errors import RuleRefused
 from lamina.fleet.model import Fleet
 from lamina.promote import requests
-from lamina.promote import settings as promotion_settings
 from lamina.resolve.resolver import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
@@ -36,7 +35,7 @@ def may_decide(
     name = requests.format_id(request.id)
     if user == request.requested_by:
         raise RuleRefused(f"{user} requested {name} and cannot decide on it; someone else must")
-    conf = promotion_settings.load(fleet)
+    conf = fleet.settings.promotion
     allowed = conf.approvers.get(request.target)
     if allowed is not None and user not in allowed:
         raise RuleRefused(
@@ -50,7 +49,7 @@ def may_decide(
 
 def required_approvals(request: PromotionRecord, fleet: Fleet) -> int:
     """How many approvals request needs."""
-    return promotion_settings.load(fleet).required(request.target, request.emergency)
+    return fleet.settings.promotion.required(request.target, request.emergency)
 
 
 def decide(

@@ -108,21 +108,6 @@ def run_command(
     return CommandOutcome(process.returncode, _truncate(output.decode("utf-8", "replace")))
 
 
-def named_variables(table: Any) -> set[str]:
-    """The environment variables a lamina.toml table names as secret (``url_env``, ``secret_env``)."""
-    found: set[str] = set()
-    if isinstance(table, Mapping):
-        for key, value in table.items():
-            if key in ("url_env", "secret_env") and isinstance(value, str):
-                found.add(value)
-            else:
-                found |= named_variables(value)
-    elif isinstance(table, list):
-        for item in table:
-            found |= named_variables(item)
-    return found
-
-
 def _truncate(text: str) -> str:
     if len(text) <= OUTPUT_LIMIT:
         return text

@@ -28,10 +28,9 @@ from typing import Any
 from lamina.clusters import secrets
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError, RuleRefused
-from lamina.fleet import lockfile
+from lamina.fleet import lockfile, promotion_settings
 from lamina.fleet.model import Fleet
 from lamina.promote import commits, freezes, gates
-from lamina.promote import settings as promotion_settings
 from lamina.resolve.resolver import Repository
 from lamina.source.trees import GitRepo
 from lamina.store import promotions as store
@@ -204,7 +203,7 @@ def request(
     if source == target:
         raise InputError(f"cannot promote {target} to itself")
     require_git(repo)
-    conf = promotion_settings.load(fleet)
+    conf = fleet.settings.promotion
     check_path(fleet, source, target, emergency)
     freezes.refuse_if_frozen(conf.freezes, db, target, now(), emergency)
     revision = source_revision(repo, source)
@@ -254,7 +253,7 @@ def rollback(
             f"{to} ({revision[:12]}) is not older than what {target} runs ({current[:12]}); "
             "a rollback goes back along history"
         )
-    conf = promotion_settings.load(repo.fleet)
+    conf = repo.fleet.settings.promotion
     freezes.refuse_if_frozen(conf.freezes, db, target, now(), False)
     return _open(
         repo,
@@ -328,7 +327,7 @@ def _open(
             revision=revision,
             timeout=conf.check_timeout,
             runner=runner,
-            secret_variables=gates.named_variables(repo.fleet.section("alerts")),
+            secret_variables=repo.fleet.settings.alerts.variables(),
         )
     if conf.soak is not None and source is not None:
         results.append(gates.soak_gate(db, source, revision, conf.soak, now()))

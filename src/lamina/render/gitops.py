@@ -5,7 +5,7 @@ They are written to ``<out>/_argocd/`` or ``<out>/_flux/`` (a leading underscore
 cluster name, which is a DNS label) with a ``kustomization.yaml`` listing them, so the
 management cluster can sync that folder too.
 
-Settings, all optional, from lamina.toml::
+Settings, all optional, from lamina.toml (:class:`lamina.fleet.settings.RenderSettings`)::
 
     [render.argocd]
     repo_url        = "https://git.example.com/agent-configs.git"   # default: git remote origin
@@ -23,12 +23,13 @@ Settings, all optional, from lamina.toml::
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lamina.errors import InputError
 from lamina.fleet.model import Cluster, Fleet
+from lamina.fleet.settings import ArgoCDSettings, FluxSettings
 from lamina.render import yamltext
 from lamina.render.configmaps import LABEL_ENVIRONMENT, MANAGED_BY
 
@@ -43,23 +44,16 @@ class GitOpsSettings:
     """Where the rendered folders live in git, and the knobs of each tool."""
 
     path_prefix: str  # the --out folder relative to the git repository root
-    repo_url: str | None
-    argocd: Mapping[str, Any]
-    flux: Mapping[str, Any]
-
-
-def _setting(section: Mapping[str, Any], key: str, default: str) -> str:
-    value = section.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise InputError(f"[render] {key} must be a non-empty string")
-    return value
+    repo_url: str | None  # the config repository's origin, if any
+    argocd: ArgoCDSettings
+    flux: FluxSettings
 
 
 def argocd_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any]]:
     """One ApplicationSet per environment whose cluster generator selects Argo CD's registered
     clusters by ``lamina.dev/environment`` and ``lamina.dev/fleet``."""
-    repo_url = settings.argocd.get("repo_url", settings.repo_url)
-    if not isinstance(repo_url, str) or not repo_url:
+    repo_url = settings.argocd.repo_url or settings.repo_url
+    if not repo_url:
         raise InputError(
             "--gitops argocd needs the repository URL: set [render.argocd] repo_url "
             "(or a git remote named origin)",
@@ -77,7 +71,7 @@ def argocd_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any
                 "kind": "ApplicationSet",
                 "metadata": {
                     "name": f"{fleet.name}-{env}",
-                    "namespace": _setting(settings.argocd, "namespace", "argocd"),
+                    "namespace": settings.argocd.namespace,
                     "labels": labels,
                 },
                 "spec": {
@@ -93,10 +87,10 @@ def argocd_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any
                     "template": {
                         "metadata": {"name": f"{fleet.name}-{{{{.name}}}}", "labels": labels},
                         "spec": {
-                            "project": _setting(settings.argocd, "project", "default"),
+                            "project": settings.argocd.project,
                             "source": {
                                 "repoURL": repo_url,
-                                "targetRevision": _setting(settings.argocd, "target_revision", "HEAD"),
+                                "targetRevision": settings.argocd.target_revision,
                                 "path": posixpath.join(settings.path_prefix, "{{.name}}"),
                             },
                             "destination": {
@@ -125,15 +119,13 @@ def _namespace(clusters: Sequence[Cluster]) -> str:
 
 def flux_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any]]:
     """One Flux Kustomization per cluster, syncing that cluster's folder."""
-    source = _setting(settings.flux, "source", fleet.name)
-    remote = settings.flux.get("remote_clusters", False)
-    if not isinstance(remote, bool):
-        raise InputError("[render.flux] remote_clusters must be true or false")
+    source = settings.flux.source or fleet.name
+    remote = settings.flux.remote_clusters
     objects = []
     for env in fleet.ordered_environments():
         for cluster in fleet.clusters_of(env):
             spec: dict[str, Any] = {
-                "interval": _setting(settings.flux, "interval", "5m"),
+                "interval": settings.flux.interval,
                 "path": "./" + posixpath.join(settings.path_prefix, cluster.name),
                 "prune": True,
                 "sourceRef": {"kind": "GitRepository", "name": source},
@@ -148,7 +140,7 @@ def flux_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any]]
                     "kind": "Kustomization",
                     "metadata": {
                         "name": f"{fleet.name}-{cluster.name}",
-                        "namespace": _setting(settings.flux, "namespace", "flux-system"),
+                        "namespace": settings.flux.namespace,
                         "labels": {
                             MANAGED_BY: "lamina",
                             LABEL_FLEET: fleet.name,

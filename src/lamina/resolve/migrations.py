@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.core.paths import KeyPath, format_path, parse_path
-from lamina.errors import FleetError, ParseError
+from lamina.core.paths import KeyPath, format_path
+from lamina.errors import ParseError
+from lamina.fleet.migration_settings import Migration
 from lamina.source.documents import Document
 
 VERSION_KEY = "schema_version"
@@ -50,22 +51,17 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Migration:
-    """``[[migrations]]``: from one schema version to the next."""
-
-    source: int
-    target: int
-    rename: tuple[tuple[KeyPath, KeyPath], ...]
-    remove: tuple[KeyPath, ...]
-    default: tuple[tuple[KeyPath, Any], ...]
-
-
-@dataclass(frozen=True)
 class Migrations:
     """All migrations of a fleet, by their ``from`` version."""
 
     by_source: Mapping[int, Migration]
     newest: int | None
+
+    @classmethod
+    def of(cls, declared: Sequence[Migration]) -> Migrations:
+        """The migrations lamina.toml declares, by their ``from`` version."""
+        by_source = {migration.source: migration for migration in declared}
+        return cls(by_source, max((m.target for m in declared), default=None))
 
     def steps_for(self, doc: Document) -> list[Step]:
         """What upgrading doc to the newest version takes (empty when it is current).
@@ -133,69 +129,6 @@ def upgrade(doc: Document, migrations: Migrations) -> Document:
     data.pop(VERSION_KEY, None)
     lines.pop((VERSION_KEY,), None)
     return Document(doc.path, data, lines, doc.text_lines, doc.revision)
-
-
-def load_migrations(settings: Mapping[str, Any], place_of: Any) -> Migrations:
-    """Read ``[[migrations]]`` from lamina.toml's data.
-
-    Raises:
-        FleetError: an entry is malformed, or two entries start at the same version.
-    """
-    raw = settings.get("migrations", [])
-    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-        raise FleetError("migrations must be written as [[migrations]] tables", place_of(("migrations",)))
-    by_source: dict[int, Migration] = {}
-    for index, item in enumerate(raw):
-        at: KeyPath = ("migrations", index)
-        source, target = item.get("from"), item.get("to")
-        if not (_is_int(source) and _is_int(target)) or target <= source:
-            raise FleetError("from and to must be integers with to > from", place_of(at))
-        if source in by_source:
-            raise FleetError(f"two migrations start from version {source}", place_of(at))
-        for key in item:
-            if key not in ("from", "to", "rename", "remove", "default"):
-                raise FleetError(f"unknown key {key!r} in [[migrations]]", place_of((*at, key)))
-        try:
-            rename = tuple(
-                (old, _path(new)) for old, new in _flatten(item.get("rename", {}), (*at, "rename"))
-            )
-            remove = tuple(_path(p) for p in _list(item.get("remove", [])))
-            default = tuple(_flatten(item.get("default", {}), (*at, "default")))
-        except (ValueError, TypeError) as exc:
-            raise FleetError(f"bad migration: {exc}", place_of(at)) from None
-        by_source[source] = Migration(source, target, rename, remove, default)
-    newest = max((m.target for m in by_source.values()), default=None)
-    return Migrations(by_source, newest)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _path(text: Any) -> KeyPath:
-    if not isinstance(text, str):
-        raise TypeError(f"{text!r} is not a key")
-    return parse_path(text)
-
-
-def _list(value: Any) -> Sequence[Any]:
-    if not isinstance(value, list):
-        raise TypeError("remove must be a list of keys")
-    return value
-
-
-def _flatten(table: Any, at: KeyPath, prefix: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
-    # {agent.llm = "x"} arrives as nested tables, {"agent.llm" = "x"} as a dotted string key
-    if not isinstance(table, dict):
-        raise TypeError(f"{format_path(at)} must be a table")
-    out: list[tuple[KeyPath, Any]] = []
-    for key, value in table.items():
-        path = (*prefix, *parse_path(key))
-        if isinstance(value, dict) and value:
-            out.extend(_flatten(value, at, path))
-        else:
-            out.append((path, value))
-    return out
 
 
 def _has(data: Any, path: KeyPath) -> bool:

@@ -26,7 +26,8 @@ from lamina.resolve import interpolation, merging, migrations, provenance, value
 from lamina.resolve.leafindex import LeafIndex
 from lamina.resolve.provenance import Layer, Setting
 from lamina.source import documents
-from lamina.source.documents import Document, Limits
+from lamina.source.documents import Document
+from lamina.source.scalars import Limits
 from lamina.source.trees import GitRepo, GitTree, Tree, WorkingTree, normalize
 
 LAYER_IGNORED = {"kustomization.yaml", "kustomization.yml", "Kustomization"}
@@ -209,12 +210,12 @@ class Repository:
         else:
             self.tree = self.git_tree(revision)
         self.fleet: Fleet = loading.load_fleet(self.tree)
-        self.limits = _limits(self.fleet)
+        self.limits = self.fleet.settings.limits
         if isinstance(self.tree, WorkingTree):
-            self.tree.max_file_bytes = self.limits[0]
+            self.tree.max_file_bytes = self.limits.max_file_bytes
         self.pins = lockfile.read_pins(self.tree, self.fleet.environments)
-        self.exclude = _exclude_globs(self.fleet)
-        self.migrations = migrations.load_migrations(self.fleet.settings, self.fleet.document.place)
+        self.exclude = self.fleet.settings.layers.exclude
+        self.migrations = migrations.Migrations.of(self.fleet.settings.migrations)
 
     # -- trees ------------------------------------------------------------------------------
 
@@ -487,7 +488,7 @@ class Repository:
         key = (tree.revision or "", path)
         doc = self._docs.get(key)
         if doc is None:
-            limits = Limits(max_depth=self.limits[1], max_nodes=self.limits[2])
+            limits = Limits(max_depth=self.limits.max_depth, max_nodes=self.limits.max_nodes)
             raw = tree.read_bytes(path)
             found = self._parsed.get((path, raw))
             if found is None:
@@ -544,36 +545,6 @@ class _FileRefs:
                 f"{format_path(path)}: file reference {ref!r} is not UTF-8 text", place
             ) from None
         return values.FileText(text, rel)
-
-
-def _limits(fleet: Fleet) -> tuple[int, int, int]:
-    from lamina.source.documents import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES
-    from lamina.source.trees import DEFAULT_MAX_FILE_BYTES
-
-    section = fleet.section("limits")
-    out = []
-    for key, default in (
-        ("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
-        ("max_depth", DEFAULT_MAX_DEPTH),
-        ("max_nodes", DEFAULT_MAX_NODES),
-    ):
-        value = section.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise FleetError(
-                f"[limits] {key} must be a positive integer",
-                fleet.document.place(("limits", key)),
-            )
-        out.append(value)
-    return out[0], out[1], out[2]
-
-
-def _exclude_globs(fleet: Fleet) -> tuple[str, ...]:
-    globs = fleet.section("layers").get("exclude", [])
-    if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
-        raise FleetError(
-            "[layers] exclude must be a list of globs", fleet.document.place(("layers", "exclude"))
-        )
-    return tuple(globs)
 
 
 def find_root(start: Path) -> Path | None:

@@ -75,7 +75,7 @@ def _secret_lookups(context: Context, repo: Repository) -> Iterator[secrets.Look
     from lamina.clusters import connection, secret_keys
 
     environ = context.settings.environ
-    kube = connection.KubeSettings.from_environment(environ, repo.root, repo.fleet.section("apply"))
+    kube = connection.KubeSettings.from_environment(environ, repo.root, repo.fleet.settings.apply)
     lookup, close = secret_keys.kubernetes_lookup(kube)
     vault = None
     if environ.get("VAULT_ADDR"):
@@ -227,7 +227,7 @@ def build_router() -> APIRouter:
         settings = context.settings
         with context.repository() as repo:
             kube = connection.KubeSettings.from_environment(
-                settings.environ, repo.root, repo.fleet.section("apply")
+                settings.environ, repo.root, repo.fleet.settings.apply
             )
             options = checking.DriftOptions.from_fleet(repo.fleet.settings)
             result = checking.check(repo, repo.targets(), kube, options)

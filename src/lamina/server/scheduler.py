@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lamina.clusters import connection
 from lamina.drift import checking
 from lamina.drift.status import DriftReport, DriftStatus
-from lamina.errors import InputError, LaminaError
+from lamina.errors import LaminaError
 from lamina.fleet.model import Fleet
 from lamina.notify import alerts, sinks
 from lamina.notify import settings as alert_settings
@@ -72,28 +72,13 @@ class Schedule:
 
     @classmethod
     def from_fleet(cls, fleet: Fleet, environ: Mapping[str, str]) -> Schedule:
-        """Read lamina.toml's ``[drift]`` and ``[alerts]``; sink values come from environ.
+        """lamina.toml's ``[drift]`` and ``[alerts]``; sink values come from environ.
 
         Raises:
-            InputError: a malformed value, or a sink's environment variable is not set.
+            InputError: a sink's environment variable is not set.
         """
-        section = fleet.section("drift")
-        interval = DEFAULT_INTERVAL
-        text = section.get("interval")
-        if text is not None:
-            try:
-                interval = alert_settings.parse_duration(str(text))
-            except ValueError as exc:
-                raise InputError(
-                    f"drift.interval: {exc}", fleet.document.place(("drift", "interval"))
-                ) from None
-        jitter = section.get("jitter", DEFAULT_JITTER)
-        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-            raise InputError(
-                "drift.jitter must be a fraction of the interval between 0 and 1",
-                fleet.document.place(("drift", "jitter")),
-            )
-        return cls(interval, float(jitter), alert_settings.load(fleet, environ))
+        drift = fleet.settings.drift
+        return cls(drift.interval, drift.jitter, alert_settings.load(fleet.settings.alerts, environ))
 
 
 @dataclass(frozen=True)
@@ -191,7 +176,7 @@ class Scheduler:
         started = time.perf_counter()
         with self.context.repository() as repo:
             kube = connection.KubeSettings.from_environment(
-                self.context.settings.environ, repo.root, repo.fleet.section("apply")
+                self.context.settings.environ, repo.root, repo.fleet.settings.apply
             )
             options = checking.DriftOptions.from_fleet(repo.fleet.settings)
             result = checking.check(repo, repo.targets(), kube, options)

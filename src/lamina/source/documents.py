@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
+from lamina.source import scalars
 
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 ALLOW_PLAINTEXT = "lamina: allow-plaintext"
-DEFAULT_MAX_DEPTH = 64
-DEFAULT_MAX_NODES = 200_000
-_DECIMAL = re.compile(r"[+-]?[0-9_]+")  # TOML and JSON decimal integers (TOML allows 1_000)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds that keep hostile files from costing unbounded time or memory."""
-
-    max_depth: int = DEFAULT_MAX_DEPTH
-    max_nodes: int = DEFAULT_MAX_NODES
-
-
-@dataclass(frozen=True)
-class TextSpan:
-    """Where the text of a multi-line string lies: from ``column`` (0-based) of ``line`` to the
-    end of ``end_line`` (1-based lines). A ``#`` in it is text, never a comment."""
-
-    line: int
-    column: int
-    end_line: int
 
 
 @dataclass
@@ -139,7 +117,7 @@ def decode_text(path: str, raw: bytes) -> str:
 
 
 def parse_document(
-    path: str, raw: bytes, limits: Limits | None = None, syntax: str | None = None
+    path: str, raw: bytes, limits: scalars.Limits | None = None, syntax: str | None = None
 ) -> Document:
     """Parse a TOML, YAML or JSON config file by its suffix (or by ``syntax``: toml, yaml, json).
 
@@ -148,10 +126,10 @@ def parse_document(
             nests too deep, holds an integer too long to read, or (YAML) uses aliases that
             expand too far, recursive aliases or custom tags.
     """
-    limits = limits or Limits()
+    limits = limits or scalars.Limits()
     text = decode_text(path, raw)
     lower = f".{syntax}" if syntax else path.lower()
-    strings: list[TextSpan] = []
+    strings: list[scalars.TextSpan] = []
     try:
         # each reader loads only when a file needs it (ruamel.yaml is slow to import)
         if lower.endswith(".toml"):
@@ -177,7 +155,7 @@ def parse_document(
     return Document(path=path, data=data, lines=lines, text_lines=comment_view(text, strings))
 
 
-def comment_view(text: str, strings: Iterable[TextSpan]) -> list[str]:
+def comment_view(text: str, strings: Iterable[scalars.TextSpan]) -> list[str]:
     """The lines of text with the text of every multi-line string cut out.
 
     Lines end at a line feed only, as the parsers count them (``str.splitlines`` would also
@@ -192,29 +170,6 @@ def comment_view(text: str, strings: Iterable[TextSpan]) -> list[str]:
     return view
 
 
-def is_digit_limit(exc: ValueError) -> bool:
-    """True when exc is Python refusing to read an integer of too many digits."""
-    return "integer string conversion" in str(exc)
-
-
-def is_unreadable_integer(token: str) -> bool:
-    """True when token is a decimal integer with more digits than Python reads."""
-    limit = sys.get_int_max_str_digits()
-    if not limit or len(token) <= limit or not _DECIMAL.fullmatch(token):
-        return False
-    try:
-        int(token)
-    except ValueError:
-        return True
-    return False
-
-
-def too_many_digits() -> str:
-    """What to say of an integer longer than Python reads (a denial-of-service guard: 4300
-    digits unless ``PYTHONINTMAXSTRDIGITS`` says otherwise)."""
-    return f"an integer has more than {sys.get_int_max_str_digits()} digits"
-
-
 def _check_text(path: str, text: str, at: KeyPath, lines: dict[KeyPath, int]) -> None:
     # JSON and YAML \u escapes can produce lone surrogates, which are not text
     try:
@@ -227,7 +182,7 @@ def _check_text(path: str, text: str, at: KeyPath, lines: dict[KeyPath, int]) ->
         ) from None
 
 
-def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: Limits) -> None:
+def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: scalars.Limits) -> None:
     """Refuse trees deeper or larger than the limits, and keys lamina cannot address."""
     count = 0
     stack: list[tuple[Any, KeyPath]] = [(data, ())]

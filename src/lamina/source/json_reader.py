@@ -11,7 +11,7 @@ from typing import Any
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
-from lamina.source import documents
+from lamina.source import scalars
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _CONSTANT = re.compile(r"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
@@ -25,11 +25,11 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg}", Place(path, exc.lineno, exc.colno)) from None
     except ValueError as exc:
-        if documents.is_digit_limit(exc):
+        if scalars.is_digit_limit(exc):
             # json reads in order, so all before the long integer is valid JSON and the
             # scanner reaches the integer and names its line
             _Scanner(path, text, find_long_integer=True).value(())
-            raise ParseError(documents.too_many_digits(), Place(path)) from None
+            raise ParseError(scalars.too_many_digits(), Place(path)) from None
         found = _CONSTANT.search(text)
         place = Place(path)
         if found:
@@ -106,6 +106,6 @@ class _Scanner:
         else:
             match = _SCALAR.match(self.text, self.pos)
             assert match is not None
-            if self.find_long_integer and documents.is_unreadable_integer(match.group()):
-                raise ParseError(documents.too_many_digits(), Place(self.path, self._line()))
+            if self.find_long_integer and scalars.is_unreadable_integer(match.group()):
+                raise ParseError(scalars.too_many_digits(), Place(self.path, self._line()))
             self.pos = match.end()

@@ -15,7 +15,7 @@ from typing import Any
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
-from lamina.source import documents
+from lamina.source import scalars
 
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _AT_END = " (at end of document)"
@@ -23,7 +23,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]\}\n#]")
 
 
-def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int], list[documents.TextSpan]]:
+def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int], list[scalars.TextSpan]]:
     """Parse TOML text into plain values, key lines and the spans of multi-line strings."""
     try:
         data = tomllib.loads(text)
@@ -41,12 +41,12 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int], list
             place = Place(path)
         raise ParseError(f"invalid TOML: {message}", place) from None
     except ValueError as exc:
-        if not documents.is_digit_limit(exc):
+        if not scalars.is_digit_limit(exc):
             raise
         # tomllib reads in order, so all before the long integer is valid TOML and the
         # scanner reaches the integer and names its line
         _Scanner(path, text, find_long_integer=True).scan()
-        raise ParseError(documents.too_many_digits(), Place(path)) from None
+        raise ParseError(scalars.too_many_digits(), Place(path)) from None
     scanner = _Scanner(path, text)
     return _plain(data), scanner.scan(), scanner.strings
 
@@ -72,7 +72,7 @@ class _Scanner:
         self.pos = 0
         self.line = 1
         self.lines: dict[KeyPath, int] = {}
-        self.strings: list[documents.TextSpan] = []
+        self.strings: list[scalars.TextSpan] = []
         self.aot_last: dict[KeyPath, int] = {}  # indexed path of an array of tables -> last index
         self.table_counts: dict[KeyPath, int] = {}
 
@@ -164,7 +164,7 @@ class _Scanner:
                 newlines = text.count("\n", self.pos, end)
                 if newlines:
                     column = self.pos - (text.rfind("\n", 0, self.pos) + 1)
-                    self.strings.append(documents.TextSpan(self.line, column, self.line + newlines))
+                    self.strings.append(scalars.TextSpan(self.line, column, self.line + newlines))
                 self.line += newlines
                 self.pos = end + 3
                 return
@@ -231,8 +231,8 @@ class _Scanner:
         else:
             match = _SCALAR_END.search(self.text, self.pos)
             end = len(self.text) if match is None else match.start()
-            if self.find_long_integer and documents.is_unreadable_integer(self.text[self.pos : end].strip()):
-                raise ParseError(documents.too_many_digits(), Place(self.path, self.line))
+            if self.find_long_integer and scalars.is_unreadable_integer(self.text[self.pos : end].strip()):
+                raise ParseError(scalars.too_many_digits(), Place(self.path, self.line))
             self.pos = end
 
     def _array(self, path: KeyPath) -> None:

@@ -22,7 +22,7 @@ from ruamel.yaml.nodes import Node, ScalarNode
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
-from lamina.source import documents
+from lamina.source import scalars
 
 _STANDARD_TAGS = {
     None,
@@ -41,8 +41,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 
 def read(
-    path: str, text: str, limits: documents.Limits
-) -> tuple[dict[str, Any], dict[KeyPath, int], list[documents.TextSpan]]:
+    path: str, text: str, limits: scalars.Limits
+) -> tuple[dict[str, Any], dict[KeyPath, int], list[scalars.TextSpan]]:
     """Parse one YAML document into plain values, key lines and the spans of multi-line strings."""
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
@@ -97,7 +97,7 @@ class _Composer(Composer):
         # YAML lets a later anchor reuse a name; ruamel's warning about it would reach stderr
         self.warn_double_anchors = False
         self.finished: set[Node] = set()
-        self.strings: list[documents.TextSpan] = []
+        self.strings: list[scalars.TextSpan] = []
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.parser.peek_event()
@@ -121,9 +121,9 @@ class _Composer(Composer):
         if last <= start.line:
             return
         if node.style in ("|", ">"):  # the text starts on the line after the | or > header
-            self.strings.append(documents.TextSpan(start.line + 2, 0, last + 1))
+            self.strings.append(scalars.TextSpan(start.line + 2, 0, last + 1))
         else:
-            self.strings.append(documents.TextSpan(start.line + 1, start.column, last + 1))
+            self.strings.append(scalars.TextSpan(start.line + 1, start.column, last + 1))
 
 
 class _Constructor(RoundTripConstructor):
@@ -133,9 +133,9 @@ class _Constructor(RoundTripConstructor):
         try:
             return super().construct_yaml_int(node)
         except ValueError as exc:
-            if not documents.is_digit_limit(exc):
+            if not scalars.is_digit_limit(exc):
                 raise
-            raise _Refusal(documents.too_many_digits(), node.start_mark) from None
+            raise _Refusal(scalars.too_many_digits(), node.start_mark) from None
 
 
 _Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
@@ -165,7 +165,7 @@ def _duplicate_key(message: str) -> str:
 
 
 class _Converter:
-    def __init__(self, path: str, limits: documents.Limits) -> None:
+    def __init__(self, path: str, limits: scalars.Limits) -> None:
         self.path = path
         self.limits = limits
         self.lines: dict[KeyPath, int] = {}

@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lamina.fleet import lock_settings
 from lamina.resolve.provenance import Layer
 from lamina.resolve.resolver import Repository, ResolvedConfig
 from lamina.validate import credentials, lint, locks, ordering, policies, policy_files, schemas
@@ -41,7 +42,7 @@ class Prepared:
     schemas: tuple[schemas.Schema, ...]
     policies: tuple[policies.CompiledPolicy, ...]
     ordered: tuple[policy_files.Ordered, ...]
-    locks: tuple[locks.Lock, ...]
+    locks: tuple[lock_settings.Lock, ...]
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def prepare(repo: Repository) -> Prepared:
             schemas=schemas.load_schemas(repo.tree),
             policies=policies.compile_policies(policy_set),
             ordered=policy_set.ordered,
-            locks=locks.load_locks(repo.fleet),
+            locks=repo.fleet.settings.locks,
         )
         _PREPARED[repo] = prepared
     return prepared

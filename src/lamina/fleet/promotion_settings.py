@@ -1,0 +1,201 @@
+"""``[promotion]`` in lamina.toml: gates, approvals, emergencies and freeze windows.
+
+::
+
+    [promotion]
+    checks             = ["./scripts/smoke-test.sh"]   # commands; each must exit 0
+    check_timeout      = "10m"
+    soak               = "2h"                          # minimum time in the source environment
+    backfill_deadline  = "24h"                         # after an emergency promotion
+
+    [promotion.required_approvals]
+    production = 2
+
+    [promotion.approvers]
+    production = ["alice@example.com", "bob@example.com"]
+
+    [[promotion.freeze]]
+    start        = "0 18 * * FRI"                  # cron: minute hour day-of-month month day-of-week
+    duration     = "62h"
+    timezone     = "Europe/Berlin"                 # optional; UTC by default
+    environments = ["production", "production-eu"]
+    reason       = "weekend"
+
+Cron expressions are read by ``croniter``: day and month names, ``@weekly`` and friends, and
+``L`` (the last day of the month) all work.
+"""
+
+from __future__ import annotations
+
+import shlex
+import zoneinfo
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from lamina.fleet.tables import TableReader
+from lamina.source.documents import Document
+
+_KEYS = (
+    "checks",
+    "check_timeout",
+    "soak",
+    "backfill_deadline",
+    "required_approvals",
+    "approvers",
+    "freeze",
+)
+_FREEZE_KEYS = ("start", "duration", "environments", "reason", "timezone")
+MAX_FREEZE = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """A recurring freeze: from each time the cron expression matches, for duration.
+
+    Attributes:
+        start: the cron expression (five fields or a ``@weekly``-style nickname).
+        timezone: the IANA zone the expression is read in (``UTC`` by default).
+    """
+
+    start: str
+    duration: timedelta
+    environments: tuple[str, ...]
+    reason: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class PromotionSettings:
+    """What ``[promotion]`` says, with defaults."""
+
+    checks: tuple[tuple[str, ...], ...] = ()
+    check_timeout: timedelta = timedelta(minutes=10)
+    soak: timedelta | None = None
+    required_approvals: Mapping[str, int] = field(default_factory=dict)
+    approvers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    backfill_deadline: timedelta = timedelta(hours=24)
+    freezes: tuple[FreezeWindow, ...] = ()
+
+    def required(self, environment: str, emergency: bool) -> int:
+        """Approvals a request into environment needs (an emergency needs at least two)."""
+        needed = self.required_approvals.get(environment, 1)
+        return max(needed, 2) if emergency else needed
+
+
+def load(doc: Document, environments: Collection[str]) -> PromotionSettings:
+    """Read and check ``[promotion]``.
+
+    Raises:
+        FleetError: a value has the wrong type or names an unknown environment.
+    """
+    table = TableReader(doc, ("promotion",), _KEYS)
+    required = {}
+    for env, count in table.environments("required_approvals", environments).items():
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise table.fail(
+                f"[promotion] required_approvals.{env} must be a int", ("required_approvals", env)
+            )
+        if count < 1:
+            raise table.fail("[promotion] required_approvals must be at least 1", ("required_approvals", env))
+        required[env] = count
+    approvers = {}
+    for env, people in table.environments("approvers", environments).items():
+        if not isinstance(people, list) or not all(isinstance(p, str) for p in people):
+            raise table.fail("[promotion.approvers] lists user names", ("approvers", env))
+        approvers[env] = tuple(people)
+    timeout = table.duration("check_timeout", timedelta(minutes=10))
+    deadline = table.duration("backfill_deadline", timedelta(hours=24))
+    assert timeout is not None and deadline is not None
+    return PromotionSettings(
+        checks=_checks(table),
+        check_timeout=timeout,
+        soak=table.duration("soak", None),
+        required_approvals=required,
+        approvers=approvers,
+        backfill_deadline=deadline,
+        freezes=_freezes(table, environments),
+    )
+
+
+def _checks(table: TableReader) -> tuple[tuple[str, ...], ...]:
+    checks = table.table.get("checks", [])
+    if not isinstance(checks, list):
+        raise table.fail("[promotion] checks must be a list of commands", ("checks",))
+    commands: list[tuple[str, ...]] = []
+    for index, check in enumerate(checks):
+        if isinstance(check, str):
+            try:
+                argv = tuple(shlex.split(check))
+            except ValueError as exc:
+                raise table.fail(f"[promotion] checks: {exc}", ("checks", index)) from None
+        elif isinstance(check, list) and all(isinstance(a, str) for a in check):
+            argv = tuple(check)
+        else:
+            raise table.fail(
+                "[promotion] checks: each command is a string or a list of strings", ("checks", index)
+            )
+        if not argv:
+            raise table.fail("[promotion] checks: empty command", ("checks", index))
+        commands.append(argv)
+    return tuple(commands)
+
+
+def _freezes(table: TableReader, environments: Collection[str]) -> tuple[FreezeWindow, ...]:
+    raw = table.table.get("freeze", [])
+    if not isinstance(raw, list):
+        raise table.fail("[[promotion.freeze]] must be an array of tables")
+    windows = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, Mapping):
+            raise table.fail("[[promotion.freeze]] entries are tables", ("freeze", index))
+        window = TableReader(table.doc, ("promotion", "freeze", index), _FREEZE_KEYS)
+
+        def fail(message: str, window: TableReader = window) -> Exception:
+            return window.fail(f"[[promotion.freeze]] {message}")
+
+        start, length, envs = entry.get("start"), entry.get("duration"), entry.get("environments")
+        reason = entry.get("reason", "scheduled freeze")
+        zone = entry.get("timezone", "UTC")
+        if not isinstance(start, str):
+            raise fail("start must be a cron expression")
+        problem = cron_problem(start)
+        if problem is not None:
+            raise fail(f"start: {problem}")
+        if not isinstance(length, str):
+            raise fail("duration must be a duration like '62h'")
+        span = window.duration("duration", None)
+        assert span is not None
+        if span > MAX_FREEZE:
+            raise fail("duration may be at most 31 days")
+        if not isinstance(envs, list) or not all(isinstance(e, str) for e in envs):
+            raise fail("environments must be a list of names")
+        for env in envs:
+            if env not in environments:
+                raise fail(f"names unknown environment {env!r}")
+        if not isinstance(reason, str):
+            raise fail("reason must be a string")
+        if not isinstance(zone, str) or not _known_zone(zone):
+            raise fail(f"timezone {zone!r} is not an IANA time zone like 'Europe/Berlin'")
+        windows.append(FreezeWindow(start, span, tuple(envs), reason, zone))
+    return tuple(windows)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why expression is not a cron expression lamina reads, or None when it is one."""
+    from croniter import croniter  # loads only for fleets that declare freeze windows
+
+    fields = expression.split()
+    if not (len(fields) == 5 or (len(fields) == 1 and expression.strip().startswith("@"))):
+        return f"{expression!r} needs five fields: minute hour day-of-month month day-of-week (or @weekly...)"
+    if not croniter.is_valid(expression):
+        return f"{expression!r} is not a valid cron expression"
+    return None
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,263 @@
+"""Everything lamina.toml says beyond the fleet's shape, as typed values parsed once.
+
+One dataclass per table, each field documented where it is declared; :func:`load` reads them
+all when the fleet is loaded, so a malformed table is an error at its file:line whatever the
+command, and callers read ``repo.fleet.settings.render.keep`` instead of re-parsing a dict.
+
+====================  ================================================  ===========================
+table                 what it sets                                      type
+====================  ================================================  ===========================
+``[render]``          the workload to roll, ConfigMaps kept, resources  :class:`RenderSettings`
+``[render.argocd]``   the ApplicationSets of ``render --gitops argocd``  :class:`ArgoCDSettings`
+``[render.flux]``     the Kustomizations of ``render --gitops flux``    :class:`FluxSettings`
+``[apply]``           timeouts, parallelism, halting                    :class:`ApplySettings`
+``[drift]``           ignored paths, the server's check interval        :class:`DriftSettings`
+``[limits]``          bounds on hostile config files                    :class:`LimitsSettings`
+``[layers]``          files that are not config                         :class:`LayersSettings`
+``[plan]``            which keys are guardrails                         :class:`PlanSettings`
+``[server]``          the tokens file                                   :class:`ServerTable`
+``[promotion]``       gates, approvals, freezes                         :mod:`.promotion_settings`
+``[alerts]``          alert sinks per environment                       :mod:`.alert_settings`
+``[locks]``           keys only base/ may set                           :mod:`.lock_settings`
+``[[migrations]]``    schema_version upgrades                           :mod:`.migration_settings`
+====================  ================================================  ===========================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from lamina.fleet import alert_settings, lock_settings, migration_settings, promotion_settings
+from lamina.fleet.tables import TableReader
+from lamina.source import scalars, trees
+from lamina.source.documents import Document
+
+DEFAULT_KEEP = 5
+DEFAULT_GUARDRAIL_GLOBS = ("guardrails.*",)
+WORKLOAD_KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+
+TOP_LEVEL = (
+    "fleet",
+    "environments",
+    "clusters",
+    "render",
+    "apply",
+    "drift",
+    "limits",
+    "layers",
+    "plan",
+    "server",
+    "promotion",
+    "alerts",
+    "locks",
+    "migrations",
+)
+"""The tables lamina.toml may hold."""
+
+
+@dataclass(frozen=True)
+class ArgoCDSettings:
+    """``[render.argocd]``: how the ApplicationSets of ``render --gitops argocd`` look."""
+
+    repo_url: str | None = None
+    """The git URL Argo CD syncs (default: the config repository's ``origin`` remote)."""
+    target_revision: str = "HEAD"
+    project: str = "default"
+    namespace: str = "argocd"
+    """Where the ApplicationSets live."""
+
+
+@dataclass(frozen=True)
+class FluxSettings:
+    """``[render.flux]``: how the Kustomizations of ``render --gitops flux`` look."""
+
+    source: str | None = None
+    """The GitRepository name (default: the fleet name)."""
+    namespace: str = "flux-system"
+    interval: str = "5m"
+    remote_clusters: bool = False
+    """Each Kustomization deploys through the Secret ``<cluster>-kubeconfig``."""
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """``[render]``: what lamina ships besides the ConfigMap."""
+
+    workload: str | None = None
+    """``deployment/NAME`` (or statefulset, daemonset) whose config volume follows each new ConfigMap."""
+    keep: int = DEFAULT_KEEP
+    """lamina ConfigMaps of a target kept on a cluster for rollback."""
+    resources: tuple[str, ...] = ()
+    """Extra kustomization ``resources`` of every rendered folder."""
+    argocd: ArgoCDSettings = field(default_factory=ArgoCDSettings)
+    flux: FluxSettings = field(default_factory=FluxSettings)
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    """``[apply]``: how lamina talks to clusters."""
+
+    timeout: float = 10.0
+    """Seconds for connecting and for each response."""
+    parallelism: int = 8
+    """Clusters worked on at once inside a wave."""
+    halt_on_failure: bool = False
+    """A wave with a failure stops the later waves (their clusters are reported skipped)."""
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """``[drift]``: what may differ, and how often the server checks."""
+
+    ignore: tuple[str, ...] = ()
+    """Globs of config paths allowed to differ (``feature_flags.*``)."""
+    interval: timedelta = timedelta(minutes=5)
+    """Time between the server's scheduled checks; zero turns them off."""
+    jitter: float = 0.1
+    """The most each wait is lengthened by, as a fraction of the interval."""
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    """``[limits]``: bounds that keep hostile config files from costing unbounded time or memory."""
+
+    max_file_bytes: int = trees.DEFAULT_MAX_FILE_BYTES
+    max_depth: int = scalars.DEFAULT_MAX_DEPTH
+    max_nodes: int = scalars.DEFAULT_MAX_NODES
+
+
+@dataclass(frozen=True)
+class LayersSettings:
+    """``[layers]``: which files of a layer folder are not config."""
+
+    exclude: tuple[str, ...] = ()
+    """Globs of file names (or repository paths) that are not config."""
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """``[plan]``: which keys ``plan`` treats as guardrails."""
+
+    guardrails: tuple[str, ...] = DEFAULT_GUARDRAIL_GLOBS
+
+
+@dataclass(frozen=True)
+class ServerTable:
+    """``[server]``: what the server reads from the repository."""
+
+    tokens_file: str | None = None
+    """The bearer tokens file, relative to the repository (default ``.lamina/tokens.toml``)."""
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """Every table of lamina.toml beyond ``[fleet]``, ``[environments]`` and ``[clusters]``."""
+
+    render: RenderSettings = field(default_factory=RenderSettings)
+    apply: ApplySettings = field(default_factory=ApplySettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    layers: LayersSettings = field(default_factory=LayersSettings)
+    plan: PlanSettings = field(default_factory=PlanSettings)
+    server: ServerTable = field(default_factory=ServerTable)
+    promotion: promotion_settings.PromotionSettings = field(
+        default_factory=promotion_settings.PromotionSettings
+    )
+    alerts: alert_settings.AlertRoutes = field(default_factory=alert_settings.AlertRoutes)
+    locks: tuple[lock_settings.Lock, ...] = ()
+    migrations: tuple[migration_settings.Migration, ...] = ()
+
+
+def load(doc: Document, environments: Collection[str]) -> FleetSettings:
+    """Read every settings table of lamina.toml.
+
+    Raises:
+        FleetError: an unknown table or key, or a value of the wrong type, at its file:line.
+    """
+    for key in doc.data:
+        if key not in TOP_LEVEL:
+            raise TableReader(doc, ()).fail(
+                f"unknown table [{key}] in lamina.toml (known: {', '.join(sorted(TOP_LEVEL))})", (key,)
+            )
+    return FleetSettings(
+        render=_render(doc),
+        apply=_apply(doc),
+        drift=_drift(doc),
+        limits=_limits(doc),
+        layers=LayersSettings(TableReader(doc, ("layers",), ("exclude",)).strings("exclude", what="globs")),
+        plan=PlanSettings(
+            TableReader(doc, ("plan",), ("guardrails",)).strings(
+                "guardrails", DEFAULT_GUARDRAIL_GLOBS, what="key globs"
+            )
+        ),
+        server=ServerTable(TableReader(doc, ("server",), ("tokens_file",)).string("tokens_file")),
+        promotion=promotion_settings.load(doc, environments),
+        alerts=alert_settings.load(doc, environments),
+        locks=lock_settings.load(doc, environments),
+        migrations=migration_settings.load(doc),
+    )
+
+
+def _render(doc: Document) -> RenderSettings:
+    table = TableReader(doc, ("render",), ("workload", "keep", "resources", "argocd", "flux"))
+    workload = table.string("workload")
+    if workload is not None:
+        kind, _, name = workload.partition("/")
+        if kind.lower() not in WORKLOAD_KINDS or not name:
+            raise table.fail(
+                f"[render] workload {workload!r} must be deployment/NAME, statefulset/NAME or daemonset/NAME",
+                ("workload",),
+            )
+    argo = table.sub("argocd", ("repo_url", "target_revision", "project", "namespace"))
+    flux = table.sub("flux", ("source", "namespace", "interval", "remote_clusters"))
+    return RenderSettings(
+        workload=workload,
+        keep=table.integer("keep", DEFAULT_KEEP, minimum=1),
+        resources=table.strings("resources", what="paths"),
+        argocd=ArgoCDSettings(
+            repo_url=argo.string("repo_url"),
+            target_revision=argo.text("target_revision", "HEAD"),
+            project=argo.text("project", "default"),
+            namespace=argo.text("namespace", "argocd"),
+        ),
+        flux=FluxSettings(
+            source=flux.string("source"),
+            namespace=flux.text("namespace", "flux-system"),
+            interval=flux.text("interval", "5m"),
+            remote_clusters=flux.boolean("remote_clusters", False),
+        ),
+    )
+
+
+def _apply(doc: Document) -> ApplySettings:
+    table = TableReader(doc, ("apply",), ("timeout", "parallelism", "halt_on_failure"))
+    timeout = table.number("timeout", 10.0)
+    if timeout <= 0:
+        raise table.fail("[apply] timeout must be > 0", ("timeout",))
+    return ApplySettings(
+        timeout=timeout,
+        parallelism=table.integer("parallelism", 8, minimum=1),
+        halt_on_failure=table.boolean("halt_on_failure", False),
+    )
+
+
+def _drift(doc: Document) -> DriftSettings:
+    table = TableReader(doc, ("drift",), ("ignore", "interval", "jitter"))
+    interval = table.duration("interval", timedelta(minutes=5))
+    assert interval is not None
+    return DriftSettings(
+        ignore=table.strings("ignore", what="path globs"),
+        interval=interval,
+        jitter=table.number("jitter", 0.1, 0.0, 1.0),
+    )
+
+
+def _limits(doc: Document) -> LimitsSettings:
+    table = TableReader(doc, ("limits",), ("max_file_bytes", "max_depth", "max_nodes"))
+    return LimitsSettings(
+        max_file_bytes=table.integer("max_file_bytes", trees.DEFAULT_MAX_FILE_BYTES, minimum=1),
+        max_depth=table.integer("max_depth", scalars.DEFAULT_MAX_DEPTH, minimum=1),
+        max_nodes=table.integer("max_nodes", scalars.DEFAULT_MAX_NODES, minimum=1),
+    )
