@@ -57,7 +57,7 @@ def test_request_approve_apply_moves_the_pin(fleet: Path, db: Database, clock: C
     assert record.status == "testing"
     assert record.revision == head
     assert set(record.config_hashes) == {"staging/staging-us-1"}
-    assert [g["name"] for g in record.gates] == ["validate", "secrets"]
+    assert [g.name for g in record.gates] == ["validate", "secrets"]
 
     record = decide(fleet, db, clock, record.id, "bob")
     assert record.status == "approved"
@@ -153,9 +153,9 @@ def test_failed_gate(fleet: Path, db: Database, clock: Clock) -> None:
     record = request(fleet, db, clock, "development", "staging")
     assert record.status == "failed"
     check = record.gates[2]
-    assert check["status"] == "failed" and check["detail"] == "exit code 1"
-    assert check["output"] == "evals: 3 failed\n"
-    assert record.gates[3]["status"] == "passed"
+    assert check.status == "failed" and check.detail == "exit code 1"
+    assert check.output == "evals: 3 failed\n"
+    assert record.gates[3].status == "passed"
     with pytest.raises(Refused, match="PR-1 is failed"):
         decide(fleet, db, clock, record.id, "bob")
 
@@ -169,7 +169,7 @@ def test_check_commands_see_the_promotion(fleet: Path, db: Database, clock: Cloc
         return CommandOutcome(None, "partial")
 
     record = request(fleet, db, clock, "development", "staging", runner=runner)
-    assert record.status == "failed" and "timed out" in record.gates[2]["detail"]
+    assert record.status == "failed" and "timed out" in record.gates[2].detail
     argv, cwd, env, timeout = seen[0]
     assert argv == ("eval-suite", "--quick") and cwd == fleet.resolve() and timeout == 5.0
     assert env == {
@@ -185,7 +185,7 @@ def test_missing_secret_fails_the_gate(fleet: Path, db: Database, clock: Clock) 
     commit_all(fleet)
     record = request(fleet, db, clock, "development", "staging")
     assert record.status == "failed"
-    assert record.gates[1]["detail"] == "staging-us-1: crm/api-token missing"
+    assert record.gates[1].detail == "staging-us-1: crm/api-token missing"
 
 
 def test_emergency_needs_two_approvers_other_than_the_requester(
@@ -318,7 +318,7 @@ def test_soak_waits_for_time_in_the_source(fleet: Path, db: Database, clock: Clo
     db.run(record_apply)
     second = request(fleet, db, clock, "staging", "production")
     assert second.status == "testing"
-    assert second.gates[-1]["name"] == "soak" and second.gates[-1]["status"] == "waiting"
+    assert second.gates[-1].name == "soak" and second.gates[-1].status == "waiting"
     decide(fleet, db, clock, second.id, "bob")
     with pytest.raises(Refused, match="soak not over"):
         apply(fleet, db, clock, second.id)

@@ -12,7 +12,8 @@ from lamina.cli.apply import kube_settings, record
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.drift import adopt as adopting
-from lamina.drift.status import DriftReport, DriftStatus
+from lamina.drift.status import DriftReport
+from lamina.core.states import DriftStatus
 from lamina.errors import InputError
 from lamina.fleet.selectors import Selector
 

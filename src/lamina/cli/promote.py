@@ -66,12 +66,14 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
     for target, digest in sorted(record.config_hashes.items()):
         output.out.print(f"  {target}: {digest[:12]}")
     for gate in record.gates:
-        style = {"passed": "green", "failed": "red", "waiting": "yellow"}.get(str(gate.get("status")), "")
-        line = output.styled(f"  gate {gate.get('name')}: {gate.get('status')}", style)
-        line.append(f" - {gate.get('detail')}")
+        style = {"passed": "green", "failed": "red", "errored": "red", "waiting": "yellow"}.get(
+            gate.status, ""
+        )
+        line = output.styled(f"  gate {gate.name}: {gate.status}", style)
+        line.append(f" - {gate.detail}")
         output.out.print(line)
-        if gate.get("status") == "failed" and gate.get("output"):
-            for text in str(gate["output"]).rstrip().splitlines()[-10:]:
+        if gate.status.blocks and gate.output:
+            for text in gate.output.rstrip().splitlines()[-10:]:
                 output.out.print(f"    | {text}")
     for decision in record.decisions:
         output.out.print(f"  {decision.decision}d by {decision.actor} at {decision.at.isoformat()}")
@@ -109,7 +111,9 @@ def request(
         )
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
-        raise typer.Exit(1)
+        # a gate that said no is a finding (1); gates that only could not run are an outside failure (3)
+        said_no = any(g.status == "failed" for g in record.gates)
+        raise typer.Exit(1 if said_no else 3)
 
 
 def list_requests(
@@ -126,7 +130,7 @@ def list_requests(
         if value not in known:
             raise InputError(f"unknown status {value!r} (one of {', '.join(sorted(known))})")
     db = state.database()
-    records = store.list_requests(db, statuses=status or ())
+    records = store.list_requests(db, statuses=[requests.Status(s) for s in status or ()])
     states = (
         backfill.refresh(state.repository(), db, records, now()) if any(r.emergency for r in records) else {}
     )

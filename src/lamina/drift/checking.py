@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from lamina.clusters import apply, connection, faults, live
 from lamina.core.targets import TargetRef
 from lamina.drift import status
-from lamina.drift.status import DriftReport, DriftStatus
+from lamina.drift.status import DriftReport
+from lamina.core.states import DriftStatus
 from lamina.fleet.settings import FleetSettings
 from lamina.render import configmaps, folders
 from lamina.render.configmaps import RenderedConfig

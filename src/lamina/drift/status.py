@@ -10,7 +10,6 @@ Paths matching ``[drift] ignore`` globs may differ without making a cluster drif
 
 from __future__ import annotations
 
-import enum
 import fnmatch
 import json
 from collections.abc import Mapping, Sequence
@@ -20,29 +19,13 @@ from typing import Any
 
 from lamina.clusters.live import LiveConfig
 from lamina.core import diffs, hashing
+from lamina.core.states import DriftStatus
 from lamina.core.paths import format_path
 from lamina.render import configmaps, names
 from lamina.render.configmaps import RenderedConfig
 
 FILE_PREFIX = "file:"
 """Field paths of referenced files (prompts) in the ConfigMap, e.g. ``file:system_prompt.txt``."""
-
-
-class DriftStatus(enum.Enum):
-    """How what runs relates to what git says."""
-
-    IN_SYNC = "in-sync"
-    """What runs is what git says (ignored paths aside)."""
-    OUT_OF_SYNC = "out-of-sync"
-    """What runs is a config lamina rendered earlier; git moved on and it was not applied yet."""
-    DRIFTED = "drifted"
-    """What runs was changed outside lamina."""
-    MISSING = "missing"
-    """Nothing of this target runs on the cluster."""
-    UNREACHABLE = "unreachable"
-    """The cluster could not be asked."""
-    SUSPENDED = "suspended"
-    """The cluster is suspended in lamina.toml: not applied, not checked."""
 
 
 @dataclass(frozen=True)

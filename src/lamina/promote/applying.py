@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from lamina.core.states import GateOutcome, PromotionStatus
 from lamina.errors import OutsideError, Refused, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.promote import commits, freezes, gates, requests
@@ -54,9 +55,9 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
     with _apply_lock(repo.root):
         record = store.get_request(db, request_id)
         name = requests.format_id(request_id)
-        if record.status == requests.Status.PROMOTED:
+        if record.status == PromotionStatus.PROMOTED:
             return record
-        if record.status != requests.Status.APPROVED:
+        if record.status != PromotionStatus.APPROVED:
             raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
         conf = repo.fleet.settings.promotion
         commit = commits.find_request_commit(git, name)
@@ -71,8 +72,8 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
         store.transition(
             db,
             request_id,
-            from_statuses=(requests.Status.APPROVED,),
-            to=requests.Status.PROMOTED,
+            from_statuses=(PromotionStatus.APPROVED,),
+            to=PromotionStatus.PROMOTED,
             actor=actor,
             action=f"{requests.action_prefix(record)}.promoted",
             at=now,
@@ -99,10 +100,10 @@ def _check_still_allowed(
     now: datetime,
 ) -> None:
     freezes.refuse_if_frozen(conf.freezes, db, record.target, now, record.emergency)
-    waiting = any(g.get("name") == "soak" and g.get("status") == gates.WAITING for g in record.gates)
+    waiting = any(g.name == "soak" and g.status is GateOutcome.WAITING for g in record.gates)
     if waiting and conf.soak is not None and record.source is not None:
         soak = gates.soak_gate(db, record.source, record.revision, conf.soak, now)
-        if soak.status != gates.PASSED:
+        if soak.status is not GateOutcome.PASSED:
             until = f" (ready at {soak.ready_at.isoformat()})" if soak.ready_at else ""
             raise Refused(f"{requests.format_id(record.id)}: soak not over: {soak.detail}{until}")
     requests.refuse_if_stale(repo, db, record, actor, now)

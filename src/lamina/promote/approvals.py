@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
+from lamina.core.states import Decision, PromotionStatus
 from lamina.errors import RuleRefused
 from lamina.fleet.model import Fleet
 from lamina.promote import requests
@@ -75,13 +76,13 @@ def decide(
     record = store.get_request(db, request_id)
     fleet = repo.fleet
     may_decide(actor, record, fleet, roles)
-    if approve and record.status == requests.Status.TESTING:
+    if approve and record.status == PromotionStatus.TESTING:
         requests.refuse_if_stale(repo, db, record, actor, now)
     return store.decide(
         db,
         request_id,
         actor=actor,
-        decision="approve" if approve else "reject",
+        decision=Decision.APPROVE if approve else Decision.REJECT,
         at=now,
         comment=comment,
         allowed=lambda fresh: may_decide(actor, fresh, fleet, roles),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lamina.core.states import PromotionStatus
 from lamina.fleet.model import Fleet
 from lamina.promote import commits, requests
 from lamina.resolve.resolver import Repository
@@ -45,7 +46,7 @@ def lagging(repo: Repository, record: PromotionRecord) -> list[str]:
 
 def status(repo: Repository, record: PromotionRecord, now: datetime) -> str | None:
     """``done``, ``open`` or ``overdue`` for a promoted emergency; None for anything else."""
-    if not record.emergency or record.status != requests.Status.PROMOTED:
+    if not record.emergency or record.status != PromotionStatus.PROMOTED:
         return None
     if record.backfill_done_at is not None or not lagging(repo, record):
         return DONE

@@ -9,6 +9,9 @@
 - ``soak``: with ``[promotion] soak = "2h"``, the revision must have run in the source
   environment that long. Not yet long enough is ``waiting``, not ``failed``: the request
   collects approvals meanwhile and ``apply`` checks the soak again.
+
+A gate that said no is ``failed``; one that could not run (a cluster that could not be asked,
+a check command that cannot start) is ``errored`` (:class:`lamina.core.states.GateOutcome`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from lamina.clusters import secrets
+from lamina.core.gates import GateResult
+from lamina.core.states import GateOutcome
 from lamina.resolve.resolver import Repository
 from lamina.store import applies
 from lamina.store.database import Database
@@ -31,37 +36,9 @@ from lamina.validate import credentials
 from lamina.validate import runner as validation
 from lamina.validate.diagnostics import Severity
 
-PASSED = "passed"
-FAILED = "failed"
-WAITING = "waiting"
-
 OUTPUT_LIMIT = 8000
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """The outcome of one gate.
-
-    Attributes:
-        status: ``passed``, ``failed`` or ``waiting`` (a soak not yet over).
-        output: what a check command printed (truncated), else None.
-        ready_at: when a waiting soak is over.
-    """
-
-    name: str
-    status: str
-    detail: str
-    output: str | None = None
-    ready_at: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """As stored with the request and shown by ``promote show``."""
-        data: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
-        if self.output is not None:
-            data["output"] = self.output
-        if self.ready_at is not None:
-            data["ready_at"] = self.ready_at.isoformat()
-        return data
+CANNOT_START = 127
+"""The exit code of a check command that could not be started (as a shell reports it)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +71,7 @@ def run_command(
             start_new_session=True,
         )
     except OSError as exc:
-        return CommandOutcome(127, f"cannot run {argv[0]}: {exc.strerror}")
+        return CommandOutcome(CANNOT_START, f"cannot run {argv[0]}: {exc.strerror}")
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -121,10 +98,10 @@ def validate_gate(moved: Repository, target: str) -> GateResult:
     warnings = [d for d in found if d.severity != Severity.ERROR]
     listing = "; ".join(str(d) for d in [*errors, *warnings][:20])
     if errors:
-        return GateResult("validate", FAILED, f"{len(errors)} error(s): {listing}")
+        return GateResult("validate", GateOutcome.FAILED, f"{len(errors)} error(s): {listing}")
     if warnings:
-        return GateResult("validate", PASSED, f"no errors, {len(warnings)} warning(s): {listing}")
-    return GateResult("validate", PASSED, "no problems")
+        return GateResult("validate", GateOutcome.PASSED, f"no errors, {len(warnings)} warning(s): {listing}")
+    return GateResult("validate", GateOutcome.PASSED, "no problems")
 
 
 def secrets_gate(moved: Repository, target: str, lookups: secrets.Lookups | None = None) -> GateResult:
@@ -134,10 +111,12 @@ def secrets_gate(moved: Repository, target: str, lookups: secrets.Lookups | None
     failing = secrets.failures(checks)
     if failing:
         listing = ", ".join(f"{c.cluster}: {c.reference} {c.status}" for c in failing)
-        return GateResult("secrets", FAILED, listing)
+        # a secret that could not be looked up is not known to be missing: the gate could not run
+        missing = any(c.status == secrets.MISSING for c in failing)
+        return GateResult("secrets", GateOutcome.FAILED if missing else GateOutcome.ERRORED, listing)
     skipped = sum(1 for c in checks if c.status == secrets.SKIPPED)
     note = f", {skipped} skipped" if skipped else ""
-    return GateResult("secrets", PASSED, f"{len(checks) - skipped} reference(s) present{note}")
+    return GateResult("secrets", GateOutcome.PASSED, f"{len(checks) - skipped} reference(s) present{note}")
 
 
 def check_gates(
@@ -170,11 +149,14 @@ def check_gates(
         outcome = runner(argv, folder, env, timeout.total_seconds())
         outcome = CommandOutcome(outcome.returncode, credentials.redact_output(outcome.output, known))
         if outcome.returncode is None:
-            results.append(GateResult(name, FAILED, f"timed out after {timeout}", outcome.output))
+            results.append(GateResult(name, GateOutcome.FAILED, f"timed out after {timeout}", outcome.output))
+        elif outcome.returncode == CANNOT_START and outcome.output.startswith("cannot run "):
+            results.append(GateResult(name, GateOutcome.ERRORED, outcome.output.strip(), outcome.output))
         elif outcome.returncode != 0:
-            results.append(GateResult(name, FAILED, f"exit code {outcome.returncode}", outcome.output))
+            detail = f"exit code {outcome.returncode}"
+            results.append(GateResult(name, GateOutcome.FAILED, detail, outcome.output))
         else:
-            results.append(GateResult(name, PASSED, "exit code 0", outcome.output))
+            results.append(GateResult(name, GateOutcome.PASSED, "exit code 0", outcome.output))
     return results
 
 
@@ -195,16 +177,14 @@ def soak_gate(db: Database, source: str, revision: str, soak: timedelta, now: da
     since = running_since(db, source, revision)
     if since is None:
         return GateResult(
-            "soak", WAITING, f"{revision[:12]} has not been applied in {source} yet (soak {soak})"
+            "soak", GateOutcome.WAITING, f"{revision[:12]} has not been applied in {source} yet (soak {soak})"
         )
     ready = since + soak
     if now >= ready:
-        return GateResult("soak", PASSED, f"running in {source} since {since.isoformat()}")
+        return GateResult("soak", GateOutcome.PASSED, f"running in {source} since {since.isoformat()}")
     return GateResult(
-        "soak", WAITING, f"running in {source} since {since.isoformat()}, needs {soak}", ready_at=ready
+        "soak",
+        GateOutcome.WAITING,
+        f"running in {source} since {since.isoformat()}, needs {soak}",
+        ready_at=ready,
     )
-
-
-def all_passed(results: Sequence[Mapping[str, Any]]) -> bool:
-    """True when no stored gate result failed."""
-    return all(r.get("status") != FAILED for r in results)

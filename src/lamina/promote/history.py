@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lamina.core.states import PromotionStatus
 from lamina.fleet import lockfile
 from lamina.promote import backfill, commits, requests
 from lamina.resolve.resolver import Repository
@@ -128,7 +129,9 @@ def stats(
     """The four DORA figures from lamina's records (see the module docstring)."""
     fleet = repo.fleet
     wanted = [fleet.environment(e).name for e in environments] or list(fleet.ordered_environments())
-    promoted = [r for r in store.list_requests(db, statuses=("promoted",)) if r.target in wanted]
+    promoted = [
+        r for r in store.list_requests(db, statuses=(PromotionStatus.PROMOTED,)) if r.target in wanted
+    ]
     since = now - timedelta(days=window_days)
     frequency = {}
     for env in wanted:

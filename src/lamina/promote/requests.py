@@ -22,10 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from lamina.clusters import secrets
+from lamina.core import gates as gate_results
+from lamina.core.states import PromotionStatus, RequestKind
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
@@ -40,23 +41,8 @@ from lamina.store.promotions import PromotionRecord
 Clock = Callable[[], datetime]
 
 
-class Status(StrEnum):
-    """Where a request stands."""
-
-    PENDING = "pending"
-    """Recorded; its gates have not run yet."""
-    TESTING = "testing"
-    """Gates passed (a soak may still be running); approvals are collected."""
-    APPROVED = "approved"
-    """Enough people approved; ``apply`` may commit the pin."""
-    PROMOTED = "promoted"
-    """The pin is committed to lamina.lock."""
-    REJECTED = "rejected"
-    """Someone with the right to decide said no."""
-    FAILED = "failed"
-    """A gate failed."""
-    STALE = "stale"
-    """The target's resolved configs changed after the request; open a new one."""
+Status = PromotionStatus
+"""Where a request stands (:class:`lamina.core.states.PromotionStatus`)."""
 
 
 MAX_ID = 2**63 - 1  # what a database's BIGINT holds
@@ -84,7 +70,7 @@ def parse_id(text: str) -> int:
 
 def action_prefix(record: PromotionRecord) -> str:
     """The audit action family: ``emergency``, ``rollback`` or ``promotion``."""
-    return "emergency" if record.emergency else record.kind
+    return "emergency" if record.emergency else record.kind.value
 
 
 def require_git(repo: Repository) -> GitRepo:
@@ -165,8 +151,8 @@ def refuse_if_stale(
     store.transition(
         db,
         record.id,
-        from_statuses=(Status.PENDING, Status.TESTING, Status.APPROVED),
-        to=Status.STALE,
+        from_statuses=(PromotionStatus.PENDING, PromotionStatus.TESTING, PromotionStatus.APPROVED),
+        to=PromotionStatus.STALE,
         actor=actor,
         action=f"{action_prefix(record)}.stale",
         at=now,
@@ -210,7 +196,7 @@ def request(
     return _open(
         repo,
         db,
-        kind="promotion",
+        kind=RequestKind.PROMOTION,
         source=source,
         target=target,
         revision=revision,
@@ -258,7 +244,7 @@ def rollback(
     return _open(
         repo,
         db,
-        kind="rollback",
+        kind=RequestKind.ROLLBACK,
         source=None,
         target=target,
         revision=revision,
@@ -276,7 +262,7 @@ def _open(
     repo: Repository,
     db: Database,
     *,
-    kind: str,
+    kind: RequestKind,
     source: str | None,
     target: str,
     revision: str,
@@ -289,13 +275,13 @@ def _open(
     lookups: secrets.Lookups | None = None,
 ) -> PromotionRecord:
     pin = repo.pins.get(target)
-    if kind == "promotion" and pin is not None and pin.revision == revision:
+    if kind is RequestKind.PROMOTION and pin is not None and pin.revision == revision:
         raise InputError(f"{target} already runs {revision[:12]}; nothing to promote")
     with moved_repository(repo, target, revision) as moved:
         hashes = target_hashes(moved, target)
-        family = "emergency" if emergency else kind
+        family = "emergency" if emergency else kind.value
         detail: dict[str, Any] = {
-            "kind": kind,
+            "kind": kind.value,
             "source": source,
             "target": target,
             "revision": revision,
@@ -331,18 +317,17 @@ def _open(
         )
     if conf.soak is not None and source is not None:
         results.append(gates.soak_gate(db, source, revision, conf.soak, now()))
-    stored = [result.to_json() for result in results]
-    to = Status.TESTING if gates.all_passed(stored) else Status.FAILED
+    to = PromotionStatus.TESTING if gate_results.all_passed(results) else PromotionStatus.FAILED
     store.transition(
         db,
         record.id,
-        from_statuses=(Status.PENDING,),
+        from_statuses=(PromotionStatus.PENDING,),
         to=to,
         actor=actor,
-        action=f"{family}.gates-{'passed' if to == Status.TESTING else 'failed'}",
+        action=f"{family}.gates-{'passed' if to is PromotionStatus.TESTING else 'failed'}",
         at=now(),
-        detail={"gates": [{k: v for k, v in r.items() if k != "output"} for r in stored]},
-        values={"gates": stored},
+        detail={"gates": [{k: v for k, v in r.to_json().items() if k != "output"} for r in results]},
+        gates=results,
     )
     return store.get_request(db, record.id)
 
@@ -354,16 +339,16 @@ def to_json(record: PromotionRecord, backfill: str | None = None) -> dict[str, A
         "source": record.source,
         "target": record.target,
         "revision": record.revision,
-        "status": record.status,
+        "status": record.status.value,
         "emergency": record.emergency,
         "requested_by": record.requested_by,
         "approvals": [
-            {"actor": d.actor, "decision": d.decision, "at": d.at.isoformat(), "comment": d.comment}
+            {"actor": d.actor, "decision": d.decision.value, "at": d.at.isoformat(), "comment": d.comment}
             for d in record.decisions
         ],
         "config_hashes": dict(record.config_hashes),
-        "gates": [dict(g) for g in record.gates],
-        "kind": record.kind,
+        "gates": [g.to_json() for g in record.gates],
+        "kind": record.kind.value,
         "reason": record.reason,
         "requested_at": record.requested_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),

@@ -102,7 +102,7 @@ def build_router() -> APIRouter:
         for value in status or []:
             if value not in known:
                 raise HTTPException(400, f"unknown status {value!r}")
-        records = store.list_requests(context.database, statuses=status or ())
+        records = store.list_requests(context.database, statuses=[requests.Status(s) for s in status or ()])
         with context.repository() as repo:
             states = backfill.refresh(repo, context.database, records, _now()) if records else {}
         return [requests.to_json(r, states.get(r.id)) for r in records]

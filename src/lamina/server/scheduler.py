@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.clusters import connection
 from lamina.drift import checking
-from lamina.drift.status import DriftReport, DriftStatus
+from lamina.drift.status import DriftReport
+from lamina.core.states import DriftStatus
 from lamina.errors import LaminaError
 from lamina.fleet.model import Fleet
 from lamina.notify import alerts, sinks

@@ -18,6 +18,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lamina.core.gates import GateResult
+from lamina.core.states import Decision, PromotionStatus, RequestKind
 from lamina.errors import RuleRefused, UnknownTargetError
 from lamina.store import audit
 from lamina.store.database import Database
@@ -25,11 +27,11 @@ from lamina.store.models import Approval, Freeze, Promotion
 
 
 @dataclass(frozen=True)
-class Decision:
+class DecisionRecord:
     """One person's approval or rejection of a request."""
 
     actor: str
-    decision: str  # approve, reject
+    decision: Decision
     at: datetime
     comment: str | None = None
 
@@ -39,27 +41,27 @@ class PromotionRecord:
     """A promotion request as stored, with its decisions (oldest first)."""
 
     id: int
-    kind: str  # promotion, rollback
+    kind: RequestKind
     source: str | None
     target: str
     revision: str
-    status: str
+    status: PromotionStatus
     emergency: bool
     reason: str | None
     requested_by: str
     requested_at: datetime
     updated_at: datetime
     config_hashes: Mapping[str, str]
-    gates: Sequence[Mapping[str, Any]]
+    gates: tuple[GateResult, ...]
     commit: str | None
     backfill_due: datetime | None
     backfill_done_at: datetime | None
-    decisions: tuple[Decision, ...] = ()
+    decisions: tuple[DecisionRecord, ...] = ()
 
     @property
     def approvers(self) -> tuple[str, ...]:
         """Everyone who approved, in order."""
-        return tuple(d.actor for d in self.decisions if d.decision == "approve")
+        return tuple(d.actor for d in self.decisions if d.decision is Decision.APPROVE)
 
 
 @dataclass(frozen=True)
@@ -86,22 +88,24 @@ def _record(session: Session, row: Promotion) -> PromotionRecord:
     ).scalars()
     return PromotionRecord(
         id=row.id,
-        kind=row.kind,
+        kind=RequestKind(row.kind),
         source=row.source,
         target=row.target,
         revision=row.revision,
-        status=row.status,
+        status=PromotionStatus(row.status),
         emergency=bool(row.emergency),
         reason=row.reason,
         requested_by=row.requested_by,
         requested_at=utc(row.requested_at),
         updated_at=utc(row.updated_at),
         config_hashes=dict(row.config_hashes or {}),
-        gates=list(row.gates or []),
+        gates=tuple(GateResult.from_json(g) for g in row.gates or [] if isinstance(g, Mapping)),
         commit=row.commit,
         backfill_due=utc(row.backfill_due) if row.backfill_due else None,
         backfill_done_at=utc(row.backfill_done_at) if row.backfill_done_at else None,
-        decisions=tuple(Decision(d.actor, d.decision, utc(d.at), d.comment) for d in decisions),
+        decisions=tuple(
+            DecisionRecord(d.actor, Decision(d.decision), utc(d.at), d.comment) for d in decisions
+        ),
     )
 
 
@@ -115,7 +119,7 @@ def _load(session: Session, request_id: int) -> PromotionRecord:
 def create_request(
     db: Database,
     *,
-    kind: str,
+    kind: RequestKind,
     source: str | None,
     target: str,
     revision: str,
@@ -131,11 +135,11 @@ def create_request(
 
     def write(session: Session) -> PromotionRecord:
         row = Promotion(
-            kind=kind,
+            kind=kind.value,
             source=source,
             target=target,
             revision=revision,
-            status="pending",
+            status=PromotionStatus.PENDING.value,
             emergency=emergency,
             reason=reason,
             requested_by=requested_by,
@@ -170,14 +174,14 @@ def get_request(db: Database, request_id: int) -> PromotionRecord:
 
 
 def list_requests(
-    db: Database, statuses: Collection[str] = (), target: str | None = None
+    db: Database, statuses: Collection[PromotionStatus] = (), target: str | None = None
 ) -> list[PromotionRecord]:
     """Requests, newest first, optionally only those in statuses or into target."""
 
     def query(session: Session) -> list[PromotionRecord]:
         stmt = select(Promotion).order_by(Promotion.id.desc())
         if statuses:
-            stmt = stmt.where(Promotion.status.in_(list(statuses)))
+            stmt = stmt.where(Promotion.status.in_([status.value for status in statuses]))
         if target is not None:
             stmt = stmt.where(Promotion.target == target)
         return [_record(session, row) for row in session.execute(stmt).scalars()]
@@ -188,15 +192,15 @@ def list_requests(
 def _conditional(
     session: Session,
     request_id: int,
-    from_statuses: Collection[str],
-    to: str,
+    from_statuses: Collection[PromotionStatus],
+    to: PromotionStatus,
     at: datetime,
     values: Mapping[str, Any],
 ) -> bool:
     result = session.execute(
         update(Promotion)
-        .where(Promotion.id == request_id, Promotion.status.in_(list(from_statuses)))
-        .values(status=to, updated_at=at, **values)
+        .where(Promotion.id == request_id, Promotion.status.in_([status.value for status in from_statuses]))
+        .values(status=to.value, updated_at=at, **values)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
@@ -206,27 +210,33 @@ def transition(
     db: Database,
     request_id: int,
     *,
-    from_statuses: Collection[str],
-    to: str,
+    from_statuses: Collection[PromotionStatus],
+    to: PromotionStatus,
     actor: str,
     action: str,
     at: datetime,
     detail: Mapping[str, Any],
     values: Mapping[str, Any] | None = None,
+    gates: Sequence[GateResult] | None = None,
 ) -> bool:
     """Move a request to status ``to`` if it is in one of from_statuses, with its audit record.
 
     Args:
-        values: other columns to set in the same update (``gates``, ``commit``, ``backfill_due``).
+        values: other columns to set in the same update (``commit``, ``backfill_due``).
+        gates: the request's gate results, stored with the change.
 
     Returns:
         True when this call made the change; False when the request was not in from_statuses
         (someone else got there first).
     """
 
+    columns = dict(values or {})
+    if gates is not None:
+        columns["gates"] = [gate.to_json() for gate in gates]
+
     def write(session: Session) -> bool:
         request = _load(session, request_id)
-        if not _conditional(session, request_id, from_statuses, to, at, values or {}):
+        if not _conditional(session, request_id, from_statuses, to, at, columns):
             return False
         audit.append(
             session,
@@ -235,7 +245,7 @@ def transition(
             at=at,
             environment=request.target,
             subject=f"PR-{request_id}",
-            detail={"from": request.status, "to": to, **detail},
+            detail={"from": request.status.value, "to": to.value, **detail},
         )
         return True
 
@@ -247,7 +257,7 @@ def decide(
     request_id: int,
     *,
     actor: str,
-    decision: str,
+    decision: Decision,
     at: datetime,
     comment: str | None,
     allowed: Callable[[PromotionRecord], None],
@@ -268,7 +278,7 @@ def decide(
 
     def write(session: Session) -> PromotionRecord:
         request = _load(session, request_id)
-        if request.status != "testing":
+        if request.status is not PromotionStatus.TESTING:
             raise RuleRefused(
                 f"PR-{request_id} is {request.status}; only a request whose gates passed "
                 "(status testing) takes approvals"
@@ -279,7 +289,9 @@ def decide(
         try:
             with session.begin_nested():
                 session.add(
-                    Approval(promotion_id=request_id, actor=actor, decision=decision, at=at, comment=comment)
+                    Approval(
+                        promotion_id=request_id, actor=actor, decision=decision.value, at=at, comment=comment
+                    )
                 )
         except IntegrityError:
             raise RuleRefused(f"{actor} already decided on PR-{request_id}") from None
@@ -287,7 +299,7 @@ def decide(
         audit.append(
             session,
             actor=actor,
-            action=f"{action_prefix}.{decision}",
+            action=f"{action_prefix}.{decision.value}",
             at=at,
             environment=request.target,
             subject=f"PR-{request_id}",
@@ -296,14 +308,14 @@ def decide(
         approvals = session.execute(
             select(func.count())
             .select_from(Approval)
-            .where(Approval.promotion_id == request_id, Approval.decision == "approve")
+            .where(Approval.promotion_id == request_id, Approval.decision == Decision.APPROVE.value)
         ).scalar_one()
         to = None
-        if decision == "reject":
-            to = "rejected"
+        if decision is Decision.REJECT:
+            to = PromotionStatus.REJECTED
         elif approvals >= required(request):
-            to = "approved"
-        if to is not None and _conditional(session, request_id, ("testing",), to, at, {}):
+            to = PromotionStatus.APPROVED
+        if to is not None and _conditional(session, request_id, (PromotionStatus.TESTING,), to, at, {}):
             audit.append(
                 session,
                 actor=actor,
@@ -311,7 +323,12 @@ def decide(
                 at=at,
                 environment=request.target,
                 subject=f"PR-{request_id}",
-                detail={**base, "from": "testing", "to": to, "approvals": approvals},
+                detail={
+                    **base,
+                    "from": PromotionStatus.TESTING.value,
+                    "to": to.value,
+                    "approvals": approvals,
+                },
             )
         return _load(session, request_id)
 
