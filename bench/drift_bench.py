@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from k8s_support import EmulatedFleet
-from lamina.clusters import apply, connection
+from lamina.clusters import apply, connection, outcomes
 from lamina.drift import checking
 from lamina.resolve.resolver import Repository
 
@@ -107,7 +107,9 @@ def prepare(
     now = datetime.datetime.now(datetime.UTC)
     with ThreadPoolExecutor(max_workers=args.parallelism) as pool:
         rendered = checking.render_targets(repo, repo.targets())
-        list(pool.map(lambda item: apply.apply_config(item, settings, apply.ApplyOptions(), now), rendered))
+        list(
+            pool.map(lambda item: apply.apply_config(item, settings, outcomes.ApplyOptions(), now), rendered)
+        )
     return root, k8s, settings
 
 

@@ -8,19 +8,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lamina.cli import lazy, output
-from lamina.cli.apply import kube_settings, record
+from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
+from lamina.clusters.outcomes import ApplyOutcome
+from lamina.core.states import DriftStatus
 from lamina.core.targets import TargetRef
 from lamina.drift import adopt as adopting
 from lamina.drift.status import DriftReport
-from lamina.core.states import DriftStatus
 from lamina.errors import InputError
 from lamina.fleet.selectors import Selector
 
 if TYPE_CHECKING:
     from lamina.drift import checking
+    from lamina.ship import healing
 else:
     checking = lazy.module("lamina.drift.checking")
+    healing = lazy.module("lamina.ship.healing")
 
 _STYLES = {
     DriftStatus.IN_SYNC: "green",
@@ -65,15 +68,16 @@ def drift(
     chosen = Selector.parse(selector)
     refs = repo.targets(environments or (), chosen)
     now = datetime.datetime.now(datetime.UTC)
-    with output.progress("checking drift", len(refs)) as advance:
-        result = checking.check(repo, refs, settings, options, done=lambda r: advance())
-    healed = []
-    if heal:
-        healed = checking.heal(result, settings, options, now)
     db = state.database()
-    if healed:
-        record(db, healed, state.user(), now, dirty=False)
-    reports = checking.remember(db, result.reports, now)
+    healed: tuple[ApplyOutcome, ...] = ()
+    with output.progress("checking drift", len(refs)) as advance:
+        if heal:
+            done = healing.heal(
+                repo, db, refs, actor=state.user(), kube=settings, now=now, done=lambda r: advance()
+            )
+            reports, healed = list(done.reports), done.outcomes
+        else:
+            reports = checking.run(repo, db, refs, settings, now, done=lambda r: advance())
     groups = checking.group(reports)
     if as_json:
         items = [r.to_json(now) for r in reports]

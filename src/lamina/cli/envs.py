@@ -9,7 +9,8 @@ import typer
 from lamina.cli import output
 from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
-from lamina.clusters import health as checking
+from lamina.clusters import destinations
+from lamina.clusters.health import Health
 from lamina.fleet.model import Cluster
 from lamina.fleet.selectors import Selector
 from lamina.reports import views
@@ -53,7 +54,7 @@ def clusters(
     healths = _health_checks([repo.fleet.clusters[row["name"]] for row in rows], kube_settings(repo))
     for row in rows:
         found = healths.get(row["name"])
-        row["health"] = "suspended" if row["suspended"] else found.summary if found else "ok (directory)"
+        row["health"] = "suspended" if row["suspended"] or found is None else found.summary
         if found is not None:
             row["checks"] = found.to_json()
     if as_json:
@@ -75,12 +76,12 @@ def clusters(
     )
 
 
-def _health_checks(clusters: list[Cluster], settings: Any) -> dict[str, checking.Health]:
+def _health_checks(clusters: list[Cluster], settings: Any) -> dict[str, Health]:
     """Health of every cluster that is not suspended, checked in parallel."""
     from concurrent.futures import ThreadPoolExecutor
 
-    wanted = [c for c in clusters if not c.suspended and c.directory is None]
+    wanted = [c for c in clusters if not c.suspended]
     if not wanted:
         return {}
     with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
-        return {h.cluster: h for h in pool.map(lambda c: checking.check(c, settings), wanted)}
+        return {h.cluster: h for h in pool.map(lambda c: destinations.check_health(c, settings), wanted)}

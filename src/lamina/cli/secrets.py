@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -12,7 +10,6 @@ import typer
 from lamina.cli import output
 from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
-from lamina.clusters import secret_keys
 from lamina.clusters import secrets as checking
 from lamina.resolve.resolver import Repository
 
@@ -24,24 +21,9 @@ app = typer.Typer(
 )
 
 
-def vault_hook() -> Callable[[str], str] | None:
-    """Vault lookups when $VAULT_ADDR is set (token from $VAULT_TOKEN); else None (skipped)."""
-    address = os.environ.get("VAULT_ADDR")
-    if not address:
-        return None
-    from lamina.clusters import vault
-
-    return vault.vault_lookup(address, os.environ.get("VAULT_TOKEN"))
-
-
-@contextmanager
-def secret_lookups(repo: Repository) -> Iterator[checking.Lookups]:
-    """The Kubernetes and Vault lookups of this command, closed afterwards."""
-    lookup, close = secret_keys.kubernetes_lookup(kube_settings(repo))
-    try:
-        yield checking.Lookups(kubernetes=lookup, vault=vault_hook())
-    finally:
-        close()
+def secret_lookups(repo: Repository) -> checking.Lookups:
+    """The Kubernetes and Vault lookups of this command (close them, or use ``with``)."""
+    return checking.Lookups.from_environment(os.environ, kube_settings(repo))
 
 
 @app.command("check")
@@ -53,9 +35,7 @@ def check(
     """Every {secret = "name/key"} of ENV's targets exists in each cluster; exit 1 when one is missing."""
     repo = session(ctx).repository()
     with secret_lookups(repo) as lookups:
-        checks = checking.check_environment(
-            repo, environment, kubernetes=lookups.kubernetes, vault=lookups.vault
-        )
+        checks = checking.check_environment(repo, environment, lookups)
     if as_json:
         output.print_json([c.to_json() for c in checks])
     elif not checks:

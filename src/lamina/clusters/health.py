@@ -1,15 +1,15 @@
-"""Is a cluster usable: reachable, which Kubernetes version, does its namespace exist, how long it took."""
+"""Is a cluster usable: reachable, which Kubernetes version, does its namespace exist, how long it took.
+
+Each destination answers it (:meth:`lamina.clusters.destinations.Destination.health`).
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from lamina.clusters import connection, faults
-from lamina.fleet.model import Cluster
+DIRECTORY = "directory"
+"""The version a directory cluster reports: it has no API server."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Health:
         """One line for a table cell."""
         if not self.reachable:
             return self.problem or "unreachable"
+        if self.version == DIRECTORY:
+            return "ok (directory)" if self.namespace_present else "ok (directory, not rendered yet)"
         parts = [f"ok {self.version}" if self.version else "ok"]
         if self.namespace_present is False:
             parts = [f"namespace missing ({self.version})"]
@@ -45,45 +47,3 @@ class Health:
             "seconds": round(self.seconds, 4),
             "problem": self.problem,
         }
-
-
-def check(
-    cluster: Cluster, settings: connection.KubeSettings, clock: Callable[[], float] = time.perf_counter
-) -> Health:
-    """Check one cluster (a directory cluster: its folder's parent can be written)."""
-    started = clock()
-    if cluster.directory is not None:
-        folder = settings.repo_root / cluster.directory
-        exists = folder.is_dir()
-        return Health(
-            cluster.name,
-            True,
-            "directory",
-            exists,
-            clock() - started,
-            None if exists else "folder not rendered yet",
-        )
-    present: bool | None = None
-    problem: str | None = None
-    try:
-        with connection.connect(cluster, settings) as conn:
-            version = conn.call(conn.version_api.get_code).git_version
-            try:
-                conn.call(conn.core.read_namespace, cluster.namespace)
-                present = True
-            except faults.ClusterFault as exc:
-                if exc.kind is faults.FaultKind.NOT_FOUND:
-                    present = False
-                elif exc.kind is faults.FaultKind.PERMANENT:
-                    problem = "may not read the namespace"
-                else:
-                    raise
-    except faults.ClusterFault as exc:
-        return Health(cluster.name, False, None, None, clock() - started, exc.message)
-    return Health(cluster.name, True, str(version), present, clock() - started, problem)
-
-
-def folder_of(root: Path, cluster: Cluster) -> Path:
-    """Where a directory cluster lives."""
-    assert cluster.directory is not None
-    return root / cluster.directory

@@ -1,4 +1,5 @@
-"""What runs: the ConfigMap lamina applied to a cluster, or the files in a directory cluster's folder.
+"""What runs: the ConfigMap lamina applied to a cluster (a directory cluster's folder is read by
+:mod:`lamina.clusters.directory`).
 
 Label selectors are sent to the server *and* checked on what comes back, so a server (or a
 proxy, or an emulator) that ignores the selector can never make lamina touch someone
@@ -7,15 +8,13 @@ else's ConfigMap.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lamina.clusters import faults
 from lamina.clusters.connection import Connection
-from lamina.render import configmaps, folders
+from lamina.render import configmaps
 from lamina.render.configmaps import RenderedConfig
 
 ANNOTATION_APPLIED_AT = "lamina.dev/applied-at"
@@ -146,43 +145,6 @@ def _last_writer(entries: list[Mapping[str, Any]]) -> tuple[str | None, str | No
         return None, None
     newest = max(timed, key=lambda e: str(e["time"]))
     return (str(newest["manager"]) if newest.get("manager") else None), str(newest["time"])
-
-
-_HASH_LABEL = re.compile(rf"^\s*{re.escape(configmaps.LABEL_HASH)}:\s*['\"]?([0-9a-f]+)", re.MULTILINE)
-_LABEL_LINE = re.compile(
-    r"^\s{6,}(lamina\.dev/[a-z-]+|app\.kubernetes\.io/managed-by):\s*['\"]?([^'\"\s]+)", re.MULTILINE
-)
-
-
-def read_directory(folder: Path) -> LiveConfig | None:
-    """The files of a directory cluster's folder (None when it holds no agent-config.json)."""
-    if not (folder / configmaps.CONFIG_KEY).is_file():
-        return None
-    data: dict[str, str] = {}
-    newest = 0.0
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        newest = max(newest, path.stat().st_mtime)
-        if path.name == folders.KUSTOMIZATION:
-            continue
-        data[path.name] = path.read_text(encoding="utf-8", errors="replace")
-    kustomization = folder / folders.KUSTOMIZATION
-    text = kustomization.read_text(errors="replace") if kustomization.is_file() else ""
-    labels = {key: value for key, value in _LABEL_LINE.findall(text)}
-    import datetime
-
-    when = datetime.datetime.fromtimestamp(newest, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    from lamina.render import names
-
-    return LiveConfig(
-        name=None if not data else f"-{names.configmap_suffix(data)}",
-        data=data,
-        labels=labels,
-        where=str(folder),
-        changed_at=when,
-        extra={folders.KUSTOMIZATION: text},
-    )
 
 
 def _json(response: Any) -> dict[str, Any]:

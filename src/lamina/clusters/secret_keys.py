@@ -8,11 +8,9 @@ never turned into a client object (whose repr would show them), logged, or retur
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
-from lamina.clusters import connection, faults, secrets
-from lamina.fleet.model import Cluster
+from lamina.clusters import connection, faults
 
 
 def secret_key_names(conn: connection.Connection, name: str) -> set[str] | None:
@@ -27,37 +25,3 @@ def secret_key_names(conn: connection.Connection, name: str) -> set[str] | None:
     keys = set((body.get("data") or {}).keys()) | set((body.get("stringData") or {}).keys())
     del body, response  # values go no further than this frame
     return keys
-
-
-def kubernetes_lookup(settings: connection.KubeSettings) -> tuple[secrets.KubernetesLookup, Any]:
-    """A lookup for :func:`lamina.clusters.secrets.check_environment`, and a function closing it.
-
-    One connection per cluster is opened on first use and reused for its other references.
-    """
-    opened: dict[str, connection.Connection] = {}
-    failed: dict[str, str] = {}
-    lock = threading.Lock()
-
-    def lookup(cluster: Cluster, name: str, key: str) -> str:
-        with lock:
-            if cluster.name in failed:
-                return secrets.UNREACHABLE
-            conn = opened.get(cluster.name)
-        try:
-            if conn is None:
-                conn = connection.connect(cluster, settings)
-                with lock:
-                    opened[cluster.name] = conn
-            keys = secret_key_names(conn, name)
-        except faults.ClusterFault as exc:
-            if exc.kind is faults.FaultKind.UNREACHABLE:
-                with lock:
-                    failed[cluster.name] = exc.message
-            return secrets.UNREACHABLE
-        return secrets.PRESENT if keys is not None and key in keys else secrets.MISSING
-
-    def close() -> None:
-        for conn in opened.values():
-            conn.close()
-
-    return lookup, close

@@ -2,15 +2,19 @@
 
 Names only, never values: a directory cluster declares the Secrets it has with
 ``[clusters.X] secrets = ["openai/api-key", ...]``; a Kubernetes cluster is asked for the
-Secret's metadata and key names; ``vault:`` references are checked when a Vault address is
-configured and reported as skipped otherwise.
+Secret's metadata and key names (through its :mod:`destination <lamina.clusters.destinations>`);
+``vault:`` references are checked when a Vault address is configured and reported as
+skipped otherwise. :class:`Lookups` is the one place that decides how each kind is looked
+up; the CLI, the server, the promotion gates and the shipping vetting all build it the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from lamina.clusters import connection, destinations, faults
 from lamina.fleet.model import Cluster
 from lamina.resolve.resolver import Repository
 
@@ -39,62 +43,99 @@ class SecretCheck:
         }
 
 
-KubernetesLookup = Callable[[Cluster, str, str], str]
-"""(cluster, secret name, key) -> status, for clusters reached through the Kubernetes API."""
-
-VaultLookup = Callable[[str], str]
-"""(vault reference) -> status."""
+VaultLookup = Callable[[str], bool | None]
+"""(vault reference) -> True present, False missing, None could not ask."""
 
 
-@dataclass(frozen=True)
 class Lookups:
-    """How to reach API clusters' and Vault's secrets; built by the caller (CLI, server)."""
-
-    kubernetes: KubernetesLookup | None = None
-    vault: VaultLookup | None = None
-
-
-def check_environment(
-    repo: Repository,
-    environment: str,
-    kubernetes: KubernetesLookup | None = None,
-    vault: VaultLookup | None = None,
-) -> list[SecretCheck]:
-    """Check every secret reference of every cluster target of environment.
+    """How references are looked up, with the connections it opened; close it after use.
 
     Args:
-        kubernetes: how to look a Secret up in an API cluster; without it such clusters are
-            reported as skipped.
-        vault: how to look a vault: reference up; without it they are skipped.
+        kube: how to reach API clusters; None reports their references as skipped.
+        vault: how to look a ``vault:`` reference up; None reports them as skipped.
     """
-    checks: list[SecretCheck] = []
+
+    def __init__(self, kube: connection.KubeSettings | None = None, vault: VaultLookup | None = None) -> None:
+        self.kube = kube
+        self.vault = vault
+        self._open: dict[str, destinations.Destination] = {}
+        self._unreachable: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str], kube: connection.KubeSettings) -> Lookups:
+        """Clusters through kube, and Vault when ``VAULT_ADDR`` is set (token from ``VAULT_TOKEN``)."""
+        vault = None
+        address = environ.get("VAULT_ADDR")
+        if address:
+            from lamina.clusters import vault as vault_api  # hvac loads only when Vault is in use
+
+            vault = vault_api.vault_lookup(address, environ.get("VAULT_TOKEN"))
+        return cls(kube, vault)
+
+    def check(self, cluster: Cluster, reference: str) -> SecretCheck:
+        """Whether reference exists for cluster (names only)."""
+        if reference.startswith("vault:"):
+            if self.vault is None:
+                return SecretCheck(cluster.name, reference, SKIPPED, "VAULT_ADDR is not set")
+            found = self.vault(reference)
+            status = UNREACHABLE if found is None else PRESENT if found else MISSING
+            return SecretCheck(cluster.name, reference, status)
+        name, _, key = reference.partition("/")
+        if cluster.directory is None and self.kube is None:
+            return SecretCheck(cluster.name, reference, SKIPPED, "no Kubernetes access configured")
+        with self._lock:
+            if cluster.name in self._unreachable:
+                return SecretCheck(cluster.name, reference, UNREACHABLE)
+            destination = self._open.get(cluster.name)
+            if destination is None:
+                destination = destinations.open_destination(cluster, self.kube or connection.KubeSettings())
+                self._open[cluster.name] = destination
+        try:
+            keys = destination.secret_keys(name)
+        except faults.ClusterFault as exc:
+            if exc.kind is faults.FaultKind.UNREACHABLE:
+                with self._lock:
+                    self._unreachable[cluster.name] = exc.message
+            return SecretCheck(cluster.name, reference, UNREACHABLE)
+        if keys is not None and key in keys:
+            return SecretCheck(cluster.name, reference, PRESENT)
+        detail = f"not in [clusters.{cluster.name}] secrets" if cluster.directory is not None else ""
+        return SecretCheck(cluster.name, reference, MISSING, detail)
+
+    def close(self) -> None:
+        """Close every connection opened."""
+        with self._lock:
+            for destination in self._open.values():
+                destination.close()
+            self._open.clear()
+
+    def __enter__(self) -> Lookups:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_environment(repo: Repository, environment: str, lookups: Lookups) -> list[SecretCheck]:
+    """Check every secret reference of every cluster target of environment."""
     env = repo.fleet.environment(environment).name
-    for cluster in repo.fleet.clusters_of(env):
-        config = repo.resolve(f"{env}/{cluster.name}")
-        references = sorted({ref for _, ref in config.secret_refs()})
-        for ref in references:
-            checks.append(_check(cluster, ref, kubernetes, vault))
+    return check_targets(repo, [(env, cluster.name) for cluster in repo.fleet.clusters_of(env)], lookups)
+
+
+def check_targets(
+    repo: Repository, targets: Sequence[tuple[str, str]], lookups: Lookups
+) -> list[SecretCheck]:
+    """Check every secret reference of each ``(environment, cluster)`` target."""
+    checks: list[SecretCheck] = []
+    for env, name in targets:
+        cluster = repo.fleet.cluster(name)
+        config = repo.resolve(f"{env}/{name}")
+        for ref in sorted({ref for _, ref in config.secret_refs()}):
+            checks.append(lookups.check(cluster, ref))
     return checks
 
 
-def _check(
-    cluster: Cluster, ref: str, kubernetes: KubernetesLookup | None, vault: VaultLookup | None
-) -> SecretCheck:
-    if ref.startswith("vault:"):
-        if vault is None:
-            return SecretCheck(cluster.name, ref, SKIPPED, "VAULT_ADDR is not set")
-        return SecretCheck(cluster.name, ref, vault(ref))
-    name, _, key = ref.partition("/")
-    if cluster.directory is not None:
-        status = PRESENT if ref in cluster.secrets else MISSING
-        detail = "" if status == PRESENT else f"not in [clusters.{cluster.name}] secrets"
-        return SecretCheck(cluster.name, ref, status, detail)
-    if kubernetes is None:
-        return SecretCheck(cluster.name, ref, SKIPPED, "no Kubernetes access configured")
-    status = kubernetes(cluster, name, key)
-    return SecretCheck(cluster.name, ref, status)
-
-
 def failures(checks: Sequence[SecretCheck]) -> list[SecretCheck]:
-    """The checks that block a promotion: missing or unreachable."""
+    """The checks that block a promotion or a shipment: missing or unreachable."""
     return [c for c in checks if c.status in (MISSING, UNREACHABLE)]

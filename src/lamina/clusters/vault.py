@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lamina.clusters.secrets import MISSING, PRESENT, UNREACHABLE
 
-
-def vault_lookup(address: str, token: str | None, timeout: float = 5.0) -> Callable[[str], str]:
-    """A lookup for :func:`lamina.clusters.secrets.check_environment`'s ``vault`` hook."""
+def vault_lookup(address: str, token: str | None, timeout: float = 5.0) -> Callable[[str], bool | None]:
+    """A lookup for :class:`lamina.clusters.secrets.Lookups`: True present, False missing, None
+    when Vault could not be asked."""
     import hvac
     import requests as http
 
     client = hvac.Client(url=address, token=token, timeout=timeout)
 
-    def lookup(reference: str) -> str:
+    def lookup(reference: str) -> bool | None:
         body = reference.removeprefix("vault:")
         path, _, key = body.partition("#")
         mount, _, secret_path = path.partition("/")
@@ -27,12 +26,12 @@ def vault_lookup(address: str, token: str | None, timeout: float = 5.0) -> Calla
                 path=secret_path, mount_point=mount, raise_on_deleted_version=True
             )
         except hvac.exceptions.InvalidPath:
-            return MISSING
+            return False
         except (hvac.exceptions.VaultError, http.exceptions.RequestException):
-            return UNREACHABLE
+            return None
         data = response.get("data", {}).get("data", {}) if isinstance(response, dict) else {}
         present = isinstance(data, dict) and key in data
         del data, response  # the values are not lamina's to keep
-        return PRESENT if present else MISSING
+        return present
 
     return lookup

@@ -19,7 +19,8 @@ class RequestKind(enum.StrEnum):
     ROLLBACK = "rollback"
     """An environment's pin back to an older revision."""
     CHANGE = "change"
-    """No pin: edits outside ``base/`` (overlays, cluster layers, lamina.toml) into a protected environment."""
+    """No pin moves: edits outside ``base/`` (overlays, cluster layers, lamina.toml) into a
+    protected environment."""
 
 
 class PromotionStatus(enum.StrEnum):

@@ -15,8 +15,8 @@ from typing import Any
 
 from lamina.core import diffs
 from lamina.core.paths import KeyPath, parse_path
-from lamina.drift.status import FILE_PREFIX, DriftReport
 from lamina.core.states import DriftStatus
+from lamina.drift.status import FILE_PREFIX, DriftReport
 from lamina.errors import InputError, Refused
 from lamina.source import documents
 from lamina.source.edits import EditableFile, write_atomic

@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from lamina.clusters import apply, connection, faults, live
+from lamina.clusters import connection, destinations, faults
+from lamina.clusters.outcomes import ApplyOptions
+from lamina.core.states import DriftStatus
 from lamina.core.targets import TargetRef
 from lamina.drift import status
 from lamina.drift.status import DriftReport
-from lamina.core.states import DriftStatus
-from lamina.fleet.settings import FleetSettings
-from lamina.render import configmaps, folders
+from lamina.fleet.settings import DEFAULT_KEEP, FleetSettings
+from lamina.render import configmaps
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.resolver import Repository
 from lamina.store import drift as drift_store
@@ -32,7 +33,7 @@ class DriftOptions:
     ignore: tuple[str, ...] = ()
     workload: str | None = None
     resources: tuple[str, ...] = ()
-    keep: int = apply.DEFAULT_KEEP
+    keep: int = DEFAULT_KEEP
 
     @classmethod
     def from_fleet(cls, settings: FleetSettings) -> DriftOptions:
@@ -43,6 +44,10 @@ class DriftOptions:
             resources=settings.render.resources,
             keep=settings.render.keep,
         )
+
+    def apply_options(self, dry_run: bool = False) -> ApplyOptions:
+        """How a heal ships what git says."""
+        return ApplyOptions(workload=self.workload, keep=self.keep, resources=self.resources, dry_run=dry_run)
 
 
 @dataclass
@@ -71,25 +76,15 @@ def check_one(
     assert cluster is not None
     if cluster.suspended:
         return status.suspended(rendered), 0
-    if cluster.directory is not None:
-        folder = settings.repo_root / cluster.directory
-        desired = {k: v.decode("utf-8") for k, v in folders.folder_files(rendered, options.resources).items()}
-        return status.compare(rendered, live.read_directory(folder), options.ignore, desired), 0
-    conn: connection.Connection | None = None
+    destination = destinations.open_destination(cluster, settings)
     try:
-        conn = connection.connect(cluster, settings)
-        found = live.read_kubernetes(conn, rendered, options.workload)
-        return status.compare(rendered, found, options.ignore), conn.requests
+        found = destination.read(rendered, options.workload)
+        layout = destination.desired_layout(rendered, options.apply_options())
+        return status.compare(rendered, found, options.ignore, layout), destination.requests
     except faults.ClusterFault as exc:
-        if exc.kind is faults.FaultKind.UNREACHABLE:
-            return status.unreachable(
-                rendered, f"{cluster.name}: {exc.message}"
-            ), conn.requests if conn else 0
-        report = status.unreachable(rendered, f"{cluster.name}: {exc.message}")
-        return report, conn.requests if conn else 0
+        return status.unreachable(rendered, f"{cluster.name}: {exc.message}"), destination.requests
     finally:
-        if conn is not None:
-            conn.close()
+        destination.close()
 
 
 def check(
@@ -118,7 +113,7 @@ def check(
         for start in range(0, len(refs), batch):
             rendered = render_targets(repo, refs[start : start + batch])
             for item, (report, requests) in zip(rendered, pool.map(one, rendered), strict=True):
-                if report.status in HEALABLE:
+                if report.status.healable:
                     assert item.config.cluster is not None
                     result.rendered[item.config.cluster.name] = item
                 elif report.live_config is not None:
@@ -126,36 +121,6 @@ def check(
                 result.reports.append(report)
                 result.requests += requests
     return result
-
-
-HEALABLE = (DriftStatus.DRIFTED, DriftStatus.OUT_OF_SYNC)
-
-
-def heal(
-    result: Check,
-    settings: connection.KubeSettings,
-    options: DriftOptions,
-    now: datetime.datetime,
-) -> list[apply.ApplyOutcome]:
-    """Re-apply the desired config to drifted and out-of-sync clusters only; re-check them.
-
-    Clusters whose differences are all ignored are in sync and left alone. Updates
-    ``result.reports`` in place with the status after healing.
-    """
-    targets = [r for r in result.reports if r.status in HEALABLE]
-    apply_options = apply.ApplyOptions(
-        workload=options.workload, keep=options.keep, resources=options.resources
-    )
-    outcomes = []
-    for report in targets:
-        rendered = result.rendered[report.cluster]
-        outcome = apply.apply_config(rendered, settings, apply_options, now)
-        outcomes.append(outcome)
-        after, requests = check_one(rendered, settings, options)
-        result.requests += outcome.requests + requests
-        index = result.reports.index(report)
-        result.reports[index] = after
-    return outcomes
 
 
 def remember(db: Database, reports: Sequence[DriftReport], now: datetime.datetime) -> list[DriftReport]:
@@ -207,3 +172,19 @@ def group(reports: Sequence[DriftReport]) -> list[DriftGroup]:
             )
         )
     return sorted(out, key=lambda g: (-len(g.clusters), g.clusters))
+
+
+def run(
+    repo: Repository,
+    db: Database,
+    refs: Sequence[TargetRef],
+    kube: connection.KubeSettings,
+    now: datetime.datetime,
+    done: Callable[[DriftReport], None] = lambda report: None,
+) -> list[DriftReport]:
+    """Check drift now: every target of refs, stored, each report carrying since when it holds.
+
+    The use case behind ``lamina drift``, the API's drift run and the server's scheduled checks.
+    """
+    result = check(repo, refs, kube, DriftOptions.from_fleet(repo.fleet.settings), done=done)
+    return remember(db, result.reports, now)

@@ -19,8 +19,8 @@ from typing import Any
 
 from lamina.clusters.live import LiveConfig
 from lamina.core import diffs, hashing
-from lamina.core.states import DriftStatus
 from lamina.core.paths import format_path
+from lamina.core.states import DriftStatus
 from lamina.render import configmaps, names
 from lamina.render.configmaps import RenderedConfig
 
@@ -127,12 +127,12 @@ def compare(
     rendered: RenderedConfig,
     live: LiveConfig | None,
     ignore: Sequence[str],
-    desired_files: Mapping[str, str] | None = None,
+    desired_layout: str | None = None,
 ) -> DriftReport:
     """The status of one cluster from what git renders and what runs.
 
     Args:
-        desired_files: for a directory cluster, the desired ``kustomization.yaml`` text (its
+        desired_layout: for a directory cluster, the desired ``kustomization.yaml`` text (its
             labels and name are part of what must match).
     """
     cluster = rendered.config.cluster
@@ -172,7 +172,7 @@ def compare(
     skipped = tuple(replace(c, ignored=True) for c in changes if ignored(c.path, ignore))
     consistent = _self_consistent(rendered, live, actual_hash)
     same_data = dict(live.data) == dict(rendered.data)
-    same_meta = _same_metadata(rendered, live, desired_files)
+    same_meta = _same_metadata(rendered, live, desired_layout)
     if not counted:
         if skipped or (same_data and same_meta):
             status = DriftStatus.IN_SYNC
@@ -211,16 +211,14 @@ def _self_consistent(rendered: RenderedConfig, live: LiveConfig, actual_hash: st
     return True
 
 
-def _same_metadata(
-    rendered: RenderedConfig, live: LiveConfig, desired_files: Mapping[str, str] | None
-) -> bool:
+def _same_metadata(rendered: RenderedConfig, live: LiveConfig, desired_layout: str | None) -> bool:
     if live.where.startswith("configmap "):
         return live.name == rendered.name and all(live.labels.get(k) == v for k, v in rendered.labels.items())
-    if desired_files is None:
+    if desired_layout is None:
         return True
     from lamina.render import folders
 
-    return live.extra.get(folders.KUSTOMIZATION) == desired_files.get(folders.KUSTOMIZATION)
+    return live.extra.get(folders.KUSTOMIZATION) == desired_layout
 
 
 def unreachable(rendered: RenderedConfig, message: str) -> DriftReport:

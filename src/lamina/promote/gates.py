@@ -24,7 +24,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from lamina.clusters import secrets
 from lamina.core.gates import GateResult
@@ -106,8 +105,7 @@ def validate_gate(moved: Repository, target: str) -> GateResult:
 
 def secrets_gate(moved: Repository, target: str, lookups: secrets.Lookups | None = None) -> GateResult:
     """Every referenced secret exists on every cluster of the target (names only)."""
-    found = lookups or secrets.Lookups()
-    checks = secrets.check_environment(moved, target, kubernetes=found.kubernetes, vault=found.vault)
+    checks = secrets.check_environment(moved, target, lookups or secrets.Lookups())
     failing = secrets.failures(checks)
     if failing:
         listing = ", ".join(f"{c.cluster}: {c.reference} {c.status}" for c in failing)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
@@ -69,23 +67,13 @@ def _id(text: str) -> int:
         raise HTTPException(400, str(exc)) from None
 
 
-@contextmanager
-def _secret_lookups(context: Context, repo: Repository) -> Iterator[secrets.Lookups]:
+def _secret_lookups(context: Context, repo: Repository) -> secrets.Lookups:
     """Kubernetes and Vault lookups for the secrets gate, from the server's environment."""
-    from lamina.clusters import connection, secret_keys
+    from lamina.clusters import connection
 
     environ = context.settings.environ
     kube = connection.KubeSettings.from_environment(environ, repo.root, repo.fleet.settings.apply)
-    lookup, close = secret_keys.kubernetes_lookup(kube)
-    vault = None
-    if environ.get("VAULT_ADDR"):
-        from lamina.clusters import vault as vault_checks
-
-        vault = vault_checks.vault_lookup(environ["VAULT_ADDR"], environ.get("VAULT_TOKEN"))
-    try:
-        yield secrets.Lookups(kubernetes=lookup, vault=vault)
-    finally:
-        close()
+    return secrets.Lookups.from_environment(environ, kube)
 
 
 def build_router() -> APIRouter:
@@ -229,10 +217,8 @@ def build_router() -> APIRouter:
             kube = connection.KubeSettings.from_environment(
                 settings.environ, repo.root, repo.fleet.settings.apply
             )
-            options = checking.DriftOptions.from_fleet(repo.fleet.settings)
-            result = checking.check(repo, repo.targets(), kube, options)
             now = _now()
-            reports = checking.remember(context.database, result.reports, now)
+            reports = checking.run(repo, context.database, repo.targets(), kube, now)
         del who
         return [report.to_json(now) for report in reports]
 

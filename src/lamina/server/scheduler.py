@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lamina.clusters import connection
+from lamina.core.states import DriftStatus
 from lamina.drift import checking
 from lamina.drift.status import DriftReport
-from lamina.core.states import DriftStatus
 from lamina.errors import LaminaError
 from lamina.fleet.model import Fleet
 from lamina.notify import alerts, sinks
@@ -179,9 +179,7 @@ class Scheduler:
             kube = connection.KubeSettings.from_environment(
                 self.context.settings.environ, repo.root, repo.fleet.settings.apply
             )
-            options = checking.DriftOptions.from_fleet(repo.fleet.settings)
-            result = checking.check(repo, repo.targets(), kube, options)
-        reports = checking.remember(self.database, result.reports, now)
+            reports = checking.run(repo, self.database, repo.targets(), kube, now)
         seen = observations(reports)
         notices = self.database.run(lambda s: self._decide(s, seen, now))
         seconds = time.perf_counter() - started

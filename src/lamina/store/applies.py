@@ -87,6 +87,11 @@ def record(session: Session, item: ApplyRecord, actor: str, at: datetime) -> App
     return row
 
 
+def save(db: Database, item: ApplyRecord, actor: str, at: datetime) -> None:
+    """Record one apply and its audit record in a transaction of its own."""
+    db.run(lambda session: record(session, item, actor, at))
+
+
 def latest_per_cluster(session: Session) -> dict[str, Apply]:
     """The newest recorded apply of every cluster (dry runs left out)."""
     newest = (

@@ -1,0 +1,124 @@
+"""A directory cluster: a folder that holds what Argo CD or Flux syncs (the GitOps hand-off).
+
+Applying writes the cluster's rendered folder (``agent-config.json``, the referenced files and
+a ``kustomization.yaml`` whose configMapGenerator builds the same ConfigMap); reading takes
+those files back; a directory cluster "has" the Secrets its ``[clusters.X] secrets`` declares.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lamina.clusters.health import DIRECTORY, Health
+from lamina.clusters.live import LiveConfig
+from lamina.clusters.outcomes import ApplyOptions, ApplyOutcome
+from lamina.core.states import ApplyResult
+from lamina.fleet.model import Cluster
+from lamina.render import configmaps, folders, names
+from lamina.render.configmaps import RenderedConfig
+
+_LABEL_LINE = re.compile(
+    r"^\s{6,}(lamina\.dev/[a-z-]+|app\.kubernetes\.io/managed-by):\s*['\"]?([^'\"\s]+)", re.MULTILINE
+)
+
+
+class DirectoryDestination:
+    """A cluster whose config is a folder of the repository (``[clusters.X] directory``)."""
+
+    requests = 0  # no API: nothing to count
+
+    def __init__(self, cluster: Cluster, repo_root: Path) -> None:
+        assert cluster.directory is not None
+        self.cluster = cluster
+        self.folder = repo_root / cluster.directory
+
+    def read(self, rendered: RenderedConfig, workload: str | None) -> LiveConfig | None:
+        """The files of the folder (None when it holds no agent-config.json)."""
+        del rendered, workload  # a folder holds one target and no workload
+        return read_folder(self.folder)
+
+    def desired_layout(self, rendered: RenderedConfig, options: ApplyOptions) -> str:
+        """The ``kustomization.yaml`` the folder should hold (its labels and name must match too)."""
+        return folders.folder_files(rendered, options.resources)[folders.KUSTOMIZATION].decode("utf-8")
+
+    def write(self, rendered: RenderedConfig, options: ApplyOptions, now: datetime.datetime) -> ApplyOutcome:
+        """Make the folder hold exactly rendered's files; only changed files are rewritten."""
+        del now
+        files = folders.folder_files(rendered, options.resources)
+        folder = self.folder
+        changed = [
+            name
+            for name, content in sorted(files.items())
+            if not (folder / name).is_file() or (folder / name).read_bytes() != content
+        ]
+        stale = (
+            sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in files)
+            if folder.is_dir()
+            else []
+        )
+        verb = "would write" if options.dry_run else "wrote"
+        actions = [f"{verb} {folder / name}" for name in changed]
+        actions += [f"{'would remove' if options.dry_run else 'removed'} {folder / name}" for name in stale]
+        if options.dry_run:
+            return ApplyOutcome.of(rendered, ApplyResult.DRY_RUN, actions=tuple(actions))
+        if not changed and not stale:
+            return ApplyOutcome.of(rendered, ApplyResult.UNCHANGED)
+        try:
+            folders.write_folder(folder, files, folders.WriteReport())
+        except OSError as exc:
+            return ApplyOutcome.of(rendered, ApplyResult.FAILED, detail=f"{folder}: {exc.strerror}")
+        return ApplyOutcome.of(rendered, ApplyResult.APPLIED, actions=tuple(actions))
+
+    def health(self, clock: Callable[[], float] = time.perf_counter) -> Health:
+        """Usable when the folder exists (a folder not rendered yet is said so)."""
+        started = clock()
+        exists = self.folder.is_dir()
+        return Health(
+            self.cluster.name,
+            True,
+            DIRECTORY,
+            exists,
+            clock() - started,
+            None if exists else "folder not rendered yet",
+        )
+
+    def secret_keys(self, name: str) -> set[str] | None:
+        """The keys of Secret name that ``[clusters.X] secrets`` declares, or None (no such Secret)."""
+        keys = {
+            key for ref in self.cluster.secrets for secret, _, key in [ref.partition("/")] if secret == name
+        }
+        return keys or None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def read_folder(folder: Path) -> LiveConfig | None:
+    """The files of a directory cluster's folder (None when it holds no agent-config.json)."""
+    if not (folder / configmaps.CONFIG_KEY).is_file():
+        return None
+    data: dict[str, str] = {}
+    newest = 0.0
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        newest = max(newest, path.stat().st_mtime)
+        if path.name == folders.KUSTOMIZATION:
+            continue
+        data[path.name] = path.read_text(encoding="utf-8", errors="replace")
+    kustomization = folder / folders.KUSTOMIZATION
+    text = kustomization.read_text(errors="replace") if kustomization.is_file() else ""
+    labels = {key: value for key, value in _LABEL_LINE.findall(text)}
+    when = datetime.datetime.fromtimestamp(newest, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return LiveConfig(
+        name=None if not data else f"-{names.configmap_suffix(data)}",
+        data=data,
+        labels=labels,
+        where=str(folder),
+        changed_at=when,
+        extra={folders.KUSTOMIZATION: text},
+    )

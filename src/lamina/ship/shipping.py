@@ -1,0 +1,120 @@
+"""Ship what git records to clusters, wave by wave: the use case behind ``lamina apply`` and the
+server's apply.
+
+In a git repository the config files must be committed (``allow_dirty`` overrides, and is
+recorded as such); every target is resolved and rendered before anything is written, the
+state database is made ready before the first cluster is touched (an apply that could not be
+recorded does not happen), then clusters are applied in order of their ``wave`` label and
+every attempt is recorded and audited.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lamina.clusters import apply, connection, waves
+from lamina.clusters.outcomes import ApplyOptions, ApplyOutcome
+from lamina.core.states import ApplyResult
+from lamina.core.targets import TargetRef
+from lamina.errors import InputError, Refused
+from lamina.fleet.model import Cluster
+from lamina.render import configmaps
+from lamina.resolve.resolver import Repository
+from lamina.ship import records
+from lamina.source.trees import run_git
+from lamina.store.database import Database
+
+CONFIG_PATHS = ("base", "overlays", "clusters", "lamina.toml", "lamina.lock")
+"""What a shipped config is built from: these must be committed before an apply."""
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """What a shipment did: one outcome per cluster, in wave order."""
+
+    outcomes: tuple[ApplyOutcome, ...]
+    dirty: bool
+    """Shipped with uncommitted config changes (``allow_dirty``)."""
+
+    @property
+    def failed(self) -> bool:
+        """True when a cluster does not run what was asked."""
+        return any(outcome.failed for outcome in self.outcomes)
+
+
+def dirty_config_files(repo: Repository) -> list[str]:
+    """Config files with uncommitted changes (empty outside git)."""
+    if repo.git is None:
+        return []
+    text = run_git(repo.root, "status", "--porcelain", "--untracked-files=all", "--", *CONFIG_PATHS)
+    return [line[3:] for line in text.decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+def ship(
+    repo: Repository,
+    db: Database,
+    refs: Sequence[TargetRef],
+    *,
+    actor: str,
+    kube: connection.KubeSettings,
+    now: datetime.datetime,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    done: Callable[[ApplyOutcome], None] = lambda outcome: None,
+) -> Shipped:
+    """Apply each ``ENV/CLUSTER`` target's config to its cluster, wave by wave, and record it.
+
+    Args:
+        done: called with each outcome as it arrives (progress display).
+
+    Raises:
+        InputError: no target given, or a target does not resolve or render.
+        Refused: config files have uncommitted changes and ``allow_dirty`` is not set.
+        OutsideError: the state database cannot record the applies.
+    """
+    if not refs:
+        raise InputError("nothing to apply: no target given")
+    dirty = dirty_config_files(repo) if all(ref.revision is None for ref in refs) else []
+    if dirty and not allow_dirty and not dry_run:
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        raise Refused(
+            f"config files have uncommitted changes ({shown}); commit them, or pass --allow-dirty "
+            "(recorded as such)"
+        )
+    render = repo.fleet.settings.render
+    options = ApplyOptions(
+        workload=render.workload, keep=render.keep, resources=render.resources, dry_run=dry_run
+    )
+    rendered: dict[str, configmaps.RenderedConfig] = {}
+    for ref in refs:
+        config = repo.resolve(ref)
+        assert config.cluster is not None
+        rendered[config.cluster.name] = configmaps.render_config(config, repo.source_revision(config))
+    if not dry_run:
+        db.ensure_schema()  # fail closed: no apply happens that could not be recorded
+    clusters = [repo.fleet.cluster(name) for name in rendered]
+
+    def work(cluster: Cluster) -> ApplyOutcome:
+        return apply.apply_config(rendered[cluster.name], kube, options, now)
+
+    def skipped(cluster: Cluster) -> ApplyOutcome:
+        return ApplyOutcome.of(
+            rendered[cluster.name],
+            ApplyResult.SKIPPED,
+            detail="an earlier wave failed ([apply] halt_on_failure)",
+        )
+
+    outcomes = waves.run(
+        clusters,
+        work,
+        failed=lambda o: o.failed,
+        skipped=skipped,
+        parallelism=kube.parallelism,
+        halt_on_failure=repo.fleet.settings.apply.halt_on_failure,
+        done=done,
+    )
+    if not dry_run:
+        records.record(db, outcomes, actor, now, bool(dirty))
+    return Shipped(tuple(outcomes), bool(dirty))
