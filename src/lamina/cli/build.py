@@ -12,7 +12,7 @@ import typer
 from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core import hashing
-from lamina.validate import credentials
+from lamina.reports import presenting
 
 
 class Format(StrEnum):
@@ -35,7 +35,7 @@ def build(
         sys.stdout.write(config.config_hash + "\n")
         return
     # credential-like literals are masked in what people see; the hash covers the real values
-    text = render(credentials.mask_tree(config.plain()), fmt)
+    text = render(presenting.config(config), fmt)
     if output.is_terminal():
         from rich.syntax import Syntax
 

@@ -10,8 +10,7 @@ from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core import diffs
 from lamina.core.paths import format_path
-from lamina.reports import views
-from lamina.validate import credentials
+from lamina.reports import presenting, views
 
 
 def diff(
@@ -29,8 +28,7 @@ def diff(
         output.print_json(shown)
         differ = bool(shown["changes"])
     else:
-        # credential-like literals are masked before comparing, so no output can carry them
-        changes = diffs.diff(credentials.mask_tree(left.plain()), credentials.mask_tree(right.plain()))
+        changes = presenting.changes(left.data, right.data)
         print_changes(changes, a, b)
         differ = bool(changes)
     if differ:

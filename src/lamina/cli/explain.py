@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from lamina.cli import output
 from lamina.cli.session import session
-from lamina.validate import credentials
+from lamina.reports import presenting
 
 
 def explain(
@@ -19,13 +18,7 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show every layer that set KEY: file:line, value and reason; the winner last."""
-    explanation = session(ctx).repository().resolve(target).explain(key)
-    leaf = explanation.key.rsplit(".", 1)[-1]
-    explanation = replace(
-        explanation,
-        value=credentials.mask_tree(explanation.value, leaf),
-        layers=tuple(replace(s, value=credentials.mask_tree(s.value, leaf)) for s in explanation.layers),
-    )
+    explanation = presenting.explanation(session(ctx).repository().resolve(target).explain(key))
     if as_json:
         output.print_json(explanation.to_json())
         return

@@ -9,7 +9,7 @@ import typer
 from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core.paths import format_path
-from lamina.resolve import parity as parity_report
+from lamina.reports import parity as parity_report
 
 
 def parity(

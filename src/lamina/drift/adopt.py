@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.core import diffs
-from lamina.core.paths import KeyPath, parse_path
+from lamina.core.paths import KeyPath, get_path, parse_path
 from lamina.core.states import DriftStatus
 from lamina.drift.status import FILE_PREFIX, DriftReport
 from lamina.errors import InputError, Refused
@@ -68,11 +68,14 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
         if item.path.startswith(FILE_PREFIX):
             skipped.append(item.path)  # a prompt file: its text is adopted through the config field
             continue
+        if report.live_config is None:
+            skipped.append(item.path)  # what runs is not readable config
+            continue
         key = parse_path(item.path)
         if any(isinstance(part, int) for part in key):
             skipped.append(item.path)  # array items cannot be overridden one by one
             continue
-        value: Any = {"$delete": True} if item.actual is diffs.ABSENT else item.actual
+        value: Any = {"$delete": True} if item.actual is diffs.ABSENT else _live_value(report, key)
         _set_with_comment(editable, key, value, reason)
         written.append(item.path)
     if not written:
@@ -80,6 +83,12 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, editable.text())
     return Adoption(rel, tuple(written), tuple(skipped))
+
+
+def _live_value(report: DriftReport, key: KeyPath) -> Any:
+    # the report's fields are masked for people; the live value itself is what gets adopted
+    assert report.live_config is not None
+    return get_path(report.live_config, key)
 
 
 def _set_with_comment(editable: EditableFile, key: KeyPath, value: Any, reason: str) -> None:

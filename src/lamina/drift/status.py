@@ -23,6 +23,7 @@ from lamina.core.paths import format_path
 from lamina.core.states import DriftStatus
 from lamina.render import configmaps, names
 from lamina.render.configmaps import RenderedConfig
+from lamina.reports import presenting
 
 FILE_PREFIX = "file:"
 """Field paths of referenced files (prompts) in the ConfigMap, e.g. ``file:system_prompt.txt``."""
@@ -63,11 +64,12 @@ class DriftReport:
     """The drift status of one cluster.
 
     Attributes:
-        fields: the differences that count (ignored paths are in ``ignored``).
+        fields: the differences that count (ignored paths are in ``ignored``), their values as
+            :mod:`lamina.reports.presenting` shows them (credential-like literals masked).
         changed_by, changed_at: the newest writer of the live object where the server says.
         since: when this status was first seen (from the store), None when not stored.
-        live_config: the parsed live agent config (for ``--adopt``); never holds secret
-            values, since rendered configs only hold secret references.
+        live_config: the parsed live agent config, unmasked (for ``--adopt`` only: it is never
+            printed, stored or served).
     """
 
     environment: str
@@ -160,14 +162,21 @@ def compare(
         changes.append(FieldDrift(configmaps.CONFIG_KEY, "valid JSON", "not JSON"))
     else:
         for change in diffs.diff(expected_config, live_config):
-            changes.append(FieldDrift(format_path(change.path), change.a, change.b))
+            # what a report shows, stores and serves is masked; adopt reads live_config itself
+            changes.append(
+                FieldDrift(
+                    format_path(change.path),
+                    presenting.shown_at(change.path, change.a),
+                    presenting.shown_at(change.path, change.b),
+                )
+            )
     for key in sorted(set(rendered.data) | set(live.data)):
         if key == configmaps.CONFIG_KEY:
             continue
         want = rendered.data.get(key, diffs.ABSENT)
         have = live.data.get(key, diffs.ABSENT)
         if want != have:
-            changes.append(FieldDrift(FILE_PREFIX + key, want, have))
+            changes.append(FieldDrift(FILE_PREFIX + key, presenting.shown(want), presenting.shown(have)))
     counted = tuple(c for c in changes if not ignored(c.path, ignore))
     skipped = tuple(replace(c, ignored=True) for c in changes if ignored(c.path, ignore))
     consistent = _self_consistent(rendered, live, actual_hash)

@@ -6,8 +6,8 @@ from typing import Any
 
 from lamina.core import diffs
 from lamina.fleet.selectors import Selector
+from lamina.reports import presenting
 from lamina.resolve.resolver import Repository, ResolvedConfig
-from lamina.validate import credentials
 
 
 def environments(repo: Repository) -> list[dict[str, Any]]:
@@ -58,13 +58,13 @@ def config(resolved: ResolvedConfig) -> dict[str, Any]:
         "config_hash": resolved.config_hash,
         "short_hash": resolved.short_hash,
         "base_revision": resolved.base_revision,
-        "config": credentials.mask_tree(resolved.plain()),
+        "config": presenting.config(resolved),
     }
 
 
 def diff(a: ResolvedConfig, b: ResolvedConfig, label_a: str, label_b: str) -> dict[str, Any]:
     """``lamina diff --json``."""
-    changes = diffs.diff(credentials.mask_tree(a.plain()), credentials.mask_tree(b.plain()))
+    changes = presenting.changes(a.data, b.data)
     items = []
     for change in changes:
         item = change.to_json()

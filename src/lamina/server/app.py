@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from lamina.errors import InputError, LaminaError, OutsideError
 from lamina.fleet.selectors import Selector
-from lamina.reports import views
+from lamina.reports import presenting, views
 from lamina.resolve.resolver import Repository
 from lamina.server import metrics, scheduler
 from lamina.server.guards import plain_name, plain_target
@@ -242,15 +242,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         environment: str, cluster: str, _who: Reader, key: Annotated[str, Query(max_length=500)]
     ) -> dict[str, Any]:
         """Every layer that set key: file, line, value, reason; the winner last."""
-        from lamina.validate import credentials
-
         with context.repository() as repo:
-            result = repo.resolve(f"{plain_name(environment)}/{plain_name(cluster)}").explain(key).to_json()
-        leaf = result["key"].rsplit(".", 1)[-1]
-        result["value"] = credentials.mask_tree(result["value"], leaf)
-        for layer in result["layers"]:
-            layer["value"] = credentials.mask_tree(layer["value"], leaf)
-        return result
+            found = repo.resolve(f"{plain_name(environment)}/{plain_name(cluster)}").explain(key)
+        return presenting.explanation(found).to_json()
 
     @app.get(f"{API}/diff")
     def diff(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.core.paths import KeyPath, format_path
+from lamina.reports import presenting
 from lamina.resolve.resolver import Repository, ResolvedConfig
 
 _ABSENT: Any = object()
@@ -76,7 +77,7 @@ def _side(config: ResolvedConfig, path: KeyPath, value: Any) -> Side:
     return Side(
         environment=config.target.environment,
         present=value is not _ABSENT,
-        value=None if value is _ABSENT else value,
+        value=None if value is _ABSENT else presenting.shown_at(path, value),
         layer=winner.layer if winner else None,
         where=f"{winner.file}:{winner.line}" if winner else None,
         reason=winner.reason if winner else None,

@@ -1,0 +1,103 @@
+"""One canary credential written as plain text into a layer: every command, stored drift result and
+API answer that shows config masks it (the config hash and the shipped config keep it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import commit_all
+from lamina.server import tokens
+from lamina.server.app import create_app
+from lamina.server.settings import ServerSettings
+from server.conftest import running
+
+LAMINA = Path(sys.executable).with_name("lamina")
+CANARY = "sk-canaryMASKme0123456789abcdef"
+PARTS = (CANARY, CANARY[3:], CANARY[-12:])  # the value, and pieces of it a mask could leave
+OVERLAY = "overlays/production/agent-patch.toml"
+
+
+def lamina(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
+    environ["LAMINA_USER"] = "ops@example.com"
+    return subprocess.run(
+        [str(LAMINA), "--repo", str(root), *args], capture_output=True, text=True, env=environ, timeout=120
+    )
+
+
+def assert_masked(text: str, where: str) -> None:
+    for part in PARTS:
+        assert part not in text, f"{where} shows the credential"
+
+
+@pytest.fixture
+def fleet(example_repo: Path) -> Path:
+    """The example fleet applied, then a commit that writes the canary into production's overlay."""
+    assert lamina(example_repo, "apply", "production").returncode == 0
+    overlay = example_repo / OVERLAY
+    overlay.write_text(overlay.read_text() + f'\n[llm]\napi_key = "{CANARY}"\n')
+    commit_all(example_repo, "a key pasted by mistake")
+    return example_repo
+
+
+def test_every_command_masks_the_canary(fleet: Path) -> None:
+    target = "production/prod-us-1"
+    runs = [
+        ("build", target),
+        ("build", target, "--format", "yaml"),
+        ("build", target, "--format", "toml"),
+        ("explain", target, "llm.api_key"),
+        ("explain", target, "llm.api_key", "--json"),
+        ("diff", "staging/staging-us-1", target),
+        ("diff", "staging/staging-us-1", target, "--json"),
+        ("parity",),
+        ("parity", "--json"),
+        ("plan", "--from", "HEAD~1", "--to", "HEAD"),
+        ("plan", "--from", "HEAD~1", "--to", "HEAD", "--json"),
+        ("drift", "production"),
+        ("drift", "production", "--json"),
+        ("validate", "production"),
+        ("validate", "production", "--json"),
+    ]
+    for args in runs:
+        done = lamina(fleet, *args)
+        assert done.returncode in (0, 1), (args, done.stderr)
+        assert_masked(done.stdout + done.stderr, " ".join(args))
+    # the canary was really there: drift saw the field change, and the shipped config keeps the value
+    drift = json.loads(lamina(fleet, "drift", "production", "--json").stdout)
+    assert any(f["path"].startswith("llm") for row in drift for f in row["fields"])
+    assert CANARY in lamina(fleet, "render", target, "--print").stdout
+
+
+def test_stored_drift_results_and_the_api_mask_the_canary(fleet: Path) -> None:
+    assert lamina(fleet, "drift", "production").returncode == 1
+    with sqlite3.connect(fleet / ".lamina" / "state.db") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
+            assert_masked(json.dumps(db.execute(f"SELECT * FROM {table}").fetchall(), default=str), table)
+    path = fleet / ".lamina" / "tokens.toml"
+    token = tokens.create(path, "ed@example.com", ["editor"])
+    app = create_app(ServerSettings(repo_root=fleet, tokens_file=path))
+    headers = {"Authorization": f"Bearer {token}"}
+    with running(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        answers = [
+            client.get("/api/v1/drift"),
+            client.post("/api/v1/drift/run"),
+            client.get("/api/v1/targets/production/prod-us-1/config"),
+            client.get("/api/v1/targets/production/prod-us-1/explain", params={"key": "llm.api_key"}),
+            client.get("/api/v1/diff", params={"a": "staging", "b": "production"}),
+            client.get("/api/v1/plan", params={"from": "HEAD~1", "to": "HEAD"}),
+            client.get("/targets/production/prod-us-1"),
+        ]
+    assert [a.status_code for a in answers[:-1]] == [200] * 6
+    runs = answers[1].json()
+    assert any(f["path"].startswith("llm") for row in runs for f in row["fields"])
+    for answer in answers:
+        assert_masked(answer.text, str(answer.request.url))
