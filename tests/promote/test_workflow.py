@@ -12,7 +12,9 @@ from conftest import commit_all, git
 from lamina.errors import InputError, Refused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.fleet.promotion_settings import FreezeWindow
-from lamina.promote import applying, approvals, backfill, cron, freezes, requests
+from lamina.guard import cron, rules
+from lamina.guard.actors import Actor, Proof
+from lamina.promote import applying, approvals, backfill, freezes, requests
 from lamina.promote.gates import CommandOutcome
 from lamina.source.trees import WorkingTree
 from lamina.store import audit
@@ -26,7 +28,13 @@ def request(
 ) -> store.PromotionRecord:
     with open_repo(root) as repo:
         return requests.request(
-            repo, db, source=source, target=target, actor=str(kw.pop("actor", "alice")), now=clock, **kw
+            repo,
+            db,
+            source=source,
+            target=target,
+            actor=Actor(str(kw.pop("actor", "alice"))),
+            now=clock,
+            **kw,
         )  # type: ignore[arg-type]
 
 
@@ -34,12 +42,12 @@ def decide(
     root: Path, db: Database, clock: Clock, rid: int, actor: str, approve: bool = True
 ) -> store.PromotionRecord:
     with open_repo(root) as repo:
-        return approvals.decide(repo, db, rid, actor=actor, approve=approve, now=clock())
+        return approvals.decide(repo, db, rid, actor=Actor(actor), approve=approve, now=clock())
 
 
 def apply(root: Path, db: Database, clock: Clock, rid: int, actor: str = "ops") -> store.PromotionRecord:
     with open_repo(root) as repo:
-        return applying.apply(repo, db, rid, actor=actor, now=clock())
+        return applying.apply(repo, db, rid, actor=Actor(actor), now=clock())
 
 
 def commits_with_trailer(root: Path, rid: int) -> list[str]:
@@ -130,9 +138,12 @@ def test_unknown_approver_is_refused(fleet: Path, db: Database, clock: Clock) ->
 def test_server_roles_are_checked(fleet: Path, db: Database, clock: Clock) -> None:
     record = request(fleet, db, clock, "development", "staging")
     with open_repo(fleet) as repo:
-        with pytest.raises(Refused, match="lacks the role approver:staging"):
-            approvals.may_decide("bob", record, repo.fleet, roles=["viewer", "approver:production"])
-        approvals.may_decide("bob", record, repo.fleet, roles=["approver:staging"])
+        intent = rules.Intent(rules.Action.DECIDE, ("staging",), request=record)
+        viewer = Actor("bob", frozenset({"viewer", "approver:production"}), Proof.TOKEN)
+        with pytest.raises(Refused, match="decide into staging needs the role approver:staging"):
+            rules.authorize(viewer, intent, fleet=repo.fleet, db=None, now=clock())
+        approver = Actor("bob", frozenset({"approver:staging"}), Proof.TOKEN)
+        rules.authorize(approver, intent, fleet=repo.fleet, db=None, now=clock())
 
 
 def test_stale_approval_commits_nothing(fleet: Path, db: Database, clock: Clock) -> None:
@@ -263,7 +274,7 @@ def test_manual_freeze_refuses_all_but_emergencies(fleet: Path, db: Database, cl
     with pytest.raises(
         Refused,
         match=r"staging is frozen until 2026-11-27T16:00:00Z \(release party; set by lead\); "
-        "only --emergency promotions go through",
+        "only --emergency requests and --force go through",
     ):
         request(fleet, db, clock, "development", "staging")
     assert request(fleet, db, clock, "development", "staging", emergency=True).status == "testing"
@@ -335,8 +346,9 @@ def test_rollback_is_a_request_to_an_older_revision(fleet: Path, db: Database, c
     apply(fleet, db, clock, record.id)
     with open_repo(fleet) as repo:
         with pytest.raises(InputError, match="is not older than what staging runs"):
-            requests.rollback(repo, db, target="staging", to="HEAD", actor="alice", now=clock)
-        back = requests.rollback(repo, db, target="staging", to=old, actor="alice", now=clock, reason="bad")
+            requests.rollback(repo, db, target="staging", to="HEAD", actor=Actor("alice"), now=clock)
+        alice = Actor("alice")
+        back = requests.rollback(repo, db, target="staging", to=old, actor=alice, now=clock, reason="bad")
     assert back.kind == "rollback" and back.status == "testing" and back.source is None
     decide(fleet, db, clock, back.id, "bob")
     back = apply(fleet, db, clock, back.id)

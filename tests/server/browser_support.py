@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from conftest import commit_all
+from lamina.guard.actors import Actor
 from lamina.promote import requests
 from lamina.resolve.resolver import Repository
 from lamina.server import dashboard, tokens
@@ -84,7 +85,7 @@ def open_promotion(
                 database,
                 source=source,
                 target=target,
-                actor=actor,
+                actor=Actor(actor),
                 now=lambda: datetime.now(UTC),
                 reason="longer answers for billing questions",
             )

@@ -159,7 +159,7 @@ def test_the_target_page_diffs_against_another_target(site: Served) -> None:
 @pytest.mark.parametrize(
     "requester, role, shown, why",
     [
-        pytest.param("editor", "viewer", False, "lacks the role approver:production", id="viewer"),
+        pytest.param("editor", "viewer", False, "needs the role approver:production", id="viewer"),
         pytest.param("editor", "editor", False, "cannot decide on it", id="requester-editor"),
         pytest.param("editor", "approver", True, None, id="approver"),
         pytest.param("editor", "admin", True, None, id="admin"),

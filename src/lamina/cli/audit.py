@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lamina.cli import lazy, output
 from lamina.cli.session import session
 
-audit_log = lazy.module("lamina.store.audit")
+if TYPE_CHECKING:
+    from lamina.store import audit as audit_log
+else:
+    audit_log = lazy.module("lamina.store.audit")
 
 
 def audit(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,7 +10,10 @@ from lamina.cli import lazy, output
 from lamina.cli.promote import now
 from lamina.cli.session import session
 
-freezes = lazy.module("lamina.promote.freezes")
+if TYPE_CHECKING:
+    from lamina.promote import freezes
+else:
+    freezes = lazy.module("lamina.promote.freezes")
 
 
 def freeze(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,12 @@ from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
 
-promotion_history = lazy.module("lamina.promote.history")
-requests = lazy.module("lamina.promote.requests")
+if TYPE_CHECKING:
+    from lamina.promote import history as promotion_history
+    from lamina.promote import requests
+else:
+    promotion_history = lazy.module("lamina.promote.history")
+    requests = lazy.module("lamina.promote.requests")
 
 
 def history(
@@ -90,7 +94,7 @@ def rollback(
             state.database(),
             target=environment,
             to=to,
-            actor=state.user(),
+            actor=state.actor_identity(),
             now=now,
             reason=reason,
             lookups=lookups,

@@ -16,13 +16,15 @@ from lamina.cli.session import session
 from lamina.errors import InputError
 
 if TYPE_CHECKING:
+    from lamina.promote import applying, approvals, backfill, requests
+    from lamina.store import promotions as store
     from lamina.store.promotions import PromotionRecord
-
-applying = lazy.module("lamina.promote.applying")
-approvals = lazy.module("lamina.promote.approvals")
-backfill = lazy.module("lamina.promote.backfill")
-requests = lazy.module("lamina.promote.requests")
-store = lazy.module("lamina.store.promotions")
+else:
+    applying = lazy.module("lamina.promote.applying")
+    approvals = lazy.module("lamina.promote.approvals")
+    backfill = lazy.module("lamina.promote.backfill")
+    requests = lazy.module("lamina.promote.requests")
+    store = lazy.module("lamina.store.promotions")
 
 app = typer.Typer(
     help="Move an environment's pin through the promotion path, with gates and approvals.",
@@ -103,7 +105,7 @@ def request(
             state.database(),
             source=source,
             target=target,
-            actor=state.user(),
+            actor=state.actor_identity(),
             now=now,
             reason=reason,
             emergency=emergency,
@@ -181,7 +183,7 @@ def _decide(ctx: typer.Context, request_id: str, approve: bool, comment: str | N
         state.repository(),
         state.database(),
         requests.parse_id(request_id),
-        actor=state.user(),
+        actor=state.actor_identity(),
         approve=approve,
         now=now(),
         comment=comment,
@@ -217,7 +219,11 @@ def apply(
     """Commit the approved request's pin to lamina.lock and record it (safe to run again)."""
     state = session(ctx)
     record = applying.apply(
-        state.repository(), state.database(), requests.parse_id(request_id), actor=state.user(), now=now()
+        state.repository(),
+        state.database(),
+        requests.parse_id(request_id),
+        actor=state.actor_identity(),
+        now=now(),
     )
     print_request(record, as_json)
 

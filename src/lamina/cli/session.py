@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lamina.errors import InputError
+from lamina.guard.actors import Actor
 from lamina.resolve.resolver import Repository, find_root
 
 if TYPE_CHECKING:  # SQLAlchemy loads only for commands that use the state database
@@ -58,12 +59,17 @@ class Session:
         return self._db
 
     def user(self) -> str:
-        """Who is acting: --as, then $LAMINA_USER, then git's user.email."""
+        """Who is acting: --as, then $LAMINA_USER, then git's user.email.
+
+        Raises:
+            InputError: nobody is named, or the name holds a control character (a newline in a
+                name would forge lines of a commit message or an audit record).
+        """
         if self.actor:
-            return self.actor
+            return _checked_name(self.actor, "--as")
         env = os.environ.get("LAMINA_USER")
         if env:
-            return env
+            return _checked_name(env, "LAMINA_USER")
         try:
             done = subprocess.run(
                 ["git", "-C", str(self.root()), "config", "user.email"],
@@ -74,8 +80,12 @@ class Session:
         except OSError:
             done = None
         if done is not None and done.stdout.strip():
-            return done.stdout.strip()
+            return _checked_name(done.stdout.strip(), "git's user.email")
         raise InputError("who is acting? pass --as USER or set LAMINA_USER (or git's user.email)")
+
+    def actor_identity(self) -> Actor:
+        """Who is acting, as the rules see it: the claimed name, the OS user and git identity seen here."""
+        return Actor.on_command_line(self.user(), self.root())
 
     def close(self) -> None:
         """Release the repository's helper processes and database connections."""
@@ -85,6 +95,14 @@ class Session:
         if self._db is not None:
             self._db.dispose()
             self._db = None
+
+
+def _checked_name(name: str, where: str) -> str:
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise InputError(f"{where}: a user name cannot hold control characters (newline, tab...)")
+    if len(name) > 255:
+        raise InputError(f"{where}: a user name is at most 255 characters")
+    return name
 
 
 def session(ctx: typer.Context) -> Session:

@@ -3,6 +3,8 @@
 ::
 
     [promotion]
+    protect            = ["production", "production-eu"]  # ship only configs a request covers
+    allowed_signers    = ".lamina/allowed_signers"     # SSH keys that may sign decisions
     checks             = ["./scripts/smoke-test.sh"]   # commands; each must exit 0
     check_timeout      = "10m"
     soak               = "2h"                          # minimum time in the source environment
@@ -37,6 +39,8 @@ from lamina.fleet.tables import TableReader
 from lamina.source.documents import Document
 
 _KEYS = (
+    "protect",
+    "allowed_signers",
     "checks",
     "check_timeout",
     "soak",
@@ -69,6 +73,10 @@ class FreezeWindow:
 class PromotionSettings:
     """What ``[promotion]`` says, with defaults."""
 
+    protect: tuple[str, ...] = ()
+    """Environments that ship only config hashes an applied request covers."""
+    allowed_signers: str | None = None
+    """A file in git's allowed-signers format: who may sign decisions with which SSH key."""
     checks: tuple[tuple[str, ...], ...] = ()
     check_timeout: timedelta = timedelta(minutes=10)
     soak: timedelta | None = None
@@ -107,7 +115,13 @@ def load(doc: Document, environments: Collection[str]) -> PromotionSettings:
     timeout = table.duration("check_timeout", timedelta(minutes=10))
     deadline = table.duration("backfill_deadline", timedelta(hours=24))
     assert timeout is not None and deadline is not None
+    protect = table.strings("protect", what="environment names")
+    for index, env in enumerate(protect):
+        if env not in environments:
+            raise table.fail(f"[promotion] protect names unknown environment {env!r}", ("protect", index))
     return PromotionSettings(
+        protect=protect,
+        allowed_signers=table.string("allowed_signers"),
         checks=_checks(table),
         check_timeout=timeout,
         soak=table.duration("soak", None),

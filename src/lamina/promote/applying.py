@@ -1,4 +1,7 @@
-"""``lamina promote apply``: commit the new pin, then record the promotion.
+"""``lamina promote apply`` (and ``change apply``): commit the new pin, then record the promotion.
+
+A change request moves no pin: applying it records that its config hashes may ship into its
+(protected) environment, once it is still what the environment's targets resolve to.
 
 Order matters for crash safety: the git commit (lamina.lock alone, with a
 ``Lamina-Request: PR-<n>`` trailer) comes first, the database update second. Run again after
@@ -15,10 +18,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from lamina.core.states import GateOutcome, PromotionStatus
+from lamina.core.states import GateOutcome, PromotionStatus, RequestKind
 from lamina.errors import OutsideError, Refused, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
-from lamina.promote import commits, freezes, gates, requests
+from lamina.guard import rules
+from lamina.guard.actors import Actor
+from lamina.promote import commits, gates, requests
 from lamina.resolve.resolver import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
@@ -41,8 +46,8 @@ def _apply_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: datetime) -> PromotionRecord:
-    """Commit the approved request's pin and mark it promoted; safe to repeat.
+def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now: datetime) -> PromotionRecord:
+    """Commit the approved request's pin (a change request: none) and mark it promoted; safe to repeat.
 
     Returns:
         the request, promoted (also when it already was).
@@ -60,12 +65,19 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
         if record.status != PromotionStatus.APPROVED:
             raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
         conf = repo.fleet.settings.promotion
-        commit = commits.find_request_commit(git, name)
-        if commit is None:
+        intent = rules.Intent(rules.Action.APPLY_REQUEST, (record.target,), request=record)
+        rules.authorize(actor, intent, fleet=repo.fleet, db=db, now=now)
+        commit: str | None
+        if record.kind is RequestKind.CHANGE:
             _check_still_allowed(repo, db, record, conf, actor, now)
-            commit = _commit_pin(repo, record, now)
-        else:  # committed by an apply that stopped before recording it
-            commits.index_follows(git)
+            commit = None
+        else:
+            commit = commits.find_request_commit(git, name)
+            if commit is None:
+                _check_still_allowed(repo, db, record, conf, actor, now)
+                commit = _commit_pin(repo, record, now)
+            else:  # committed by an apply that stopped before recording it
+                commits.index_follows(git)
         values: dict[str, object] = {"commit": commit}
         if record.emergency:
             values["backfill_due"] = now + conf.backfill_deadline
@@ -74,7 +86,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
             request_id,
             from_statuses=(PromotionStatus.APPROVED,),
             to=PromotionStatus.PROMOTED,
-            actor=actor,
+            actor=actor.name,
             action=f"{requests.action_prefix(record)}.promoted",
             at=now,
             detail={
@@ -85,6 +97,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: str, now: d
                 "emergency": record.emergency,
                 "reason": record.reason,
                 "config_hashes": dict(record.config_hashes),
+                "identity": actor.audit_detail(),
             },
             values=values,
         )
@@ -96,10 +109,9 @@ def _check_still_allowed(
     db: Database,
     record: PromotionRecord,
     conf: promotion_settings.PromotionSettings,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
-    freezes.refuse_if_frozen(conf.freezes, db, record.target, now, record.emergency)
     waiting = any(g.name == "soak" and g.status is GateOutcome.WAITING for g in record.gates)
     if waiting and conf.soak is not None and record.source is not None:
         soak = gates.soak_gate(db, record.source, record.revision, conf.soak, now)

@@ -1,51 +1,26 @@
-"""Who may approve or reject a request, decided in one place for the CLI and the server.
+"""Approving and rejecting a request: the use case behind ``promote approve|reject``, the API
+and the dashboard.
 
-Rules: nobody decides on their own request; ``[promotion.approvers] <env> = [...]`` limits who
-may decide on requests into that environment; a server caller also needs the role
-``approver:<env>`` or ``admin``. A request needs ``[promotion] required_approvals`` approvals
-(default 1); an emergency needs at least two, and since the requester cannot approve, those
-are two people other than the requester.
+Who may decide is :func:`lamina.guard.rules.authorize` (roles, a proven identity on protected
+environments, no self-approval, ``[promotion.approvers]``), asked before the decision and again
+inside its transaction. A request needs ``[promotion] required_approvals`` approvals (default
+1); an emergency needs at least two, and since the requester cannot approve, those are two
+people other than the requester.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 
 from lamina.core.states import Decision, PromotionStatus
-from lamina.errors import RuleRefused
 from lamina.fleet.model import Fleet
+from lamina.guard import rules
+from lamina.guard.actors import Actor
 from lamina.promote import requests
 from lamina.resolve.resolver import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord
-
-
-def may_decide(
-    user: str, request: PromotionRecord, fleet: Fleet, roles: Collection[str] | None = None
-) -> None:
-    """Return when user may approve or reject request; raise otherwise.
-
-    Args:
-        roles: the caller's server roles; None on the command line (no roles apply there).
-
-    Raises:
-        Refused: self-approval, not a listed approver, or missing role.
-    """
-    name = requests.format_id(request.id)
-    if user == request.requested_by:
-        raise RuleRefused(f"{user} requested {name} and cannot decide on it; someone else must")
-    conf = fleet.settings.promotion
-    allowed = conf.approvers.get(request.target)
-    if allowed is not None and user not in allowed:
-        raise RuleRefused(
-            f"{user} may not decide on promotions into {request.target} "
-            f"([promotion.approvers] {request.target} = {', '.join(allowed) or 'nobody'})",
-            fleet.document.place(("promotion", "approvers", request.target)),
-        )
-    if roles is not None and not ({"admin", f"approver:{request.target}"} & set(roles)):
-        raise RuleRefused(f"{user} lacks the role approver:{request.target} (or admin) to decide on {name}")
 
 
 def required_approvals(request: PromotionRecord, fleet: Fleet) -> int:
@@ -58,11 +33,10 @@ def decide(
     db: Database,
     request_id: int,
     *,
-    actor: str,
+    actor: Actor,
     approve: bool,
     now: datetime,
     comment: str | None = None,
-    roles: Collection[str] | None = None,
 ) -> PromotionRecord:
     """Approve or reject a request; the request becomes approved or rejected when this decides it.
 
@@ -70,22 +44,28 @@ def decide(
     made becomes stale instead of collecting the approval.
 
     Raises:
-        Refused: the rules above, a request in the wrong status, a second decision by the same
-            person, or a stale request.
+        RuleRefused: a rule of :func:`lamina.guard.rules.authorize`, a request in the wrong
+            status, a second decision by the same person, or a stale request.
     """
     record = store.get_request(db, request_id)
     fleet = repo.fleet
-    may_decide(actor, record, fleet, roles)
+
+    def allowed(fresh: PromotionRecord) -> None:
+        intent = rules.Intent(rules.Action.DECIDE, (fresh.target,), request=fresh, approve=approve)
+        rules.authorize(actor, intent, fleet=fleet, db=None, now=now)
+
+    allowed(record)
     if approve and record.status == PromotionStatus.TESTING:
         requests.refuse_if_stale(repo, db, record, actor, now)
     return store.decide(
         db,
         request_id,
-        actor=actor,
+        actor=actor.name,
         decision=Decision.APPROVE if approve else Decision.REJECT,
         at=now,
         comment=comment,
-        allowed=lambda fresh: may_decide(actor, fresh, fleet, roles),
+        allowed=allowed,
         required=lambda fresh: required_approvals(fresh, fleet),
         action_prefix=requests.action_prefix(record),
+        identity=actor.audit_detail(),
     )

@@ -1,9 +1,13 @@
-"""Opening a promotion (or rollback) request: path, freeze, revision, exact hashes, gates.
+"""Opening a request: path, freeze, revision, exact hashes, plan, gates.
 
-A request records the revision of ``base/`` the target will run and the config hash of every
-cluster target of the target environment *after the move*, computed by resolving the
-committed repository (HEAD) with the target's pin set to that revision. Approvals bind to
-those hashes: when they no longer match, the request is ``stale``.
+A promotion (or rollback) request records the revision of ``base/`` the target will run and
+the config hash of every cluster target of the target environment *after the move*, computed
+by resolving the committed repository (HEAD) with the target's pin set to that revision. A
+change request records the HEAD commit and the hashes the target's clusters resolve to there,
+so edits outside ``base/`` (overlays, cluster layers, lamina.toml) can reach a protected
+environment. Approvals bind to those hashes: when they no longer match, the request is
+``stale``. Every request keeps the plan of its move (keys, values, prompt diffs, flags), so
+an approver sees what they approve.
 
 Requests are shown as ``PR-<n>``; commands accept ``PR-<n>`` or ``<n>``.
 
@@ -31,7 +35,9 @@ from lamina.core.targets import TargetRef
 from lamina.errors import InputError, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.fleet.model import Fleet
-from lamina.promote import commits, freezes, gates
+from lamina.guard import protection, rules
+from lamina.guard.actors import Actor
+from lamina.promote import commits, gates, plans
 from lamina.resolve.resolver import Repository
 from lamina.source.trees import GitRepo
 from lamina.store import promotions as store
@@ -106,13 +112,20 @@ def source_revision(repo: Repository, source: str) -> str:
     return head
 
 
-def moved_repository(repo: Repository, target: str, revision: str) -> Repository:
-    """The committed repository (HEAD) with target's pin moved to revision. Close it after use."""
+def moved_repository(repo: Repository, target: str, revision: str | None) -> Repository:
+    """The committed repository (HEAD), with target's pin moved to revision (None: as committed).
+    Close it after use."""
     head = require_git(repo).head()  # asked afresh: another process may have committed
     assert head is not None
     moved = Repository(repo.root, head)
-    moved.pins = {**moved.pins, target: lockfile.Pin(target, revision)}
+    if revision is not None:
+        moved.pins = {**moved.pins, target: lockfile.Pin(target, revision)}
     return moved
+
+
+def _moved_pin(record: PromotionRecord) -> str | None:
+    """The pin a request moves its target to (a change request moves none)."""
+    return None if record.kind is RequestKind.CHANGE else record.revision
 
 
 def target_hashes(moved: Repository, target: str) -> dict[str, str]:
@@ -128,12 +141,12 @@ def target_hashes(moved: Repository, target: str) -> dict[str, str]:
 
 def current_hashes(repo: Repository, record: PromotionRecord) -> dict[str, str]:
     """What the request's hashes would be if it were made now."""
-    with moved_repository(repo, record.target, record.revision) as moved:
+    with moved_repository(repo, record.target, _moved_pin(record)) as moved:
         return target_hashes(moved, record.target)
 
 
 def refuse_if_stale(
-    repo: Repository, db: Database, record: PromotionRecord, actor: str, now: datetime
+    repo: Repository, db: Database, record: PromotionRecord, actor: Actor, now: datetime
 ) -> None:
     """Mark the request stale (audited) and refuse when the target's configs changed since it.
 
@@ -153,10 +166,10 @@ def refuse_if_stale(
         record.id,
         from_statuses=(PromotionStatus.PENDING, PromotionStatus.TESTING, PromotionStatus.APPROVED),
         to=PromotionStatus.STALE,
-        actor=actor,
+        actor=actor.name,
         action=f"{action_prefix(record)}.stale",
         at=now,
-        detail={"changed": changed, "config_hashes": now_hashes},
+        detail={"changed": changed, "config_hashes": now_hashes, "identity": actor.audit_detail()},
     )
     raise RuleRefused(
         f"{format_id(record.id)} is stale: the resolved config of {', '.join(changed)} changed since "
@@ -170,7 +183,7 @@ def request(
     *,
     source: str,
     target: str,
-    actor: str,
+    actor: Actor,
     now: Clock,
     reason: str | None = None,
     emergency: bool = False,
@@ -191,7 +204,7 @@ def request(
     require_git(repo)
     conf = fleet.settings.promotion
     check_path(fleet, source, target, emergency)
-    freezes.refuse_if_frozen(conf.freezes, db, target, now(), emergency)
+    _authorize(repo, db, actor, target, now(), emergency)
     revision = source_revision(repo, source)
     return _open(
         repo,
@@ -216,7 +229,7 @@ def rollback(
     *,
     target: str,
     to: str,
-    actor: str,
+    actor: Actor,
     now: Clock,
     reason: str | None = None,
     runner: gates.CommandRunner = gates.run_command,
@@ -240,7 +253,8 @@ def rollback(
             "a rollback goes back along history"
         )
     conf = repo.fleet.settings.promotion
-    freezes.refuse_if_frozen(conf.freezes, db, target, now(), False)
+    _authorize(repo, db, actor, target, now(), False)
+    _refuse_duplicate(db, RequestKind.ROLLBACK, target, revision)
     return _open(
         repo,
         db,
@@ -258,6 +272,72 @@ def rollback(
     )
 
 
+def change(
+    repo: Repository,
+    db: Database,
+    *,
+    target: str,
+    actor: Actor,
+    now: Clock,
+    reason: str | None = None,
+    runner: gates.CommandRunner = gates.run_command,
+    lookups: secrets.Lookups | None = None,
+) -> PromotionRecord:
+    """Request that target's configs as committed at HEAD may ship (edits outside ``base/``).
+
+    Raises:
+        InputError: no git, or target's configs are already what its newest applied request covers.
+        Refused: target is frozen, or an open change request already covers these configs.
+    """
+    target = repo.fleet.environment(target).name
+    git = require_git(repo)
+    head = git.head()
+    assert head is not None
+    _authorize(repo, db, actor, target, now(), False)
+    with moved_repository(repo, target, None) as moved:
+        hashes = target_hashes(moved, target)
+    covered = {key: value[0] for key, value in protection.covered(db, [target]).items()}
+    if covered and all(covered.get(key) == digest for key, digest in hashes.items()):
+        raise InputError(f"nothing to request: {target}'s configs at {head[:12]} are what it already runs")
+    for record in store.list_requests(db, statuses=_OPEN, target=target):
+        if record.kind is RequestKind.CHANGE and dict(record.config_hashes) == hashes:
+            raise RuleRefused(f"{format_id(record.id)} already requests these configs of {target}")
+    return _open(
+        repo,
+        db,
+        kind=RequestKind.CHANGE,
+        source=None,
+        target=target,
+        revision=head,
+        actor=actor,
+        now=now,
+        reason=reason,
+        emergency=False,
+        conf=repo.fleet.settings.promotion,
+        runner=runner,
+        lookups=lookups,
+    )
+
+
+_OPEN = (PromotionStatus.PENDING, PromotionStatus.TESTING, PromotionStatus.APPROVED)
+
+
+def _authorize(
+    repo: Repository, db: Database, actor: Actor, target: str, now: datetime, emergency: bool
+) -> None:
+    intent = rules.Intent(rules.Action.REQUEST, (target,), emergency=emergency)
+    rules.authorize(actor, intent, fleet=repo.fleet, db=db, now=now)
+
+
+def _refuse_duplicate(db: Database, kind: RequestKind, target: str, revision: str) -> None:
+    for record in store.list_requests(db, statuses=_OPEN, target=target):
+        if record.kind is kind and record.revision == revision:
+            raise RuleRefused(
+                f"{format_id(record.id)} already requests a {kind.value} of {target} to {revision[:12]} "
+                f"(it is {record.status.value})"
+            )
+
+
 def _open(
     repo: Repository,
     db: Database,
@@ -266,7 +346,7 @@ def _open(
     source: str | None,
     target: str,
     revision: str,
-    actor: str,
+    actor: Actor,
     now: Clock,
     reason: str | None,
     emergency: bool,
@@ -277,53 +357,59 @@ def _open(
     pin = repo.pins.get(target)
     if kind is RequestKind.PROMOTION and pin is not None and pin.revision == revision:
         raise InputError(f"{target} already runs {revision[:12]}; nothing to promote")
-    with moved_repository(repo, target, revision) as moved:
+    # everything that can fail runs before anything is recorded, so a refusal leaves no request behind
+    with moved_repository(repo, target, None if kind is RequestKind.CHANGE else revision) as moved:
         hashes = target_hashes(moved, target)
-        family = "emergency" if emergency else kind.value
-        detail: dict[str, Any] = {
-            "kind": kind.value,
-            "source": source,
-            "target": target,
-            "revision": revision,
-            "from_revision": pin.revision if pin else None,
-            "emergency": emergency,
-            "reason": reason,
-            "config_hashes": hashes,
-        }
-        record = store.create_request(
-            db,
-            kind=kind,
-            source=source,
-            target=target,
-            revision=revision,
-            emergency=emergency,
-            reason=reason,
-            requested_by=actor,
-            at=now(),
-            config_hashes=hashes,
-            action=f"{family}.request",
-            detail=detail,
-        )
+        head = moved.tree.revision
+        plan = plans.request_plan(repo, db, moved, target, kind)
         results = [gates.validate_gate(moved, target), gates.secrets_gate(moved, target, lookups)]
-        results += gates.check_gates(
-            conf.checks,
-            repo.root,
-            source=source,
-            target=target,
-            revision=revision,
-            timeout=conf.check_timeout,
-            runner=runner,
-            secret_variables=repo.fleet.settings.alerts.variables(),
-        )
+    results += gates.check_gates(
+        conf.checks,
+        repo.root,
+        source=source,
+        target=target,
+        revision=revision,
+        timeout=conf.check_timeout,
+        runner=runner,
+        secret_variables=repo.fleet.settings.alerts.variables(),
+    )
     if conf.soak is not None and source is not None:
         results.append(gates.soak_gate(db, source, revision, conf.soak, now()))
+    family = "emergency" if emergency else kind.value
+    detail: dict[str, Any] = {
+        "kind": kind.value,
+        "source": source,
+        "target": target,
+        "revision": revision,
+        "from_revision": pin.revision if pin else None,
+        "emergency": emergency,
+        "reason": reason,
+        "config_hashes": hashes,
+        "identity": actor.audit_detail(),
+    }
+    record = store.create_request(
+        db,
+        kind=kind,
+        source=source,
+        target=target,
+        revision=revision,
+        emergency=emergency,
+        reason=reason,
+        requested_by=actor.name,
+        at=now(),
+        config_hashes=hashes,
+        action=f"{family}.request",
+        detail=detail,
+        plan=plan,
+        head=head,
+    )
     to = PromotionStatus.TESTING if gate_results.all_passed(results) else PromotionStatus.FAILED
     store.transition(
         db,
         record.id,
         from_statuses=(PromotionStatus.PENDING,),
         to=to,
-        actor=actor,
+        actor=actor.name,
         action=f"{family}.gates-{'passed' if to is PromotionStatus.TESTING else 'failed'}",
         at=now(),
         detail={"gates": [{k: v for k, v in r.to_json().items() if k != "output"} for r in results]},
@@ -353,6 +439,7 @@ def to_json(record: PromotionRecord, backfill: str | None = None) -> dict[str, A
         "requested_at": record.requested_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "commit": record.commit,
+        "plan": dict(record.plan) if record.plan is not None else None,
     }
     if record.emergency:
         data["backfill"] = backfill

@@ -116,7 +116,7 @@ def build_router() -> APIRouter:
                 context.database,
                 source=plain_name(body.source),
                 target=plain_name(body.target),
-                actor=who.user,
+                actor=who.actor(),
                 now=_now,
                 reason=body.reason,
                 emergency=body.emergency,
@@ -130,12 +130,11 @@ def build_router() -> APIRouter:
         context = _context(request)
         record = store.get_request(context.database, _id(request_id))
         with context.repository() as repo:
-            approvals.may_decide(who.user, record, repo.fleet, roles=who.roles)
             decided = approvals.decide(
                 repo,
                 context.database,
                 record.id,
-                actor=who.user,
+                actor=who.actor(),
                 approve=approve,
                 now=_now(),
                 comment=comment,
@@ -172,7 +171,7 @@ def build_router() -> APIRouter:
         if not who.approver_for(record.target):
             raise HTTPException(403, f"applying into {record.target} needs approver:{record.target} or admin")
         with context.repository() as repo:
-            applied = applying.apply(repo, context.database, record.id, actor=who.user, now=_now())
+            applied = applying.apply(repo, context.database, record.id, actor=who.actor(), now=_now())
         return requests.to_json(applied)
 
     @router.get("/history/{environment}")

@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 
 from lamina.core.paths import KeyPath, format_path
 from lamina.errors import LaminaError, RuleRefused
+from lamina.guard import rules
 from lamina.promote import approvals, backfill, history, requests
 from lamina.reports import views
 from lamina.resolve import values
@@ -246,12 +247,11 @@ def decision_rights(who: Identity, record: PromotionRecord, repo: Repository) ->
         return False, None
     if any(d.actor == who.user for d in record.decisions):
         return False, f"You already decided on {requests.format_id(record.id)}."
+    intent = rules.Intent(rules.Action.DECIDE, (record.target,), request=record)
     try:
-        approvals.may_decide(who.user, record, repo.fleet, who.roles)
+        rules.authorize(who.actor(), intent, fleet=repo.fleet, db=None, now=datetime.now(UTC))
     except RuleRefused as exc:
         return False, str(exc)
-    if not who.approver_for(record.target):  # may_decide checks the roles too; never show more than it allows
-        return False, f"Deciding needs the role approver:{record.target} (or admin)."
     return True, None
 
 
@@ -475,11 +475,10 @@ def build_router(now: Clock = _now) -> APIRouter:
                     repo,
                     context.database,
                     request_id,
-                    actor=who.user,
+                    actor=who.actor(),
                     approve=approve,
                     now=now(),
                     comment=comment.strip() or None,
-                    roles=who.roles,
                 )
         except LaminaError as exc:
             return promotions_page(request, who, error=str(exc), status=exc.http_status)

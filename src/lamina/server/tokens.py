@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lamina.errors import InputError
+from lamina.guard.actors import Actor
 
 _ROLE = re.compile(r"^(viewer|editor|admin|approver:[a-z0-9]([-a-z0-9]*[a-z0-9])?)\Z")
 
@@ -51,6 +52,10 @@ class Identity:
     def approver_for(self, environment: str) -> bool:
         """approver:<environment> or admin."""
         return self.has(f"approver:{environment}")
+
+    def actor(self) -> Actor:
+        """The identity as the rules see it: a name the server's token proves, with its roles."""
+        return Actor.of_token(self.user, self.roles)
 
 
 def digest(token: str) -> str:

@@ -16,12 +16,13 @@ class Base(DeclarativeBase):
 
 
 class Promotion(Base):
-    """A request to move an environment's pin (a promotion, a rollback or an emergency)."""
+    """A request: to move an environment's pin (a promotion, a rollback or an emergency), or to
+    let edits outside base/ ship into a protected environment (a change)."""
 
     __tablename__ = "promotions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # promotion, rollback
+    kind: Mapped[str] = mapped_column(String(16))  # promotion, rollback, change
     source: Mapped[str | None] = mapped_column(String(63))
     target: Mapped[str] = mapped_column(String(63), index=True)
     revision: Mapped[str] = mapped_column(String(64))
@@ -36,6 +37,8 @@ class Promotion(Base):
     commit: Mapped[str | None] = mapped_column(String(64))
     backfill_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     backfill_done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    head: Mapped[str | None] = mapped_column(String(64))
 
 
 class Approval(Base):

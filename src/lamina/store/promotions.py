@@ -57,6 +57,10 @@ class PromotionRecord:
     backfill_due: datetime | None
     backfill_done_at: datetime | None
     decisions: tuple[DecisionRecord, ...] = ()
+    plan: Mapping[str, Any] | None = None
+    """The plan of the move, in the ``plan`` JSON shape, as it was when requested."""
+    head: str | None = None
+    """The commit the config hashes were computed at."""
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -106,6 +110,8 @@ def _record(session: Session, row: Promotion) -> PromotionRecord:
         decisions=tuple(
             DecisionRecord(d.actor, Decision(d.decision), utc(d.at), d.comment) for d in decisions
         ),
+        plan=row.plan if isinstance(row.plan, dict) else None,
+        head=row.head,
     )
 
 
@@ -130,8 +136,10 @@ def create_request(
     config_hashes: Mapping[str, str],
     action: str,
     detail: Mapping[str, Any],
+    plan: Mapping[str, Any] | None = None,
+    head: str | None = None,
 ) -> PromotionRecord:
-    """Record a new request in status ``pending``, with its audit record."""
+    """Record a new request in status ``pending``, with its plan and its audit record."""
 
     def write(session: Session) -> PromotionRecord:
         row = Promotion(
@@ -147,6 +155,8 @@ def create_request(
             updated_at=at,
             config_hashes=dict(config_hashes),
             gates=[],
+            plan=dict(plan) if plan is not None else None,
+            head=head,
         )
         session.add(row)
         session.flush()
@@ -263,6 +273,7 @@ def decide(
     allowed: Callable[[PromotionRecord], None],
     required: Callable[[PromotionRecord], int],
     action_prefix: str = "promotion",
+    identity: Mapping[str, Any] | None = None,
 ) -> PromotionRecord:
     """Record actor's approval or rejection, and approve or reject the request when it decides it.
 
@@ -303,7 +314,12 @@ def decide(
             at=at,
             environment=request.target,
             subject=f"PR-{request_id}",
-            detail={**base, "config_hashes": dict(request.config_hashes), "comment": comment},
+            detail={
+                **base,
+                "config_hashes": dict(request.config_hashes),
+                "comment": comment,
+                "identity": dict(identity or {}),
+            },
         )
         approvals = session.execute(
             select(func.count())

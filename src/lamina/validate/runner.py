@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lamina.core.targets import TargetRef
 from lamina.fleet import lock_settings
 from lamina.resolve.provenance import Layer
 from lamina.resolve.resolver import Repository, ResolvedConfig
@@ -108,6 +109,12 @@ def run(repo: Repository, environments: Sequence[str] = ()) -> Report:
         found.extend(schemas.check(prepared.schemas, config, redactor))
         found.extend(policies.check(prepared.policies, config, redactor, converter))
     found.extend(_ordering(repo, prepared, selected, configs))
+    found.extend(_unique(_file_checks(prepared, configs)))
+    return Report(tuple(str(config.target) for config in configs), tuple(found))
+
+
+def _file_checks(prepared: Prepared, configs: Sequence[ResolvedConfig]) -> list[Diagnostic]:
+    """Problems of the files the configs are built from: credentials, lint, locks."""
     files: list[Diagnostic] = []
     for layer in _unique_layers(configs):
         for doc in layer.documents:
@@ -122,8 +129,29 @@ def run(repo: Repository, environments: Sequence[str] = ()) -> Report:
             if stack not in checked:
                 checked.add(stack)
                 files.extend(lint.dead_overrides_of(config.layers[index], config.layers[:index]))
-    found.extend(_unique(files))
-    return Report(tuple(str(config.target) for config in configs), tuple(found))
+    return files
+
+
+def run_targets(repo: Repository, refs: Sequence[TargetRef]) -> Report:
+    """Validate exactly the ``ENV/CLUSTER`` targets refs (what a shipment vets).
+
+    The checks are those of :func:`run`; ordered constraints run on the targets' environments,
+    and only problems of these targets (or of the files they are built from) are kept.
+    """
+    prepared = prepare(repo)
+    configs = [repo.resolve(ref) for ref in dict.fromkeys(refs)]
+    names = {str(config.target) for config in configs}
+    environments = list(dict.fromkeys(config.environment.name for config in configs))
+    found: list[Diagnostic] = []
+    converter = cel_converter() if prepared.policies else None
+    for config in configs:
+        redactor = credentials.Redactor(config.data)
+        found.extend(schemas.check(prepared.schemas, config, redactor))
+        found.extend(policies.check(prepared.policies, config, redactor, converter))
+    ordered = _ordering(repo, prepared, environments, configs)
+    found.extend(d for d in ordered if d.target is None or d.target in names or d.target in environments)
+    found.extend(_unique(_file_checks(prepared, configs)))
+    return Report(tuple(sorted(names)), tuple(found))
 
 
 def cel_converter() -> object:

@@ -1,0 +1,189 @@
+"""``authorize``: the one function that says whether an action may happen.
+
+The CLI, the API and the dashboard (which asks before it shows a button) all call it, so a
+rule is written once. It decides, in this order:
+
+1. **self-approval and approver lists**: nobody decides on their own request;
+   ``[promotion.approvers] ENV = [...]`` limits who may decide on requests into ENV;
+2. **roles** (server callers): reading needs any role; requesting, shipping and drift runs
+   need ``editor``; deciding on, applying, freezing or unfreezing a request into ENV needs
+   ``approver:ENV``; ``--force`` needs ``admin`` (``admin`` may do everything);
+3. **proven identity**: on a protected environment (``[promotion] protect``) a decision, an
+   apply of a request and ``--force`` need a name a token or an SSH signature proves;
+4. **freezes**: a frozen environment takes no request, apply of a request or shipment, except
+   an emergency request (and its apply) and ``--force``;
+5. **protection**: a protected target ships only the config hash its newest applied request
+   recorded (``--force`` overrides);
+6. **vetting**: a shipment whose targets fail ``validate`` or ``secrets check`` is refused
+   with exit 1 (``--force`` overrides).
+
+Rules 1-5 refuse with :class:`~lamina.errors.RuleRefused` (exit 2, HTTP 403); vetting with
+:class:`~lamina.errors.Refused` (exit 1). What ``--force`` overrode is returned, for the
+audit record.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lamina.errors import InputError, Refused, RuleRefused
+from lamina.fleet.model import Fleet
+from lamina.guard import freezes, protection
+from lamina.guard.actors import Actor
+from lamina.guard.vetting import Vetting
+from lamina.store.database import Database
+from lamina.store.promotions import PromotionRecord
+
+
+class Action(enum.StrEnum):
+    """What an actor wants to do."""
+
+    READ = "read"
+    """Read state: configs, requests, drift, audit."""
+    REQUEST = "request"
+    """Open a promotion, rollback or change request."""
+    DECIDE = "decide"
+    """Approve or reject a request."""
+    APPLY_REQUEST = "apply-request"
+    """Apply an approved request (commit its pin, or let its hashes ship)."""
+    SHIP = "ship"
+    """Write config to clusters: apply, heal, a rollout step."""
+    RUN_DRIFT = "run-drift"
+    """Check drift now."""
+    FREEZE = "freeze"
+    """Freeze or unfreeze an environment."""
+
+
+_EDITOR_ACTIONS = (Action.REQUEST, Action.SHIP, Action.RUN_DRIFT)
+_APPROVER_ACTIONS = (Action.DECIDE, Action.APPLY_REQUEST, Action.FREEZE)
+_PROVEN_ACTIONS = (Action.DECIDE, Action.APPLY_REQUEST)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One action and everything the rules look at.
+
+    Attributes:
+        environments: the environments the action writes into (a request's target; the
+            environments of the shipped targets).
+        request: the request decided on or applied.
+        approve: for a decision, approve (True) or reject (False).
+        emergency: an emergency request (skips freezes).
+        hashes: for a shipment, ``ENV/CLUSTER`` -> the config hash it would ship.
+        vetting: for a shipment, what validation and the secrets check found.
+        force: ``--force --reason``: the reason, or None.
+    """
+
+    action: Action
+    environments: tuple[str, ...] = ()
+    request: PromotionRecord | None = None
+    approve: bool = True
+    emergency: bool = False
+    hashes: Mapping[str, str] = field(default_factory=dict)
+    vetting: Vetting | None = None
+    force: str | None = None
+
+
+@dataclass(frozen=True)
+class Permit:
+    """The action may happen; with ``--force``, what the force overrode (for the audit record)."""
+
+    overridden: tuple[str, ...] = ()
+
+
+def allowed(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None, now: datetime) -> bool:
+    """True when authorize would let the action happen (for showing a button)."""
+    try:
+        authorize(actor, intent, fleet=fleet, db=db, now=now)
+    except (RuleRefused, Refused):
+        return False
+    return True
+
+
+def authorize(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None, now: datetime) -> Permit:
+    """Return when actor may do intent (with what a force overrode); raise otherwise.
+
+    Args:
+        db: the state database (manual freezes, applied requests); None skips the rules that need it.
+
+    Raises:
+        RuleRefused: a role, identity, self-approval, approver-list, freeze or protection rule said no.
+        Refused: the shipment's vetting found problems (and no force).
+        InputError: ``--force`` without a reason.
+    """
+    if intent.action is Action.DECIDE:
+        _decision(actor, intent, fleet)  # "you requested it" says more than "you lack the role"
+    _roles(actor, intent)
+    protected = [env for env in intent.environments if env in fleet.settings.promotion.protect]
+    if protected and (intent.action in _PROVEN_ACTIONS or intent.force is not None) and not actor.proven:
+        what = "--force" if intent.force is not None else intent.action.value.replace("-", " ")
+        raise RuleRefused(
+            f"{', '.join(protected)} is protected: {what} needs a proven identity, not a typed name "
+            f"({actor.name!r}); set LAMINA_SERVER and LAMINA_TOKEN to act through the server, or sign "
+            "with --sign-with KEY (an SSH key listed in [promotion] allowed_signers)"
+        )
+    if intent.force is not None and not intent.force.strip():
+        raise InputError("--force needs --reason: why this ships although lamina would refuse it")
+    overridden: list[str] = []
+    if intent.action in (Action.REQUEST, Action.APPLY_REQUEST, Action.SHIP) and db is not None:
+        emergency = intent.emergency or (intent.request is not None and intent.request.emergency)
+        for env in intent.environments:
+            frozen = freezes.active_freeze(fleet.settings.promotion.freezes, db, env, now)
+            if frozen is None or emergency:
+                continue
+            if intent.force is None:
+                raise RuleRefused(frozen.message())
+            overridden.append(frozen.message())
+    if intent.action is Action.SHIP:
+        if db is not None:
+            for item in protection.uncovered(fleet, db, intent.hashes):
+                if intent.force is None:
+                    raise RuleRefused(item.message())
+                overridden.append(item.message())
+        if intent.vetting is not None and not intent.vetting.ok:
+            if intent.force is None:
+                raise Refused(intent.vetting.refusal())
+            overridden.extend(intent.vetting.problems())
+    return Permit(tuple(overridden))
+
+
+def _roles(actor: Actor, intent: Intent) -> None:
+    if actor.roles is None:
+        return  # the command line: no roles apply there
+    roles = actor.roles
+    if "admin" in roles:
+        return
+    if not roles:
+        raise RuleRefused(f"{actor.name}'s token has no role")
+    if intent.force is not None:
+        raise RuleRefused("--force needs the role admin")
+    if intent.action in _EDITOR_ACTIONS and "editor" not in roles:
+        raise RuleRefused(f"{intent.action.value.replace('-', ' ')} needs the role editor (or admin)")
+    if intent.action in _APPROVER_ACTIONS:
+        for env in intent.environments:
+            if f"approver:{env}" not in roles:
+                what = intent.action.value.replace("-", " ")
+                raise RuleRefused(f"{what} into {env} needs the role approver:{env} (or admin)")
+
+
+def _decision(actor: Actor, intent: Intent, fleet: Fleet) -> None:
+    request = intent.request
+    assert request is not None
+    name = f"PR-{request.id}"
+    if actor.name == request.requested_by:
+        raise RuleRefused(f"{actor.name} requested {name} and cannot decide on it; someone else must")
+    allowed_people = fleet.settings.promotion.approvers.get(request.target)
+    if allowed_people is not None and actor.name not in allowed_people:
+        raise RuleRefused(
+            f"{actor.name} may not decide on promotions into {request.target} "
+            f"([promotion.approvers] {request.target} = {', '.join(allowed_people) or 'nobody'})",
+            fleet.document.place(("promotion", "approvers", request.target)),
+        )
+
+
+def environments_of(targets: Sequence[str]) -> tuple[str, ...]:
+    """The environments of ``ENV/CLUSTER`` targets, in order, each once."""
+    return tuple(dict.fromkeys(target.split("/", 1)[0] for target in targets))
