@@ -75,7 +75,27 @@ def commit_all(root: Path, message: str = "change") -> str:
 
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Path:
-    """The `lamina init` example fleet as a committed git repository."""
+    """The `lamina init` example fleet as a committed git repository, without its pins and its
+    protected environments: for tests about everything but the delivery guarantee."""
+    root = tmp_path / "fleet"
+    scaffold.write_example(root, git=True)
+    unguard(root)
+    return root
+
+
+@pytest.fixture
+def guarded_example(tmp_path: Path) -> Path:
+    """The `lamina init` example fleet exactly as a user gets it: pinned and protected."""
     root = tmp_path / "fleet"
     scaffold.write_example(root, git=True)
     return root
+
+
+def unguard(root: Path) -> None:
+    """Drop the example's pins and protected environments, and commit that."""
+    fleet = root / "lamina.toml"
+    text = fleet.read_text()
+    assert 'protect = ["production", "production-eu"]' in text
+    fleet.write_text(text.replace('protect = ["production", "production-eu"]', "protect = []"))
+    (root / "lamina.lock").unlink()
+    commit_all(root, "tests: no pins, nothing protected")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import WriteRepo, commit_all
-from k8s_support import DEPLOYMENTS, EmulatedFleet
+from k8s_support import DEPLOYMENTS, SECRETS, EmulatedFleet
 
 CANARY = "CANARY-sk-live-do-not-print-0123456789"
 
@@ -142,7 +143,18 @@ def api_fleet(write_repo: WriteRepo, k8s: EmulatedFleet) -> ApiFleet:
     for name in ("stage-1", "prod-1", "prod-2"):
         k8s.add(name)
         k8s.put(name, DEPLOYMENTS, deployment())
+        k8s.put(name, SECRETS, secret("openai", {"api-key": CANARY}))  # what the configs reference
     return ApiFleet(root, k8s)
+
+
+def secret(name: str, keys: dict[str, str]) -> dict[str, object]:
+    """A Secret with these keys (values base64-encoded, as the API keeps them)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": "ai-agents"},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in keys.items()},
+    }
 
 
 MakeFleet = Callable[[], ApiFleet]

@@ -53,7 +53,9 @@ def test_hand_edit_is_drift_with_fields_who_and_since(api_fleet: ApiFleet) -> No
     assert code == 1
     row = rows["prod-1"]
     assert row["status"] == "drifted"
-    assert row["fields"] == [{"path": "agent.model", "expected": "gpt-4o", "actual": "gpt-3.5"}]
+    assert row["fields"] == [
+        {"path": "agent.model", "status": "drifted", "expected": "gpt-4o", "actual": "gpt-3.5"}
+    ]
     assert row["changed_by"] == "kubectl-edit"
     assert row["expected_hash"] != row["actual_hash"]
     first_since = row["since"]

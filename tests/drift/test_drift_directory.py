@@ -54,4 +54,4 @@ def test_directory_cluster_missing_and_out_of_sync(example_repo: Path) -> None:
     code, out, _ = _run(example_repo, "drift", "development", "--json")
     row = json.loads(out)[0]
     assert row["status"] == "out-of-sync"
-    assert row["fields"] == [{"path": "extra", "expected": {"note": "new"}}]
+    assert row["fields"] == [{"path": "extra", "status": "out-of-sync", "expected": {"note": "new"}}]

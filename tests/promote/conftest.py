@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import commit_all
+from conftest import commit_all, unguard
 from lamina.fleet import scaffold
 from lamina.resolve.resolver import Repository
 from lamina.store.database import Database
@@ -59,6 +59,7 @@ def fleet(tmp_path: Path) -> Path:
     """The `lamina init` example as a git repository (its directory clusters declare their secrets)."""
     root = tmp_path / "fleet"
     scaffold.write_example(root, git=True)
+    unguard(root)
     return root
 
 

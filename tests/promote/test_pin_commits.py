@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import git
+from conftest import git, unguard
 from lamina.fleet import scaffold
 
 LAMINA = Path(sys.executable).with_name("lamina")
@@ -59,6 +59,7 @@ def test_a_config_repository_in_a_sub_folder_with_other_changes_staged(tmp_path:
 def test_a_linked_worktree(tmp_path: Path) -> None:
     main = tmp_path / "main"
     scaffold.write_example(main, git=True)
+    unguard(main)
     linked = tmp_path / "linked"
     git(main, "worktree", "add", "-q", "-b", "promote", str(linked))
 

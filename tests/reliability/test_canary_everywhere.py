@@ -362,7 +362,11 @@ def apply_drift_and_promote(lamina: Lamina, first: str, k8s: Any) -> None:
     lamina.side_by_side(
         [
             (("apply", "production"), (0,)),  # again: nothing to change
-            (("apply", "sandbox", "--json"), (3,)),  # its cluster is down
+            (("apply", "sandbox", "--json"), (1,)),  # refused: a secret it references is missing
+            (
+                ("apply", "sandbox", "--force", "--reason", "the legacy token moves next week", "--json"),
+                (3,),  # forced past the missing secret, and its cluster is down
+            ),
         ]
     )
     hand_edit_prod_1(k8s)

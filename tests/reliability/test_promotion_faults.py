@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import git
+from conftest import git, unguard
 from lamina.fleet import scaffold
 from pg_support import fresh_database
 from reliability.fault_support import (
@@ -42,6 +42,7 @@ from server.conftest import free_port
 def fleet(tmp_path: Path) -> Path:
     root = tmp_path / "fleet"
     scaffold.write_example(root, git=True)
+    unguard(root)
     return root
 
 

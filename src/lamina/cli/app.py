@@ -14,6 +14,7 @@ from lamina.cli import (
     apply,
     audit,
     build,
+    change,
     diff,
     drift,
     envs,
@@ -57,9 +58,17 @@ def global_options(
     actor: Annotated[
         str | None, typer.Option("--as", help="Act as this user (default: $LAMINA_USER, git user.email).")
     ] = None,
+    sign_with: Annotated[
+        Path | None,
+        typer.Option(
+            "--sign-with",
+            help="Sign decisions with this SSH private key (default: $LAMINA_SIGNING_KEY); proves who "
+            "you are on protected environments.",
+        ),
+    ] = None,
 ) -> None:
     """Layered configuration for AI agents on many Kubernetes clusters."""
-    ctx.obj = Session(repo_option=repo, actor=actor)
+    ctx.obj = Session(repo_option=repo, actor=actor, signing_key=sign_with)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -81,6 +90,7 @@ app.command("apply")(apply.apply)
 app.command("drift")(drift.drift)
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(promote.app, name="promote")
+app.add_typer(change.app, name="change")
 app.command("history")(history.history)
 app.command("rollback")(history.rollback)
 app.command("freeze")(freeze.freeze)

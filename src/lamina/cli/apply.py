@@ -10,7 +10,7 @@ import typer
 
 from lamina.cli import lazy, output
 from lamina.cli.session import session
-from lamina.clusters import connection
+from lamina.clusters import connection, secrets
 from lamina.clusters.outcomes import ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.errors import InputError
@@ -40,9 +40,20 @@ def apply(
     allow_dirty: Annotated[
         bool, typer.Option("--allow-dirty", help="Apply although config files have uncommitted changes.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Ship although validation, a freeze or protection refuses (needs --reason)."
+        ),
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why --force is needed (recorded).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Apply targets' ConfigMaps (and roll the workload); exit 3 when a cluster could not be reached."""
+    """Vet, then apply targets' ConfigMaps (and roll the workload).
+
+    Exit 1 when vetting refuses, 2 when a rule does (freeze, protected environment), 3 when a
+    cluster could not be reached.
+    """
     state = session(ctx)
     repo = state.repository()
     chosen = Selector.parse(selector)
@@ -53,25 +64,57 @@ def apply(
     ]
     if not refs:
         raise InputError(f"no cluster of {', '.join(targets)} matches the selector {selector!r}")
-    actor = state.user()
-    with output.progress("applying", len(refs)) as advance:
+    force_reason = forced(force, reason)
+    actor = state.actor_identity()
+    kube = kube_settings(repo)
+    with (
+        secrets.Lookups.from_environment(os.environ, kube) as lookups,
+        output.progress("applying", len(refs)) as advance,
+    ):
         shipped = shipping.ship(
             repo,
             state.database(),
             refs,
             actor=actor,
-            kube=kube_settings(repo),
+            kube=kube,
+            lookups=lookups,
             now=datetime.datetime.now(datetime.UTC),
             dry_run=dry_run,
             allow_dirty=allow_dirty,
+            force=force_reason,
             done=lambda outcome: advance(),
         )
     if as_json:
-        output.print_json([{**o.to_json(), "dirty": shipped.dirty} for o in shipped.outcomes])
+        forced_json = {"forced": True, "overridden": list(shipped.overridden)} if force_reason else {}
+        output.print_json([{**o.to_json(), "dirty": shipped.dirty, **forced_json} for o in shipped.outcomes])
     else:
         print_outcomes(list(shipped.outcomes), shipped.dirty)
+        print_overridden(shipped.overridden, force_reason)
     if shipped.failed:
         raise typer.Exit(3)
+
+
+def forced(force: bool, reason: str | None) -> str | None:
+    """The reason of ``--force --reason T``, or None without --force.
+
+    Raises:
+        InputError: --force without a reason, or a reason without --force.
+    """
+    if force and not (reason or "").strip():
+        raise InputError("--force needs --reason: why this ships although lamina would refuse it")
+    if not force:
+        return None
+    assert reason is not None
+    return reason.strip()
+
+
+def print_overridden(overridden: tuple[str, ...], reason: str | None) -> None:
+    """What --force shipped past, so nobody forces without seeing it."""
+    if reason is None:
+        return
+    output.out.print(output.styled(f"forced ({reason}); recorded with what it overrode:", "yellow bold"))
+    for line in overridden or ("nothing: no check or rule refused",):
+        output.out.print(output.styled(f"  {line}", "yellow"))
 
 
 _STYLES = {

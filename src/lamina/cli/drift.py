@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import os
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lamina.cli import lazy, output
-from lamina.cli.apply import kube_settings
+from lamina.cli.apply import forced, kube_settings, print_overridden
 from lamina.cli.session import session
+from lamina.clusters import secrets
 from lamina.clusters.outcomes import ApplyOutcome
 from lamina.core.states import DriftStatus
 from lamina.core.targets import TargetRef
@@ -48,7 +50,18 @@ def drift(
         str | None,
         typer.Option("--adopt", help="ENV/CLUSTER: write its live values into its cluster layer."),
     ] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why the live values are accepted.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="With --heal: ship although validation, a freeze or protection refuses."
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", help="Why the live values are accepted (--adopt), or why --force is needed."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Drift status per cluster with field-level differences; exit 1 when any cluster is not in sync."""
@@ -61,21 +74,36 @@ def drift(
             raise InputError(
                 "--adopt and --heal do not go together: adopt keeps the live values, heal undoes them"
             )
+        if force:
+            raise InputError("--force goes with --heal")
         _adopt(state, adopt, reason, settings, options, as_json)
         return
-    if reason is not None:
-        raise InputError("--reason goes with --adopt")
+    if force and not heal:
+        raise InputError("--force goes with --heal")
+    if reason is not None and not force:
+        raise InputError("--reason goes with --adopt or --heal --force")
+    force_reason = forced(force, reason)
     chosen = Selector.parse(selector)
     refs = repo.targets(environments or (), chosen)
     now = datetime.datetime.now(datetime.UTC)
     db = state.database()
     healed: tuple[ApplyOutcome, ...] = ()
+    overridden: tuple[str, ...] = ()
     with output.progress("checking drift", len(refs)) as advance:
         if heal:
-            done = healing.heal(
-                repo, db, refs, actor=state.user(), kube=settings, now=now, done=lambda r: advance()
-            )
-            reports, healed = list(done.reports), done.outcomes
+            with secrets.Lookups.from_environment(os.environ, settings) as lookups:
+                done = healing.heal(
+                    repo,
+                    db,
+                    refs,
+                    actor=state.actor_identity(),
+                    kube=settings,
+                    lookups=lookups,
+                    now=now,
+                    force=force_reason,
+                    done=lambda r: advance(),
+                )
+            reports, healed, overridden = list(done.reports), done.outcomes, done.overridden
         else:
             reports = checking.run(repo, db, refs, settings, now, done=lambda r: advance())
     groups = checking.group(reports)
@@ -96,6 +124,7 @@ def drift(
             if outcome.detail:
                 line += f" ({outcome.detail})"
             output.out.print(output.styled(line, "green" if not outcome.failed else "red"))
+        print_overridden(overridden, force_reason)
         for group in groups:
             if len(group.clusters) > 1:
                 paths = ", ".join(f.path for f in group.fields)

@@ -5,6 +5,7 @@ Requests are shown as ``PR-<n>``; every command that takes an ID also accepts th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,6 +78,7 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
         if gate.status.blocks and gate.output:
             for text in gate.output.rstrip().splitlines()[-10:]:
                 output.out.print(f"    | {text}")
+    print_plan(record.plan)
     for decision in record.decisions:
         output.out.print(f"  {decision.decision}d by {decision.actor} at {decision.at.isoformat()}")
     if record.commit:
@@ -85,6 +87,42 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
         output.out.print(
             output.styled(f"  backfill {backfill_state}", "red" if backfill_state == "overdue" else "")
         )
+
+
+def print_plan(plan: Mapping[str, Any] | None) -> None:
+    """What the request's move changes: per target, its flags and changed keys (prompts as diffs)."""
+    if not plan:
+        return
+    summary = plan.get("summary", {})
+    flags = output.Text(
+        f"  plan: {summary.get('touched', 0)} of {summary.get('targets', 0)} target(s) change"
+    )
+    for name in summary.get("flags", {}):
+        flags.append(" ")
+        flags.append(f"[{name}]", "red bold" if name in _LOUD_FLAGS else "yellow")
+    output.out.print(flags)
+    for target in plan.get("targets", []):
+        line = output.styled(f"    {target['target']}", "bold")
+        if target.get("flags"):
+            line.append("  " + " ".join(target["flags"]), "yellow")
+        output.out.print(line)
+        for change in target.get("changes", []):
+            path = change["path"]
+            if change.get("diff"):
+                output.out.print(output.styled(f"      ~ {path}:", "yellow"))
+                for text in change["diff"][2:]:
+                    output.out.print("          " + text)
+            elif "a" not in change:
+                output.out.print(output.styled(f"      + {path}: {output.short_value(change['b'])}", "green"))
+            elif "b" not in change:
+                output.out.print(output.styled(f"      - {path}: {output.short_value(change['a'])}", "red"))
+            else:
+                output.out.print(
+                    f"      ~ {path}: {output.short_value(change['a'])} -> {output.short_value(change['b'])}"
+                )
+
+
+_LOUD_FLAGS = ("guardrail-loosened", "model-changed", "secret-ref-changed")
 
 
 def request(

@@ -24,6 +24,7 @@ class Session:
 
     repo_option: Path | None = None
     actor: str | None = None
+    signing_key: Path | None = None
     _repo: Repository | None = field(default=None, repr=False)
     _db: Database | None = field(default=None, repr=False)
 
@@ -85,7 +86,10 @@ class Session:
 
     def actor_identity(self) -> Actor:
         """Who is acting, as the rules see it: the claimed name, the OS user and git identity seen here."""
-        return Actor.on_command_line(self.user(), self.root())
+        key = self.signing_key or (
+            Path(os.environ["LAMINA_SIGNING_KEY"]) if os.environ.get("LAMINA_SIGNING_KEY") else None
+        )
+        return Actor.on_command_line(self.user(), self.root(), key.expanduser() if key else None)
 
     def close(self) -> None:
         """Release the repository's helper processes and database connections."""

@@ -121,4 +121,6 @@ def read_folder(folder: Path) -> LiveConfig | None:
         where=str(folder),
         changed_at=when,
         extra={folders.KUSTOMIZATION: text},
+        revision=labels.get(configmaps.ANNOTATION_REVISION),  # the generator's annotations read alike
+        base_revision=labels.get(configmaps.ANNOTATION_BASE),
     )

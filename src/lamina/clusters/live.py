@@ -42,6 +42,10 @@ class LiveConfig:
     changed_by: str | None = None
     changed_at: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    revision: str | None = None
+    """The git revision lamina rendered it from (its ``lamina.dev/revision`` annotation)."""
+    base_revision: str | None = None
+    """The revision of base/ it was rendered with (``lamina.dev/base-revision``)."""
 
 
 def target_selector(rendered: RenderedConfig) -> dict[str, str]:
@@ -136,6 +140,8 @@ def read_kubernetes(conn: Connection, rendered: RenderedConfig, workload: str | 
         where=f"configmap {conn.namespace}/{meta.get('name')}",
         changed_by=manager,
         changed_at=when,
+        revision=(meta.get("annotations") or {}).get(configmaps.ANNOTATION_REVISION),
+        base_revision=(meta.get("annotations") or {}).get(configmaps.ANNOTATION_BASE),
     )
 
 

@@ -47,13 +47,17 @@ def layer_file(root: Path, cluster: str) -> Path:
 
 
 def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
-    """Write report's live values into the cluster's layer, each with reason as its comment.
+    """Write report's drifted live values into the cluster's layer, each with reason as its comment.
+
+    Only fields changed by hand are adopted: an out-of-sync field holds what an earlier lamina
+    render had (git moved on since), and writing it back would silently revert the newer commit.
 
     Raises:
         Refused: the cluster has not drifted (nothing to adopt).
         InputError: the reason is empty or spans lines.
     """
-    if report.status not in (DriftStatus.DRIFTED, DriftStatus.OUT_OF_SYNC) or not report.fields:
+    drifted = [item for item in report.fields if item.status is DriftStatus.DRIFTED]
+    if report.status is not DriftStatus.DRIFTED or not drifted:
         raise Refused(f"{report.target} is {report.status.value}: there is no drift to adopt")
     reason = reason.strip()
     if not reason or "\n" in reason:
@@ -63,8 +67,8 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     editable = EditableFile(rel, text)
     written: list[str] = []
-    skipped: list[str] = []
-    for item in report.fields:
+    skipped = [item.path for item in report.fields if item.status is not DriftStatus.DRIFTED]
+    for item in drifted:
         if item.path.startswith(FILE_PREFIX):
             skipped.append(item.path)  # a prompt file: its text is adopted through the config field
             continue

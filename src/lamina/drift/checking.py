@@ -18,6 +18,8 @@ from lamina.core.states import DriftStatus
 from lamina.core.targets import TargetRef
 from lamina.drift import status
 from lamina.drift.status import DriftReport
+from lamina.errors import LaminaError
+from lamina.fleet import lockfile
 from lamina.fleet.settings import DEFAULT_KEEP, FleetSettings
 from lamina.render import configmaps
 from lamina.render.configmaps import RenderedConfig
@@ -113,6 +115,8 @@ def check(
         for start in range(0, len(refs), batch):
             rendered = render_targets(repo, refs[start : start + batch])
             for item, (report, requests) in zip(rendered, pool.map(one, rendered), strict=True):
+                if report.status is DriftStatus.DRIFTED:
+                    report = _classified(repo, report, item)
                 if report.status.healable:
                     assert item.config.cluster is not None
                     result.rendered[item.config.cluster.name] = item
@@ -121,6 +125,29 @@ def check(
                 result.reports.append(report)
                 result.requests += requests
     return result
+
+
+def _classified(repo: Repository, report: DriftReport, rendered: RenderedConfig) -> DriftReport:
+    """Each field of a hand-edited cluster classified against the render it came from, when that
+    render can be rebuilt from git (its revision and base revision); else left as drifted."""
+    revision, base = report.live_revision, report.live_base_revision
+    if repo.git is None or not revision or revision == "working-tree" or not report.live_config:
+        return report
+    earlier_repo: Repository | None = None
+    try:
+        earlier_repo = Repository(repo.root, revision)
+        if base and base != "working-tree":
+            env = report.environment
+            earlier_repo.pins = {**earlier_repo.pins, env: lockfile.Pin(env, base)}
+        earlier = earlier_repo.resolve(TargetRef(report.environment, report.cluster))
+        files = configmaps.configmap_data(earlier)
+    except LaminaError:
+        return report  # that render cannot be rebuilt (history rewritten, target renamed...)
+    finally:
+        if earlier_repo is not None:
+            earlier_repo.close()
+    del rendered
+    return status.classify(report, earlier.plain(), files)
 
 
 def remember(db: Database, reports: Sequence[DriftReport], now: datetime.datetime) -> list[DriftReport]:

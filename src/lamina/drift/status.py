@@ -3,7 +3,13 @@
 ``in-sync``: what runs is what git says. ``out-of-sync``: what runs is a config lamina
 rendered earlier (its content matches its own hash label and name) and git moved on.
 ``drifted``: what runs was changed outside lamina (its content no longer matches what any
-lamina render would have produced). ``missing``: nothing runs. ``unreachable``: the cluster
+lamina render would have produced).
+
+Each differing field is classified too: ``out-of-sync`` when the live value is what the
+earlier lamina render the object came from had (its ``lamina.dev/revision``: git moved on and
+that change is not applied yet), ``drifted`` when it is not (someone changed it by hand). A
+cluster is ``drifted`` when any field is; heal restores every field that is not ignored, adopt
+takes only the drifted ones. ``missing``: nothing runs. ``unreachable``: the cluster
 could not be asked. ``suspended``: the cluster is taken out of drift checks in lamina.toml.
 Paths matching ``[drift] ignore`` globs may differ without making a cluster drift.
 """
@@ -19,7 +25,7 @@ from typing import Any
 
 from lamina.clusters.live import LiveConfig
 from lamina.core import diffs, hashing
-from lamina.core.paths import format_path
+from lamina.core.paths import KeyPath, format_path, get_path, parse_path
 from lamina.core.states import DriftStatus
 from lamina.render import configmaps, names
 from lamina.render.configmaps import RenderedConfig
@@ -37,10 +43,12 @@ class FieldDrift:
     expected: Any
     actual: Any
     ignored: bool = False
+    status: DriftStatus = DriftStatus.DRIFTED
+    """``out-of-sync`` (an earlier lamina render had this live value) or ``drifted``."""
 
     def to_json(self) -> dict[str, Any]:
-        """``{"path", "expected", "actual"}``, a missing side left out; texts add ``diff``."""
-        out: dict[str, Any] = {"path": self.path}
+        """``{"path", "expected", "actual", "status"}``, a missing side left out; texts add ``diff``."""
+        out: dict[str, Any] = {"path": self.path, "status": self.status.value}
         if self.expected is not diffs.ABSENT:
             out["expected"] = self.expected
         if self.actual is not diffs.ABSENT:
@@ -85,6 +93,12 @@ class DriftReport:
     changed_at: str | None = None
     since: datetime | None = None
     live_config: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    live_files: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """The live referenced files (prompts), unmasked: for classifying fields, never shown."""
+    live_revision: str | None = field(default=None, compare=False)
+    """The git revision the live object says lamina rendered it from (``lamina.dev/revision``)."""
+    live_base_revision: str | None = field(default=None, compare=False)
+    """The base/ revision it says it was rendered with (``lamina.dev/base-revision``)."""
 
     @property
     def target(self) -> str:
@@ -191,6 +205,7 @@ def compare(
             detail = "content matches git; its name, labels or layout need an apply"
     elif consistent:
         status, detail = DriftStatus.OUT_OF_SYNC, "runs a config lamina rendered earlier; git moved on"
+        counted = tuple(replace(c, status=DriftStatus.OUT_OF_SYNC) for c in counted)
     else:
         status, detail = DriftStatus.DRIFTED, "changed outside lamina"
     return DriftReport(
@@ -204,7 +219,59 @@ def compare(
         changed_by=live.changed_by,
         changed_at=live.changed_at,
         live_config=live_config if isinstance(live_config, dict) else None,
+        live_files={k: v for k, v in live.data.items() if k != configmaps.CONFIG_KEY},
+        live_revision=live.revision,
+        live_base_revision=live.base_revision,
     )
+
+
+def classify(
+    report: DriftReport, earlier: Mapping[str, Any], earlier_files: Mapping[str, str]
+) -> DriftReport:
+    """report with each field classified against the config lamina rendered at report.live_revision.
+
+    Args:
+        earlier: that earlier render's resolved config (plain values).
+        earlier_files: its referenced files, by ConfigMap key.
+    """
+    if report.status is not DriftStatus.DRIFTED or report.live_config is None:
+        return report
+    fields = tuple(
+        replace(f, status=_field_status(report, f.path, earlier, earlier_files)) for f in report.fields
+    )
+    if any(f.status is DriftStatus.DRIFTED for f in fields):
+        return replace(report, fields=fields)
+    return replace(
+        report,
+        fields=fields,
+        status=DriftStatus.OUT_OF_SYNC,
+        detail="runs what lamina rendered earlier, its labels edited; git moved on",
+    )
+
+
+def _field_status(
+    report: DriftReport, path: str, earlier: Mapping[str, Any], files: Mapping[str, str]
+) -> DriftStatus:
+    if path.startswith(FILE_PREFIX):
+        key = path[len(FILE_PREFIX) :]
+        same = report.live_files.get(key, diffs.ABSENT) == files.get(key, diffs.ABSENT)
+        return DriftStatus.OUT_OF_SYNC if same else DriftStatus.DRIFTED
+    assert report.live_config is not None
+    try:
+        key_path = parse_path(path)
+    except ValueError:
+        return DriftStatus.DRIFTED
+    live_value = _value_at(report.live_config, key_path)
+    earlier_value = _value_at(earlier, key_path)
+    same = live_value == earlier_value and type(live_value) is type(earlier_value)
+    return DriftStatus.OUT_OF_SYNC if same else DriftStatus.DRIFTED
+
+
+def _value_at(data: Any, path: KeyPath) -> Any:
+    try:
+        return get_path(data, path)
+    except KeyError:
+        return diffs.ABSENT
 
 
 def _self_consistent(rendered: RenderedConfig, live: LiveConfig, actual_hash: str | None) -> bool:

@@ -8,12 +8,14 @@ from importlib import resources
 from pathlib import Path
 
 from lamina.errors import InputError, OutsideError
+from lamina.fleet import lockfile
 
 EXAMPLE = "support-agent"
 
 
 def write_example(target: Path, *, git: bool = True) -> list[str]:
-    """Copy the example fleet into target and, with git, commit it as a new repository.
+    """Copy the example fleet into target and, with git, commit it as a new repository whose
+    staging and production environments are pinned to that first commit.
 
     Returns:
         The repository-relative paths written.
@@ -50,11 +52,28 @@ def write_example(target: Path, *, git: bool = True) -> list[str]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if git:
-        _git_commit(target)
+        _git_commit(target, "lamina init: example fleet")
+        _pin(target, PINNED)
+        _git_commit(target, "lamina init: pin staging and production to the example's first commit")
+        written.append(lockfile.LOCK_FILE)
     return written
 
 
-def _git_commit(target: Path) -> None:
+PINNED = ("staging", "production", "production-eu")
+"""Environments the example pins, so a base change stops at development until it is promoted."""
+
+
+def _pin(target: Path, environments: tuple[str, ...]) -> None:
+    done = subprocess.run(
+        ["git", "-C", str(target), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise OutsideError(f"git rev-parse failed in {target}: {done.stderr.strip()}")
+    commit = done.stdout.strip()
+    lockfile.write_pins(target, [lockfile.Pin(env, commit, request="lamina init") for env in environments])
+
+
+def _git_commit(target: Path, message: str) -> None:
     # The example becomes a repository of its own, even inside another work tree.
     try:
         top = subprocess.run(
@@ -73,7 +92,7 @@ def _git_commit(target: Path) -> None:
             )
             if probe.returncode != 0:
                 identity += ["-c", f"{key}={fallback}"]
-        _git(target, *identity, "commit", "-q", "-m", "lamina init: example fleet")
+        _git(target, *identity, "commit", "-q", "-m", message)
     except OSError as exc:
         raise OutsideError(f"cannot run git: {exc.strerror}") from exc
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import getpass
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,24 +44,35 @@ class Actor:
     proof: Proof = Proof.CLAIMED
     os_user: str | None = None
     git_user: str | None = None
+    signing_key: Path | None = field(default=None, compare=False)
+    """An SSH private key the actor signs decisions with (``--sign-with``), on the command line."""
+    signature: str | None = field(default=None, compare=False)
+    """The SSH signature that proved the name, kept with the audit record."""
 
     @property
     def proven(self) -> bool:
         """True when something other than the actor's own word says who they are."""
         return self.proof is not Proof.CLAIMED
 
-    def with_proof(self, proof: Proof) -> Actor:
-        """The same actor, proven by proof."""
-        return Actor(self.name, self.roles, proof, self.os_user, self.git_user)
+    def signed(self, signature: str) -> Actor:
+        """The same actor, proven by an SSH signature."""
+        return replace(self, proof=Proof.SSH_SIGNATURE, signature=signature)
 
     def audit_detail(self) -> dict[str, Any]:
         """What an audit row records of the actor besides the name."""
-        return {"proof": self.proof.value, "os_user": self.os_user, "git_user": self.git_user}
+        detail: dict[str, Any] = {
+            "proof": self.proof.value,
+            "os_user": self.os_user,
+            "git_user": self.git_user,
+        }
+        if self.signature is not None:
+            detail["signature"] = self.signature
+        return detail
 
     @classmethod
-    def on_command_line(cls, name: str, folder: Path | None = None) -> Actor:
+    def on_command_line(cls, name: str, folder: Path | None = None, signing_key: Path | None = None) -> Actor:
         """An actor of the CLI: a claimed name, with the OS user and git identity seen here."""
-        return cls(name, None, Proof.CLAIMED, _os_user(), _git_user(folder))
+        return cls(name, None, Proof.CLAIMED, _os_user(), _git_user(folder), signing_key)
 
     @classmethod
     def of_token(cls, name: str, roles: frozenset[str]) -> Actor:

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet.model import Fleet
-from lamina.guard import freezes, protection
+from lamina.guard import freezes, protection, signatures
 from lamina.guard.actors import Actor
 from lamina.guard.vetting import Vetting
 from lamina.store.database import Database
@@ -89,25 +90,37 @@ class Intent:
 
 @dataclass(frozen=True)
 class Permit:
-    """The action may happen; with ``--force``, what the force overrode (for the audit record)."""
+    """The action may happen, by actor (proven by a signature if one was needed); with
+    ``--force``, what the force overrode (for the audit record)."""
 
+    actor: Actor
     overridden: tuple[str, ...] = ()
 
 
 def allowed(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None, now: datetime) -> bool:
     """True when authorize would let the action happen (for showing a button)."""
     try:
-        authorize(actor, intent, fleet=fleet, db=db, now=now)
+        authorize(replace(actor, signing_key=None), intent, fleet=fleet, db=db, now=now)
     except (RuleRefused, Refused):
         return False
     return True
 
 
-def authorize(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None, now: datetime) -> Permit:
+def authorize(
+    actor: Actor,
+    intent: Intent,
+    *,
+    fleet: Fleet,
+    db: Database | None,
+    now: datetime,
+    root: Path | None = None,
+) -> Permit:
     """Return when actor may do intent (with what a force overrode); raise otherwise.
 
     Args:
         db: the state database (manual freezes, applied requests); None skips the rules that need it.
+        root: the config repository (where ``[promotion] allowed_signers`` is read), for a
+            name an SSH signature proves.
 
     Raises:
         RuleRefused: a role, identity, self-approval, approver-list, freeze or protection rule said no.
@@ -120,11 +133,14 @@ def authorize(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None
     protected = [env for env in intent.environments if env in fleet.settings.promotion.protect]
     if protected and (intent.action in _PROVEN_ACTIONS or intent.force is not None) and not actor.proven:
         what = "--force" if intent.force is not None else intent.action.value.replace("-", " ")
-        raise RuleRefused(
-            f"{', '.join(protected)} is protected: {what} needs a proven identity, not a typed name "
-            f"({actor.name!r}); set LAMINA_SERVER and LAMINA_TOKEN to act through the server, or sign "
-            "with --sign-with KEY (an SSH key listed in [promotion] allowed_signers)"
-        )
+        if actor.signing_key is not None:
+            actor = _signed(actor, intent, fleet, root, what)
+        else:
+            raise RuleRefused(
+                f"{', '.join(protected)} is protected: {what} needs a proven identity, not a typed name "
+                f"({actor.name!r}); set LAMINA_SERVER and LAMINA_TOKEN to act through the server, or sign "
+                "with --sign-with KEY (an SSH key listed in [promotion] allowed_signers)"
+            )
     if intent.force is not None and not intent.force.strip():
         raise InputError("--force needs --reason: why this ships although lamina would refuse it")
     overridden: list[str] = []
@@ -147,7 +163,35 @@ def authorize(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None
             if intent.force is None:
                 raise Refused(intent.vetting.refusal())
             overridden.extend(intent.vetting.problems())
-    return Permit(tuple(overridden))
+    return Permit(actor, tuple(overridden))
+
+
+def _signed(actor: Actor, intent: Intent, fleet: Fleet, root: Path | None, what: str) -> Actor:
+    """actor, proven by signing exactly this decision and verifying it against allowed_signers."""
+    allowed_signers = fleet.settings.promotion.allowed_signers
+    if allowed_signers is None or root is None:
+        raise RuleRefused(
+            f"{what} on a protected environment signed with an SSH key needs [promotion] allowed_signers "
+            "in lamina.toml (git's allowed-signers format: who may sign with which key)"
+        )
+    assert actor.signing_key is not None
+    message = signatures.payload(intent.action.value, actor.name, _signed_subject(intent))
+    signature = signatures.sign(actor.signing_key, message)
+    signatures.verify(root / allowed_signers, actor.name, message, signature)
+    return actor.signed(signature)
+
+
+def _signed_subject(intent: Intent) -> dict[str, object]:
+    subject: dict[str, object] = {"environments": list(intent.environments)}
+    if intent.request is not None:
+        subject["request"] = f"PR-{intent.request.id}"
+        subject["config_hashes"] = dict(intent.request.config_hashes)
+        subject["approve"] = intent.approve
+    if intent.hashes:
+        subject["config_hashes"] = dict(intent.hashes)
+    if intent.force is not None:
+        subject["force"] = intent.force
+    return subject
 
 
 def _roles(actor: Actor, intent: Intent) -> None:

@@ -1,8 +1,9 @@
 """Vetting a shipment: the checks of ``lamina validate`` and ``lamina secrets check``, run on
 exactly the targets about to ship, before anything is written.
 
-Errors and missing (or unreachable) secrets refuse the shipment; warnings are listed but do
-not. The refusal lists the problems as ``validate`` lists them.
+Errors and missing secrets refuse the shipment; warnings are listed but do not, nor does a
+secret whose cluster could not be asked (the apply to that cluster fails and says so). The
+refusal lists the problems as ``validate`` lists them.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ class Vetting:
 
     @property
     def failing_secrets(self) -> tuple[secrets.SecretCheck, ...]:
-        """Secret references missing, or whose cluster could not be asked."""
-        return tuple(secrets.failures(self.secret_checks))
+        """Secret references known to be missing.
+
+        A reference whose cluster could not be asked does not refuse the shipment: that
+        cluster cannot be written either, and its apply reports it while the others go on.
+        """
+        return tuple(c for c in self.secret_checks if c.status == secrets.MISSING)
 
     @property
     def ok(self) -> bool:

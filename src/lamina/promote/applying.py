@@ -66,7 +66,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now:
             raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
         conf = repo.fleet.settings.promotion
         intent = rules.Intent(rules.Action.APPLY_REQUEST, (record.target,), request=record)
-        rules.authorize(actor, intent, fleet=repo.fleet, db=db, now=now)
+        actor = rules.authorize(actor, intent, fleet=repo.fleet, db=db, now=now, root=repo.root).actor
         commit: str | None
         if record.kind is RequestKind.CHANGE:
             _check_still_allowed(repo, db, record, conf, actor, now)

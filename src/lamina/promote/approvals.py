@@ -23,6 +23,10 @@ from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord
 
 
+def _checked(permit: rules.Permit) -> None:
+    del permit  # the decision is allowed; the transaction goes on
+
+
 def required_approvals(request: PromotionRecord, fleet: Fleet) -> int:
     """How many approvals request needs."""
     return fleet.settings.promotion.required(request.target, request.emergency)
@@ -50,11 +54,11 @@ def decide(
     record = store.get_request(db, request_id)
     fleet = repo.fleet
 
-    def allowed(fresh: PromotionRecord) -> None:
+    def allowed(fresh: PromotionRecord, who: Actor = actor) -> rules.Permit:
         intent = rules.Intent(rules.Action.DECIDE, (fresh.target,), request=fresh, approve=approve)
-        rules.authorize(actor, intent, fleet=fleet, db=None, now=now)
+        return rules.authorize(who, intent, fleet=fleet, db=None, now=now, root=repo.root)
 
-    allowed(record)
+    actor = allowed(record).actor  # proven by a signature, if the decision needed one
     if approve and record.status == PromotionStatus.TESTING:
         requests.refuse_if_stale(repo, db, record, actor, now)
     return store.decide(
@@ -64,7 +68,7 @@ def decide(
         decision=Decision.APPROVE if approve else Decision.REJECT,
         at=now,
         comment=comment,
-        allowed=allowed,
+        allowed=lambda fresh: _checked(allowed(fresh, actor)),
         required=lambda fresh: required_approvals(fresh, fleet),
         action_prefix=requests.action_prefix(record),
         identity=actor.audit_detail(),

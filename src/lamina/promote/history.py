@@ -71,7 +71,8 @@ def events(repo: Repository, db: Database, environment: str, now: datetime) -> l
                 row.base_revision or row.revision,
                 row.actor,
                 None,
-                f"{row.cluster}: {row.result} {row.config_hash[:12]}",
+                f"{row.cluster}: {row.result} {row.config_hash[:12]}"
+                + (f" FORCED ({row.reason})" if row.forced else ""),
             )
         )
     return sorted(found, key=lambda e: e.time, reverse=True)

@@ -1,22 +1,32 @@
 """Heal drift: re-apply what git says to drifted and out-of-sync clusters, re-check them, record.
 
 The use case behind ``lamina drift --heal`` and the server's heal. Clusters whose differences
-are all ignored are in sync and left alone.
+are all ignored are in sync and left alone. Fields that ``[drift] ignore`` names keep their
+live values (as Argo CD's RespectIgnoreDifferences does): heal restores only what counts. What
+heals ships like any apply: vetted and authorized first (freezes, protected environments), so
+a heal cannot ship what ``lamina apply`` would refuse.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from lamina.clusters import apply, connection
+from lamina.clusters import apply, connection, secrets
 from lamina.clusters.outcomes import ApplyOutcome
+from lamina.core.paths import get_path, parse_path
 from lamina.core.targets import TargetRef
 from lamina.drift import checking
 from lamina.drift.status import DriftReport
+from lamina.guard.actors import Actor
+from lamina.render import configmaps
+from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.resolver import Repository
-from lamina.ship import records
+from lamina.ship import records, shipping
 from lamina.store.database import Database
 
 
@@ -26,6 +36,8 @@ class Healed:
 
     reports: tuple[DriftReport, ...]
     outcomes: tuple[ApplyOutcome, ...]
+    overridden: tuple[str, ...] = ()
+    """With ``force``: what the force overrode."""
 
 
 def heal(
@@ -33,24 +45,77 @@ def heal(
     db: Database,
     refs: Sequence[TargetRef],
     *,
-    actor: str,
+    actor: Actor,
     kube: connection.KubeSettings,
+    lookups: secrets.Lookups,
     now: datetime.datetime,
+    force: str | None = None,
     done: Callable[[DriftReport], None] = lambda report: None,
 ) -> Healed:
-    """Check refs, re-apply git's config where a cluster drifted or is out of sync, and record it all."""
+    """Check refs, then re-apply git's config where a cluster drifted or is out of sync, and record it.
+
+    Raises:
+        Refused: vetting of the clusters to heal found problems (and no force).
+        RuleRefused: a freeze or a protected environment refused (and no force).
+    """
     options = checking.DriftOptions.from_fleet(repo.fleet.settings)
     result = checking.check(repo, refs, kube, options, done=done)
+    to_heal = [index for index, report in enumerate(result.reports) if report.status.healable]
+    rendered = {result.reports[i].cluster: result.rendered[result.reports[i].cluster] for i in to_heal}
+    overridden: tuple[str, ...] = ()
+    if to_heal:  # the actor may come back proven by a signature
+        targets = [TargetRef(result.reports[i].environment, result.reports[i].cluster) for i in to_heal]
+        db.ensure_schema()  # fail closed: no heal happens that could not be recorded
+        permit = shipping.authorize(
+            repo, db, targets, rendered, actor=actor, lookups=lookups, now=now, force=force
+        )
+        overridden, actor = permit.overridden, permit.actor
     outcomes = []
-    for index, report in enumerate(result.reports):
-        if not report.status.healable:
-            continue
-        rendered = result.rendered[report.cluster]
-        outcome = apply.apply_config(rendered, kube, options.apply_options(), now)
+    for index in to_heal:
+        report = result.reports[index]
+        shipped = keep_ignored(rendered[report.cluster], report)
+        outcome = apply.apply_config(shipped, kube, options.apply_options(), now)
         outcomes.append(outcome)
-        after, requests = checking.check_one(rendered, kube, options)
+        after, requests = checking.check_one(result.rendered[report.cluster], kube, options)
         result.requests += outcome.requests + requests
         result.reports[index] = after
-    records.record(db, outcomes, actor, now, dirty=False)
+    records.record(db, outcomes, actor, now, dirty=False, force=force, overridden=overridden)
     reports = checking.remember(db, result.reports, now)
-    return Healed(tuple(reports), tuple(outcomes))
+    return Healed(tuple(reports), tuple(outcomes), overridden)
+
+
+def keep_ignored(rendered: RenderedConfig, report: DriftReport) -> RenderedConfig:
+    """rendered, with the live values of the fields ``[drift] ignore`` names put back."""
+    live = report.live_config
+    if not report.ignored or live is None:
+        return rendered
+    data: dict[str, Any] = copy.deepcopy(rendered.config.data)
+    for item in report.ignored:
+        try:
+            path = parse_path(item.path)
+        except ValueError:
+            continue  # a prompt file (``file:...``) is not a config path
+        try:
+            value = get_path(live, path)
+        except KeyError:
+            _remove(data, path)
+            continue
+        _put(data, path, copy.deepcopy(value))
+    config = dataclasses.replace(rendered.config, data=data)
+    revision = rendered.annotations.get(configmaps.ANNOTATION_REVISION)
+    return configmaps.render_config(config, None if revision == "working-tree" else revision)
+
+
+def _put(data: Any, path: tuple[str | int, ...], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+def _remove(data: Any, path: tuple[str | int, ...]) -> None:
+    try:
+        parent = get_path(data, path[:-1])
+        del parent[path[-1]]
+    except (KeyError, IndexError, TypeError):
+        pass

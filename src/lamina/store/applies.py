@@ -6,6 +6,7 @@ cannot be audited is not recorded either (and the caller treats that as a failur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,10 +32,16 @@ class ApplyRecord:
     result: str
     detail: str | None
     dirty: bool
+    forced: bool = False
+    reason: str | None = None
+    overridden: tuple[str, ...] = ()
+    """With ``forced``: the problems the force overrode (kept in the audit record)."""
+    identity: Mapping[str, Any] | None = None
+    """What is known of who applied besides the name (audit record only)."""
 
     def to_json(self) -> dict[str, Any]:
         """The audit detail of this apply."""
-        return {
+        data: dict[str, Any] = {
             "cluster": self.cluster,
             "revision": self.revision,
             "base_revision": self.base_revision,
@@ -43,6 +50,11 @@ class ApplyRecord:
             "detail": self.detail,
             "dirty": self.dirty,
         }
+        if self.forced:
+            data.update(forced=True, reason=self.reason, overridden=list(self.overridden))
+        if self.identity:
+            data["identity"] = dict(self.identity)
+        return data
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class RecordedApply:
     actor: str
     at: datetime
     result: str
+    forced: bool = False
+    reason: str | None = None
 
 
 def record(session: Session, item: ApplyRecord, actor: str, at: datetime) -> Apply:
@@ -72,6 +86,8 @@ def record(session: Session, item: ApplyRecord, actor: str, at: datetime) -> App
         result=item.result,
         detail=item.detail,
         dirty=item.dirty,
+        forced=item.forced,
+        reason=item.reason,
     )
     session.add(row)
     session.flush()
@@ -132,6 +148,8 @@ def applies_of(db: Database, environment: str, limit: int = 1000) -> list[Record
                 r.actor,
                 utc(r.at),
                 r.result,
+                bool(r.forced),
+                r.reason,
             )
             for r in rows
         ]

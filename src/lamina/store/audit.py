@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from lamina.store.database import Database
 from lamina.store.models import AuditRecord
 
 GENESIS = "0" * 64
@@ -89,6 +90,30 @@ def append(
     session.add(row)
     session.flush()
     return row
+
+
+def record(
+    db: Database,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    environment: str | None = None,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one row in a transaction of its own (a refused action leaves only this behind)."""
+    db.run(
+        lambda session: append(
+            session,
+            actor=actor,
+            action=action,
+            at=at,
+            environment=environment,
+            subject=subject,
+            detail=detail,
+        )
+    )
 
 
 @dataclass(frozen=True)

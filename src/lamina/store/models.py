@@ -71,6 +71,10 @@ class Apply(Base):
     result: Mapped[str] = mapped_column(String(16))  # applied, unchanged, failed, unreachable, dry-run
     detail: Mapped[str | None] = mapped_column(Text)
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Shipped with ``--force`` although a rule or a check refused it."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    """Why it was forced."""
 
 
 class DriftResult(Base):
