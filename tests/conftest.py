@@ -94,8 +94,10 @@ def guarded_example(tmp_path: Path) -> Path:
 def unguard(root: Path) -> None:
     """Drop the example's pins and protected environments, and commit that."""
     fleet = root / "lamina.toml"
-    text = fleet.read_text()
-    assert 'protect = ["production", "production-eu"]' in text
-    fleet.write_text(text.replace('protect = ["production", "production-eu"]', "protect = []"))
+    lines = fleet.read_text().splitlines(keepends=True)
+    start = lines.index("[promotion]\n")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("["))
+    assert any(line.startswith("protect") for line in lines[start:end])
+    fleet.write_text("".join(lines[:start] + lines[end:]))  # tests may write a [promotion] of their own
     (root / "lamina.lock").unlink()
     commit_all(root, "tests: no pins, nothing protected")

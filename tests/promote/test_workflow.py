@@ -140,7 +140,10 @@ def test_server_roles_are_checked(fleet: Path, db: Database, clock: Clock) -> No
     with open_repo(fleet) as repo:
         intent = rules.Intent(rules.Action.DECIDE, ("staging",), request=record)
         viewer = Actor("bob", frozenset({"viewer", "approver:production"}), Proof.TOKEN)
-        with pytest.raises(Refused, match="decide into staging needs the role approver:staging"):
+        with pytest.raises(
+            Refused,
+            match=r"bob lacks the role approver:staging \(or admin\) to decide on promotions into staging",
+        ):
             rules.authorize(viewer, intent, fleet=repo.fleet, db=None, now=clock())
         approver = Actor("bob", frozenset({"approver:staging"}), Proof.TOKEN)
         rules.authorize(approver, intent, fleet=repo.fleet, db=None, now=clock())

@@ -1,8 +1,4 @@
-"""The dashboard served for real (uvicorn on 127.0.0.1), a promotion to decide on, and Chromium.
-
-The app comes from ``create_app``; the dashboard router is included here only when
-``create_app`` does not include it yet, so these tests run before and after it is wired in.
-"""
+"""The dashboard served for real (uvicorn on 127.0.0.1), a promotion to decide on, and Chromium."""
 
 from __future__ import annotations
 
@@ -14,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from conftest import commit_all
 from lamina.guard.actors import Actor
 from lamina.promote import requests
 from lamina.resolve.resolver import Repository
-from lamina.server import dashboard, tokens
+from lamina.server import tokens
 from lamina.server.app import create_app
 from lamina.server.settings import ServerSettings
 from lamina.store import applies, drift
@@ -48,20 +43,12 @@ USERS = {
 }
 
 
-def dashboard_app(settings: ServerSettings) -> FastAPI:
-    """create_app's application, with the dashboard router unless it is there already."""
-    app = create_app(settings)
-    if not any(getattr(route, "path", None) == "/login" for route in app.routes):
-        app.include_router(dashboard.build_router())
-    return app
-
-
 @contextmanager
 def serve_dashboard(root: Path) -> Iterator[Served]:
     """The dashboard and API of root on a free port, with a token per role."""
     path = root / ".lamina" / "tokens.toml"
     issued = {role: tokens.create(path, user, roles) for role, (user, roles) in USERS.items()}
-    app = dashboard_app(ServerSettings(repo_root=root, tokens_file=path))
+    app = create_app(ServerSettings(repo_root=root, tokens_file=path))
     with running(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         yield Served(client, root, issued, f"http://127.0.0.1:{port}")
 

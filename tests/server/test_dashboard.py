@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lamina.server import dashboard
+from lamina.server import auth
+from lamina.server.pages import rendering
 from lamina.store import promotions as store
 from lamina.store.database import Database
 
@@ -24,7 +25,7 @@ def site(example_repo: Path) -> Iterator[Served]:
 
 
 def signed_in(site: Served, role: str) -> dict[str, str]:
-    return {"Cookie": f"{dashboard.COOKIE}={site.token[role]}"}
+    return {"Cookie": f"{auth.COOKIE}={site.token[role]}"}
 
 
 def page(site: Served, path: str, role: str = "viewer") -> httpx.Response:
@@ -75,7 +76,7 @@ def test_login_sets_a_strict_httponly_cookie_and_goes_back(site: Served) -> None
     assert response.status_code == 303
     assert response.headers["location"] == "/audit"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{dashboard.COOKIE}={site.token['viewer']};")
+    assert cookie.startswith(f"{auth.COOKIE}={site.token['viewer']};")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
 
 
@@ -159,7 +160,7 @@ def test_the_target_page_diffs_against_another_target(site: Served) -> None:
 @pytest.mark.parametrize(
     "requester, role, shown, why",
     [
-        pytest.param("editor", "viewer", False, "needs the role approver:production", id="viewer"),
+        pytest.param("editor", "viewer", False, "lacks the role approver:production", id="viewer"),
         pytest.param("editor", "editor", False, "cannot decide on it", id="requester-editor"),
         pytest.param("editor", "approver", True, None, id="approver"),
         pytest.param("editor", "admin", True, None, id="admin"),
@@ -188,7 +189,7 @@ def test_approving_needs_the_form_token(site: Served) -> None:
     for data in (
         {},
         {"csrf": "0" * 64},
-        {"csrf": dashboard.csrf_token(site.token["viewer"], f"decide:{record.id}")},
+        {"csrf": rendering.csrf_token(site.token["viewer"], f"decide:{record.id}")},
     ):
         response = site.client.post(url, data=data, headers=headers)
         assert response.status_code == 403
@@ -215,7 +216,7 @@ def test_a_forged_button_is_still_refused_by_the_rules(site: Served) -> None:
     # the requester never sees the button; a hand-made form with a valid CSRF token still fails
     browser_support.commit_base_change(site.root)
     record = browser_support.open_promotion(site.root, "root@example.com")
-    csrf = dashboard.csrf_token(site.token["admin"], f"decide:{record.id}")
+    csrf = rendering.csrf_token(site.token["admin"], f"decide:{record.id}")
     response = site.client.post(
         f"/promotions/{record.id}/reject", data={"csrf": csrf}, headers=signed_in(site, "admin")
     )

@@ -21,7 +21,8 @@ from lamina.errors import InputError
 from lamina.notify import settings as alert_settings
 from lamina.notify import sinks
 from lamina.server import metrics, scheduler
-from lamina.server.app import Context, create_app
+from lamina.server.app import create_app
+from lamina.server.context import Context
 from lamina.server.settings import ServerSettings
 from lamina.store import leases
 from notify.conftest import Receiver, receiver

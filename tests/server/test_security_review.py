@@ -38,8 +38,9 @@ from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 
 from lamina.promote import gates
-from lamina.server import dashboard, tokens
+from lamina.server import auth, tokens
 from lamina.server.app import create_app
+from lamina.server.pages import rendering
 from lamina.server.settings import ServerSettings
 
 from .conftest import free_port, running
@@ -81,7 +82,7 @@ class Site:
         return {"Authorization": f"Bearer {self.token[role]}"}
 
     def cookie(self, role: str) -> dict[str, str]:
-        return {"Cookie": f"{dashboard.COOKIE}={self.token[role]}"}
+        return {"Cookie": f"{auth.COOKIE}={self.token[role]}"}
 
     def raw(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, str]:
         """A request whose target is sent exactly as written (httpx would normalize dot segments)."""
@@ -203,7 +204,7 @@ def test_the_open_routes_exist_and_answer_without_a_token(site: Site) -> None:
         pytest.param({}, id="none"),
         pytest.param({"Authorization": "Bearer lam_not-a-real-token"}, id="unknown-bearer"),
         pytest.param({"Authorization": "Basic dmVyYTpwYXNzd29yZA=="}, id="basic-scheme"),
-        pytest.param({"Cookie": f"{dashboard.COOKIE}=lam_not-a-real-token"}, id="unknown-cookie"),
+        pytest.param({"Cookie": f"{auth.COOKIE}=lam_not-a-real-token"}, id="unknown-cookie"),
     ],
 )
 def test_every_other_route_refuses_a_caller_without_a_valid_token(
@@ -391,7 +392,7 @@ BIG = "9" * 30
 
 
 def test_a_huge_request_id_is_refused_cleanly(site: Site) -> None:
-    csrf = dashboard.csrf_token(site.token["admin"], f"decide:{BIG}")
+    csrf = rendering.csrf_token(site.token["admin"], f"decide:{BIG}")
     attempts: list[tuple[str, str, dict[str, str], dict[str, str] | None]] = [
         ("GET", f"/api/v1/promotions/{BIG}", site.bearer("viewer"), None),
         ("GET", f"/api/v1/promotions/PR-{BIG}", site.bearer("viewer"), None),
@@ -578,7 +579,7 @@ def test_tokens_are_compared_as_digests_in_constant_time() -> None:
     assert equality == []
     [loop] = [n for n in ast.walk(tree) if isinstance(n, ast.For)]
     assert [n for n in ast.walk(loop) if isinstance(n, ast.Return | ast.Break)] == []  # every entry, always
-    module = ast.parse(Path(inspect.getsourcefile(dashboard) or "").read_text())
+    module = ast.parse(Path(inspect.getsourcefile(rendering) or "").read_text())
     forgery = _function(module, "refuse_forgery")
     assert forgery is not None and "hmac.compare_digest" in _calls(forgery)
 
@@ -755,7 +756,7 @@ def test_lamina_serve_logs_no_token_and_no_request_line(example_repo: Path) -> N
             assert client.get("/api/v1/targets/Bad/config", headers=bearer).status_code == 400
             assert client.post("/login", data={"token": token, "next": f"/?{CANARY}"}).status_code == 303
             assert client.post("/login", data={"token": f"lam_{CANARY}"}).status_code == 401
-            assert client.get("/", headers={"Cookie": f"{dashboard.COOKIE}={token}"}).status_code == 200
+            assert client.get("/", headers={"Cookie": f"{auth.COOKIE}={token}"}).status_code == 200
             wrong = {"Authorization": f"Bearer lam_{CANARY}"}
             assert client.get("/api/v1/audit", headers=wrong).status_code == 401
     finally:

@@ -97,7 +97,7 @@ class Permit:
     overridden: tuple[str, ...] = ()
 
 
-def allowed(actor: Actor, intent: Intent, *, fleet: Fleet, db: Database | None, now: datetime) -> bool:
+def allowed(actor: Actor, intent: Intent, *, fleet: Fleet | None, db: Database | None, now: datetime) -> bool:
     """True when authorize would let the action happen (for showing a button)."""
     try:
         authorize(replace(actor, signing_key=None), intent, fleet=fleet, db=db, now=now)
@@ -110,7 +110,7 @@ def authorize(
     actor: Actor,
     intent: Intent,
     *,
-    fleet: Fleet,
+    fleet: Fleet | None,
     db: Database | None,
     now: datetime,
     root: Path | None = None,
@@ -118,6 +118,7 @@ def authorize(
     """Return when actor may do intent (with what a force overrode); raise otherwise.
 
     Args:
+        fleet: the fleet (protected environments, approver lists); None checks the roles alone.
         db: the state database (manual freezes, applied requests); None skips the rules that need it.
         root: the config repository (where ``[promotion] allowed_signers`` is read), for a
             name an SSH signature proves.
@@ -127,9 +128,11 @@ def authorize(
         Refused: the shipment's vetting found problems (and no force).
         InputError: ``--force`` without a reason.
     """
-    if intent.action is Action.DECIDE:
+    if intent.action is Action.DECIDE and intent.request is not None:
         _decision(actor, intent, fleet)  # "you requested it" says more than "you lack the role"
     _roles(actor, intent)
+    if fleet is None:
+        return Permit(actor)
     protected = [env for env in intent.environments if env in fleet.settings.promotion.protect]
     if protected and (intent.action in _PROVEN_ACTIONS or intent.force is not None) and not actor.proven:
         what = "--force" if intent.force is not None else intent.action.value.replace("-", " ")
@@ -200,27 +203,33 @@ def _roles(actor: Actor, intent: Intent) -> None:
     roles = actor.roles
     if "admin" in roles:
         return
-    if not roles:
-        raise RuleRefused(f"{actor.name}'s token has no role")
+    if intent.action is Action.READ and not roles:
+        raise RuleRefused("this token has no role")
     if intent.force is not None:
-        raise RuleRefused("--force needs the role admin")
+        raise RuleRefused("--force needs the admin role")
     if intent.action in _EDITOR_ACTIONS and "editor" not in roles:
-        raise RuleRefused(f"{intent.action.value.replace('-', ' ')} needs the role editor (or admin)")
+        raise RuleRefused("this needs the editor or admin role")
     if intent.action in _APPROVER_ACTIONS:
         for env in intent.environments:
-            if f"approver:{env}" not in roles:
-                what = intent.action.value.replace("-", " ")
-                raise RuleRefused(f"{what} into {env} needs the role approver:{env} (or admin)")
+            if f"approver:{env}" in roles:
+                continue
+            if intent.action is Action.DECIDE:
+                role = f"approver:{env}"
+                raise RuleRefused(
+                    f"{actor.name} lacks the role {role} (or admin) to decide on promotions into {env}"
+                )
+            what = "applying" if intent.action is Action.APPLY_REQUEST else "freezing"
+            raise RuleRefused(f"{what} into {env} needs approver:{env} or admin")
 
 
-def _decision(actor: Actor, intent: Intent, fleet: Fleet) -> None:
+def _decision(actor: Actor, intent: Intent, fleet: Fleet | None) -> None:
     request = intent.request
     assert request is not None
     name = f"PR-{request.id}"
     if actor.name == request.requested_by:
         raise RuleRefused(f"{actor.name} requested {name} and cannot decide on it; someone else must")
-    allowed_people = fleet.settings.promotion.approvers.get(request.target)
-    if allowed_people is not None and actor.name not in allowed_people:
+    allowed_people = fleet.settings.promotion.approvers.get(request.target) if fleet is not None else None
+    if fleet is not None and allowed_people is not None and actor.name not in allowed_people:
         raise RuleRefused(
             f"{actor.name} may not decide on promotions into {request.target} "
             f"([promotion.approvers] {request.target} = {', '.join(allowed_people) or 'nobody'})",

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lamina.clusters import connection
 from lamina.core.states import DriftStatus
@@ -36,12 +36,10 @@ from lamina.errors import LaminaError
 from lamina.fleet.model import Fleet
 from lamina.notify import alerts, sinks
 from lamina.notify import settings as alert_settings
+from lamina.server.context import Clock, Context, utc_now
+from lamina.server.metrics import Metrics
 from lamina.store import alerting, leases
 from lamina.store.database import Database
-
-if TYPE_CHECKING:
-    from lamina.server.app import Context
-    from lamina.server.metrics import Metrics
 
 log = logging.getLogger("lamina.server.scheduler")
 
@@ -112,10 +110,6 @@ def observations(reports: Sequence[DriftReport]) -> list[alerts.Observation]:
     return out
 
 
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class Scheduler:
     """The drift check loop of one server replica.
 
@@ -137,7 +131,7 @@ class Scheduler:
         routes: Mapping[str, Sequence[sinks.Notifier]],
         *,
         holder: str | None = None,
-        clock: Callable[[], datetime.datetime] = _utc_now,
+        clock: Clock = utc_now,
         on_check: Callable[[CheckOutcome], None] | None = None,
     ) -> None:
         self.context = context
@@ -161,7 +155,7 @@ class Scheduler:
         """
         with context.repository() as repo:
             schedule = Schedule.from_fleet(repo.fleet, context.settings.environ)
-        return cls(context, metrics, schedule, sinks.start(schedule.alerts.routes))
+        return cls(context, metrics, schedule, sinks.start(schedule.alerts.routes), clock=context.clock)
 
     @property
     def database(self) -> Database:

@@ -32,26 +32,10 @@ _ROLE = re.compile(r"^(viewer|editor|admin|approver:[a-z0-9]([-a-z0-9]*[a-z0-9])
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a token belongs to."""
+    """Who a token belongs to; what its roles allow is :func:`lamina.server.auth.authorize`'s to say."""
 
     user: str
     roles: frozenset[str]
-
-    def has(self, role: str) -> bool:
-        """True when the identity holds role (admin holds every role)."""
-        return "admin" in self.roles or role in self.roles
-
-    def can_read(self) -> bool:
-        """Any role may read."""
-        return bool(self.roles)
-
-    def can_edit(self) -> bool:
-        """editor or admin."""
-        return self.has("editor")
-
-    def approver_for(self, environment: str) -> bool:
-        """approver:<environment> or admin."""
-        return self.has(f"approver:{environment}")
 
     def actor(self) -> Actor:
         """The identity as the rules see it: a name the server's token proves, with its roles."""

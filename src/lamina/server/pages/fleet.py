@@ -1,0 +1,174 @@
+"""The fleet at a glance, and one target in full.
+
+The overview is the environment x cluster matrix: config hash, pin, drift status and last
+apply of every cluster. A target's page lists every value with the layer that set it, its
+file:line and reason (provenance, read from the resolver), and can diff against another target.
+Secret values never show: configs hold references, and anything credential-like is masked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from lamina.core.paths import KeyPath, format_path
+from lamina.errors import LaminaError
+from lamina.reports import views
+from lamina.resolve import values
+from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.server import auth, context
+from lamina.server.guards import plain_name, plain_target
+from lamina.server.pages import rendering
+from lamina.store import summary
+from lamina.validate import credentials
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.page_viewer)])
+
+
+def _display(value: Any) -> dict[str, Any]:
+    """How a config value is shown: a secret reference, a long text, or one line of TOML-ish text."""
+    if values.is_secret_ref(value):
+        return {"kind": "secret", "text": value[values.SECRET_KEY]}
+    if isinstance(value, str):
+        first = value.splitlines()[0] if value else ""
+        if "\n" in value.rstrip("\n") or len(value) > 120:
+            return {"kind": "long", "text": value, "summary": first[:100]}
+        return {"kind": "value", "text": json.dumps(value, ensure_ascii=False)}
+    return {"kind": "value", "text": json.dumps(value, ensure_ascii=False, default=str)}
+
+
+def _leaves(node: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
+    # a secret reference, a scalar, an empty table or a list of scalars is one row
+    if isinstance(node, dict) and node and not values.is_secret_ref(node):
+        for key, item in node.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(node, list) and any(isinstance(item, dict | list) for item in node):
+        for index, item in enumerate(node):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path, node
+
+
+def config_rows(resolved: ResolvedConfig) -> list[dict[str, Any]]:
+    """Every value of a target with the layer that set it, its file:line and reason (masked)."""
+    rows = []
+    for path, value in _leaves(credentials.mask_tree(resolved.plain())):
+        leaf = next((p for p in reversed(path) if isinstance(p, str)), None)
+        settings = [
+            {
+                "layer": s.layer,
+                "kind": s.kind,
+                "place": f"{s.file}:{s.line}" if s.line else s.file,
+                "value": _display(credentials.mask_tree(s.value, leaf)),
+                "reason": s.reason,
+            }
+            for s in resolved.settings(path)
+        ]
+        rows.append(
+            {
+                "key": format_path(path),
+                "value": _display(value),
+                "winner": settings[-1] if settings else None,
+                "overridden": list(reversed(settings[:-1])),
+            }
+        )
+    return rows
+
+
+def matrix(repo: Repository, shared: context.Context, now: datetime) -> list[dict[str, Any]]:
+    """One row per environment (promotion order), one cell per cluster."""
+    drift = {row.cluster: row for row in shared.database.read(summary.drift_rows)}
+    applies = shared.database.read(summary.last_applies)
+    hashes = shared.target_hashes(repo)
+    rows = []
+    for name in repo.fleet.ordered_environments():
+        env = repo.fleet.environments[name]
+        pin = repo.pins.get(name)
+        cells = []
+        for cluster in repo.fleet.clusters_of(name):
+            cell: dict[str, Any] = {"name": cluster.name, "labels": dict(cluster.labels)}
+            found_hash = hashes.get(f"{name}/{cluster.name}", "not resolved")
+            if isinstance(found_hash, str):
+                cell["error"] = found_hash
+            else:
+                cell["hash"], cell["full_hash"] = found_hash
+            found = drift.get(cluster.name)
+            status = found.status if found else ("suspended" if cluster.suspended else "unchecked")
+            cell["status"] = status
+            if found is not None:
+                cell["fields"], cell["checked"] = found.fields, found.checked_at
+                cell["since"] = found.since
+            last = applies.get(cluster.name)
+            if last is not None:
+                cell["apply"] = last
+                cell["applied_other"] = last.config_hash != cell.get("full_hash")
+            cells.append(cell)
+        rows.append({"env": env, "pin": pin.revision if pin else None, "cells": cells})
+    return rows
+
+
+@router.get("/")
+def overview(request: Request, shared: context.Shared, who: auth.Viewer) -> Response:
+    """The environment x cluster matrix, with a count of clusters per drift status."""
+    try:
+        with shared.repository() as repo:
+            rows = matrix(repo, shared, shared.clock())
+            fleet_name = repo.fleet.name
+    except LaminaError as exc:
+        return rendering.failure(request, who, str(exc), exc.http_status)
+    counts: dict[str, int] = {}
+    for row in rows:
+        for cell in row["cells"]:
+            counts[cell["status"]] = counts.get(cell["status"], 0) + 1
+    data = {"title": "Fleet", "rows": rows, "counts": counts, "fleet_name": fleet_name}
+    return rendering.page(request, who, "matrix.html", data)
+
+
+@router.get("/targets/{environment}/{cluster}")
+def target(
+    request: Request,
+    environment: str,
+    cluster: str,
+    shared: context.Shared,
+    who: auth.Viewer,
+    against: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """A target's every value with its provenance, and its differences from against."""
+    name = f"{plain_name(environment)}/{plain_name(cluster)}"
+    other = plain_target(against) if against else None
+    try:
+        with shared.repository() as repo:
+            resolved = repo.resolve(name)
+            rows = config_rows(resolved)
+            choices = [
+                t
+                for env in repo.fleet.ordered_environments()
+                for t in (env, *(f"{env}/{c.name}" for c in repo.fleet.clusters_of(env)))
+                if t != name
+            ]
+            changes = None
+            if other is not None:
+                changes = views.diff(resolved, repo.resolve(other), name, other)["changes"]
+                for change in changes:
+                    for side in ("a", "b"):
+                        if side in change:
+                            change[side] = _display(change[side])
+            data = {
+                "title": name,
+                "name": name,
+                "environment": resolved.environment,
+                "resolved": resolved,
+                "pin": repo.pins.get(environment),
+                "rows": rows,
+                "choices": choices,
+                "against": other,
+                "changes": changes,
+            }
+    except LaminaError as exc:
+        return rendering.failure(request, who, str(exc), exc.http_status)
+    return rendering.page(request, who, "target.html", data)
