@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from conftest import commit_all
 from lamina.promote import requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.server import dashboard, tokens
 from lamina.server.app import create_app
 from lamina.server.settings import ServerSettings

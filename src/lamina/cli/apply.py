@@ -16,7 +16,7 @@ from lamina.errors import InputError, Refused
 from lamina.fleet.model import Cluster
 from lamina.fleet.selectors import Selector
 from lamina.render import configmaps
-from lamina.resolve.resolver import Repository, iter_targets
+from lamina.resolve.repository import Repository, iter_targets
 from lamina.source.trees import run_git
 
 applies = lazy.module("lamina.store.applies")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lamina.fleet.model import Cluster
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 PRESENT = "present"
 MISSING = "missing"

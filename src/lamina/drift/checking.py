@@ -19,7 +19,7 @@ from lamina.drift.status import DriftReport, DriftStatus
 from lamina.fleet.settings import FleetSettings
 from lamina.render import configmaps, folders
 from lamina.render.configmaps import RenderedConfig
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import drift as drift_store
 from lamina.store.database import Database
 

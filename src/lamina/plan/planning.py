@@ -24,7 +24,6 @@ reached through a symlink is not traced back to the symlink's target.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,10 +41,11 @@ from lamina.fleet.loading import FLEET_FILE
 from lamina.fleet.lockfile import LOCK_FILE
 from lamina.plan import flags as flag_rules
 from lamina.plan.flags import Flag, GuardrailRules
-from lamina.resolve import values
-from lamina.resolve.resolver import LAYER_IGNORED, Repository, ResolvedConfig
+from lamina.resolve import file_refs, layers, values
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.source import documents
-from lamina.source.trees import GitRepo, Tree, normalize, run_git
+from lamina.source.trees import GitRepo, Tree, run_git
 from lamina.validate import credentials
 from lamina.validate.policy_files import load_policies
 
@@ -417,20 +417,7 @@ def _shown(path: tuple[str | int, ...], value: Any) -> Any:
     last = next((part for part in reversed(path) if isinstance(part, str)), None)
     if last == values.SECRET_KEY and isinstance(value, str) and values.valid_secret_ref(value):
         return str(value)  # the inside of a {secret = ...} reference: a name, not a value
-    return credentials.mask_tree(_plain(value), last)
-
-
-def _plain(value: Any) -> Any:
-    """Builtin types only (file texts become plain strings); ABSENT stays ABSENT."""
-    if value is ABSENT:
-        return value
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+    return credentials.mask_tree(values.plain(value), last)
 
 
 def _union(first: Iterable[TargetRef], second: Iterable[TargetRef]) -> list[TargetRef]:
@@ -547,15 +534,13 @@ class _Referrers:
     def references(self, ref: TargetRef) -> bool:
         repo = self.repo
         try:
-            pin = repo.pins.get(ref.environment)
-            base_tree: Tree = repo.git_tree(pin.revision) if pin is not None else repo.tree
-            layers = [(base_tree, "base")]
-            layers += [(repo.tree, f"overlays/{name}") for name in repo.fleet.chain(ref.environment)]
+            base_tree = repo.base_tree(repo.fleet.environment(ref.environment))
+            places: list[tuple[Tree, str]] = [(base_tree, "base")]
+            places += [(repo.tree, f"overlays/{name}") for name in repo.fleet.chain(ref.environment)]
             if ref.cluster is not None:
-                folder = f"clusters/{ref.cluster}"
-                layers += [(repo.tree, folder)]
-                layers += [(repo.tree, folder + suffix) for suffix in documents.CONFIG_SUFFIXES]
-            return any(self.layer_references(tree, rel) for tree, rel in layers)
+                folder, files = layers.cluster_places(ref.cluster)
+                places += [(repo.tree, rel) for rel in (folder, *files)]
+            return any(self.layer_references(tree, rel) for tree, rel in places)
         except LaminaError:
             return True  # resolving it will say what is wrong
 
@@ -566,50 +551,23 @@ class _Referrers:
         return self.layers[key]
 
     def _scan(self, tree: Tree, rel: str) -> bool:
-        if tree.is_dir(rel):
-            folder = rel
-            files = [
-                f"{rel}/{entry.name}"
-                for entry in tree.list_dir(rel)
-                if not entry.is_dir and _is_layer_config(entry.name, rel, self.repo.exclude)
-            ]
-        elif tree.is_file(rel):
-            folder, files = posixpath.dirname(rel), [rel]
-        else:
+        found = layers.config_files(tree, rel, self.repo.exclude)
+        if found is None:
             return False
+        folder, files = found
         for path in files:
             raw = tree.read_bytes(path)
             if not any(name in raw for name in self.names):
                 continue  # cannot name a wanted file: no need to parse it
             data = documents.parse_document(path, raw).data
-            if any(_reference_path(folder, ref) in self.wanted for ref in _file_refs(data)):
+            if any(_reference_path(folder, ref) in self.wanted for ref in file_refs.references(data)):
                 return True
         return False
 
 
-def _is_layer_config(filename: str, folder: str, exclude: Sequence[str]) -> bool:
-    """The resolver's rule for which files of a layer folder are config."""
-    if not filename.lower().endswith(documents.CONFIG_SUFFIXES) or filename in LAYER_IGNORED:
-        return False
-    return not any(
-        fnmatch.fnmatch(filename, glob) or fnmatch.fnmatch(f"{folder}/{filename}", glob) for glob in exclude
-    )
-
-
-def _file_refs(node: Any) -> Iterator[str]:
-    if values.is_file_ref(node):
-        yield node[values.FILE_KEY]
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _file_refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _file_refs(value)
-
-
 def _reference_path(folder: str, ref: str) -> str:
     try:
-        return normalize(posixpath.join(folder, ref))
+        return file_refs.repository_path(folder, ref)
     except LaminaError:
         return ""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from lamina.errors import OutsideError, Refused, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.promote import commits, freezes, gates, requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord

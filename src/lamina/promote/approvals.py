@@ -15,7 +15,7 @@ from datetime import datetime
 from lamina.errors import RuleRefused
 from lamina.fleet.model import Fleet
 from lamina.promote import requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord

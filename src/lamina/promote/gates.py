@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.clusters import secrets
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import applies
 from lamina.store.database import Database
 from lamina.validate import credentials

@@ -31,7 +31,7 @@ from lamina.errors import InputError, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.fleet.model import Fleet
 from lamina.promote import commits, freezes, gates
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.source.trees import GitRepo
 from lamina.store import promotions as store
 from lamina.store.database import Database

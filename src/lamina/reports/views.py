@@ -6,7 +6,8 @@ from typing import Any
 
 from lamina.core import diffs
 from lamina.fleet.selectors import Selector
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.validate import credentials
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.core.paths import KeyPath, format_path
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 
 _ABSENT: Any = object()
 

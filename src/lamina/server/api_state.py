@@ -20,7 +20,7 @@ from lamina.clusters import secrets
 from lamina.errors import InputError
 from lamina.promote import applying, approvals, backfill, requests
 from lamina.promote import history as promotion_history
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.server.app import API, Context, Reader, identity
 from lamina.server.guards import plain_name
 from lamina.server.tokens import Identity

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from lamina.errors import InputError, LaminaError, OutsideError
 from lamina.fleet.selectors import Selector
 from lamina.reports import views
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.server import metrics, scheduler
 from lamina.server.guards import plain_name, plain_target
 from lamina.server.settings import ServerSettings

@@ -32,7 +32,8 @@ from lamina.errors import LaminaError, RuleRefused
 from lamina.promote import approvals, backfill, history, requests
 from lamina.reports import views
 from lamina.resolve import values
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.server.guards import plain_name, plain_target
 from lamina.server.tokens import Identity
 from lamina.store import audit as audit_log
