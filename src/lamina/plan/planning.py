@@ -64,16 +64,7 @@ def plan_change(
     git = _require_git(repo.root, repo.git)
     from_commit = _commit(git, from_rev)
     from_side = results.Side(from_rev, from_commit)
-    to_repo = repo
-    if to_rev is not None:
-        to_commit = git.resolve_revision(to_rev)
-        if repo.tree.revision != to_commit:
-            to_repo = repo.at(to_commit)
-        to_side = results.Side(to_rev, to_commit)
-    elif repo.tree.revision is not None:
-        to_side = results.Side(repo.tree.revision, repo.tree.revision)
-    else:
-        to_side = results.Side(WORKING_TREE, None)
+    to_repo, to_side = _to_side(repo, git, to_rev)
     from_repo = repo.at(from_commit)
 
     changed = changes.changed_files(repo.root, from_commit, to_side.commit)
@@ -149,6 +140,17 @@ def guardrail_rules(from_repo: Repository, to_repo: Repository) -> GuardrailRule
     globs = dict.fromkeys(to_repo.fleet.settings.plan.guardrails)
     globs.update(dict.fromkeys(from_repo.fleet.settings.plan.guardrails))
     return GuardrailRules(tuple(ordered), tuple(globs))
+
+
+def _to_side(repo: Repository, git: GitRepo, to_rev: str | None) -> tuple[Repository, results.Side]:
+    """The repository a plan reads its *to* side from, and that side: to_rev, or repo as it is."""
+    if to_rev is not None:
+        to_commit = git.resolve_revision(to_rev)
+        to_repo = repo if repo.tree.revision == to_commit else repo.at(to_commit)
+        return to_repo, results.Side(to_rev, to_commit)
+    if repo.tree.revision is not None:
+        return repo, results.Side(repo.tree.revision, repo.tree.revision)
+    return repo, results.Side(WORKING_TREE, None)
 
 
 def _no_progress(total: int) -> AbstractContextManager[Callable[[], None]]:
