@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,10 @@ class Repository:
         self._at: dict[str, Repository] = {}
         self._env_merged: dict[tuple[str, str], tuple[dict[str, Any], tuple[Layer, ...]]] = {}
         self._newest: dict[str, int] | None = None
+        # not a cached_property: on Python 3.11 its lock is shared by every instance, and
+        # reading HEAD runs git, so concurrent requests would queue behind each other
+        self._head: str | None = None
+        self._head_read = False
         self._dollars = LeafIndex(
             lambda v: isinstance(v, str) and "$" in v and not isinstance(v, values.FileText)
         )
@@ -108,12 +111,11 @@ class Repository:
         self.close()
 
     def head(self) -> str | None:
-        """The commit HEAD points at (None outside git or before the first commit)."""
+        """The commit HEAD points at (None outside git or before the first commit); asked once."""
+        if not self._head_read:
+            self._head = self.git.head() if self.git is not None else None
+            self._head_read = True
         return self._head
-
-    @cached_property
-    def _head(self) -> str | None:
-        return self.git.head() if self.git is not None else None
 
     def prepare_for_fork(self, environments: Iterable[str]) -> None:
         """Do the shared work once, before worker processes fork from this one: merge each
