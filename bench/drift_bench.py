@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from k8s_support import EmulatedFleet
 from lamina.clusters import apply, connection, outcomes
 from lamina.drift import checking
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 
 def write_repo(root: Path, names: list[str]) -> None:

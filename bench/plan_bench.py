@@ -32,7 +32,8 @@ if importlib.util.find_spec("lamina") is None:  # not installed: use the source 
 
 from bench import fleetgen  # noqa: E402
 from bench.run import seconds, table, verdict  # noqa: E402
-from lamina.plan.planning import Plan, plan_revisions  # noqa: E402
+from lamina.plan.planning import plan_revisions  # noqa: E402
+from lamina.plan.results import Plan  # noqa: E402
 
 GOAL_SECONDS = 3.0
 GIT_IDENTITY = {

@@ -22,7 +22,8 @@ from lamina.core.targets import TargetRef
 from lamina.errors import InputError, LaminaError, OutsideError, Refused
 from lamina.fleet.model import Cluster, Environment, Fleet
 from lamina.resolve.merging import merge
-from lamina.resolve.resolver import Explanation, Repository, ResolvedConfig, resolve
+from lamina.resolve.repository import Repository, resolve
+from lamina.resolve.resolved import Explanation, ResolvedConfig
 
 __all__ = [
     "Change",

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from conftest import unguard
+
 LAMINA = Path(sys.executable).with_name("lamina")
 TARGETS = [
     "development/local-dev",
@@ -104,7 +106,12 @@ def test_init_writes_a_committed_example(tmp_path: Path) -> None:
     ]:
         assert (root / rel).is_file(), rel
     assert git(root, "status", "--porcelain") == ""
-    assert git(root, "rev-list", "--count", "HEAD") == "1"
+    assert git(root, "rev-list", "--count", "HEAD") == "2"  # the example, then its pins
+    first = git(root, "rev-list", "--max-parents=0", "HEAD")
+    lock = (root / "lamina.lock").read_text()
+    for env in ("staging", "production", "production-eu"):
+        assert f'[environments.{env}]\nrevision = "{first}"' in lock
+    assert "development" not in lock
     assert git(root, "rev-parse", "--show-toplevel") == str(root.resolve())
 
 
@@ -132,6 +139,7 @@ def test_init_refuses_to_overwrite_a_fleet(example: Path) -> None:
 
 
 def test_envs_json(example: Path) -> None:
+    first = git(example, "rev-list", "--max-parents=0", "HEAD")  # lamina init pins all but development
     assert json.loads(ok("--repo", example, "envs", "--json")) == [
         {
             "name": "development",
@@ -146,7 +154,7 @@ def test_envs_json(example: Path) -> None:
             "stage": "staging",
             "extends": None,
             "upstream": "development",
-            "pin": None,
+            "pin": first,
             "clusters": ["staging-us-1"],
         },
         {
@@ -154,7 +162,7 @@ def test_envs_json(example: Path) -> None:
             "stage": "production",
             "extends": None,
             "upstream": "staging",
-            "pin": None,
+            "pin": first,
             "clusters": ["prod-us-1", "prod-us-2"],
         },
         {
@@ -162,20 +170,21 @@ def test_envs_json(example: Path) -> None:
             "stage": "production",
             "extends": "production",
             "upstream": "staging",
-            "pin": None,
+            "pin": first,
             "clusters": ["prod-eu-1"],
         },
     ]
 
 
 def test_envs_table(example: Path) -> None:
+    first = git(example, "rev-list", "--max-parents=0", "HEAD")[:12]
     rows = [line.split() for line in ok("--repo", example, "envs").splitlines()]
     assert rows == [
         ["ENVIRONMENT", "STAGE", "EXTENDS", "UPSTREAM", "PIN", "CLUSTERS"],
         ["development", "development", "-", "-", "working", "tree", "local-dev"],
-        ["staging", "staging", "-", "development", "working", "tree", "staging-us-1"],
-        ["production", "production", "-", "staging", "working", "tree", "prod-us-1,", "prod-us-2"],
-        ["production-eu", "production", "production", "staging", "working", "tree", "prod-eu-1"],
+        ["staging", "staging", "-", "development", first, "staging-us-1"],
+        ["production", "production", "-", "staging", first, "prod-us-1,", "prod-us-2"],
+        ["production-eu", "production", "production", "staging", first, "prod-eu-1"],
     ]
 
 
@@ -452,6 +461,7 @@ def test_parity_strict_passes_once_the_override_has_a_reason(fleet: Path) -> Non
 
 
 def test_target_at_revision_reads_every_layer_from_git(example: Path, fleet: Path) -> None:
+    unguard(fleet)  # staging reads base/ from the working tree again
     overlay = fleet / "overlays/production/agent-patch.toml"
     overlay.write_text(overlay.read_text().replace('"gpt-4o"', '"gpt-5"'))
     base = fleet / "base/agent.toml"

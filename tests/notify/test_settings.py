@@ -10,7 +10,7 @@ import pytest
 from lamina.errors import InputError
 from lamina.fleet import durations
 from lamina.notify import settings
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 ALERTS = """
 [alerts]

@@ -11,7 +11,9 @@ from conftest import WriteRepo, commit_all, git
 from lamina.core.diffs import ABSENT
 from lamina.core.paths import format_path
 from lamina.errors import InputError, UnknownTargetError
-from lamina.plan.planning import CanonicalParts, Plan, TargetPlan, changed_files, plan_revisions
+from lamina.plan.changes import changed_files
+from lamina.plan.planning import plan_revisions
+from lamina.plan.results import Plan, TargetPlan
 
 FLEET = """
 [fleet]
@@ -394,18 +396,6 @@ def test_hashes_are_the_config_hashes(repo: Path) -> None:
     with lamina.Repository(repo) as now, lamina.Repository(repo, "HEAD") as before:
         assert target(plan, "prod/prod-1").to_hash == now.resolve("prod/prod-1").config_hash
         assert target(plan, "prod/prod-1").from_hash == before.resolve("prod/prod-1").config_hash
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        pytest.param({}, id="empty"),
-        pytest.param({"b": [1, 2.5, True, None], "a": {"z": "ü", "y": {"x": "\n"}}}, id="nested"),
-        pytest.param({"ключ": "значение", "a b": {'"q"': "'"}}, id="unicode-and-quotes"),
-    ],
-)
-def test_canonical_parts_hash_like_the_core(data: dict[str, object]) -> None:
-    assert CanonicalParts.of(data).config_hash() == lamina.config_hash(data)
 
 
 def test_a_plain_folder_is_refused(write_repo: WriteRepo) -> None:

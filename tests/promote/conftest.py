@@ -11,7 +11,7 @@ import pytest
 
 from conftest import commit_all, unguard
 from lamina.fleet import scaffold
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store.database import Database
 from pg_support import fresh_database
 

@@ -28,7 +28,7 @@ from lamina.core import hashing
 from lamina.core.diffs import ABSENT, Change, apply_changes, diff
 from lamina.errors import LaminaError
 from lamina.render import folders
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import audit
 from lamina.store.database import Database
 from lamina.store.models import AuditRecord

@@ -21,7 +21,7 @@ from referencing import Registry, Resource
 
 from lamina.fleet.model import Fleet
 from lamina.render import configmaps
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 DEFAULT_KUBERNETES_VERSION = "1.35.0"
 WORKLOADS = ["deployment/agent", "statefulset/agent", "daemonset/agent"]

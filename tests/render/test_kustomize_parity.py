@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import TaggedScalar
 
 from lamina.render import configmaps, folders, names
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".cache" / "bin" / "kubectl"
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import commit_all
 from lamina.guard.actors import Actor
 from lamina.promote import requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.server import tokens
 from lamina.server.app import create_app
 from lamina.server.settings import ServerSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import WriteRepo
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.validate import runner
 
 from .fleets import FLEET, Validate

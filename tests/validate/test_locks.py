@@ -6,7 +6,7 @@ import pytest
 
 from conftest import WriteRepo
 from lamina.errors import FleetError
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.validate import runner
 
 from .fleets import FLEET, LAMINA_TOML, Validate

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import WriteRepo
 from lamina.errors import InputError
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.validate import policies, runner
 
 from .fleets import FLEET, Validate

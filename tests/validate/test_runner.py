@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import WriteRepo
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.validate import runner
 
 from .fleets import FLEET, LAMINA_TOML

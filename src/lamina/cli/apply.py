@@ -15,7 +15,7 @@ from lamina.clusters.outcomes import ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.errors import InputError
 from lamina.fleet.selectors import Selector
-from lamina.resolve.resolver import Repository, iter_targets
+from lamina.resolve.repository import Repository, iter_targets
 
 if TYPE_CHECKING:
     from lamina.ship import shipping

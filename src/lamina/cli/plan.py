@@ -21,9 +21,9 @@ from lamina.cli.session import session
 from lamina.core.diffs import ABSENT
 from lamina.core.paths import format_path
 from lamina.errors import InputError
-from lamina.plan import planning
+from lamina.plan import planning, results
 from lamina.plan.flags import GUARDRAIL_LOOSENED
-from lamina.plan.planning import Plan, Side, TargetPlan
+from lamina.plan.results import Plan, Side, TargetPlan
 
 FILES_SHOWN = 8
 TARGETS_LISTED = 20
@@ -213,7 +213,7 @@ def _group_md(group: list[TargetPlan], from_side: Side, to_side: Side) -> list[s
     texts: list[list[str]] = []
     rows = []
     for change in first.changes:
-        diff_lines = planning.prompt_diff(change, label_a, label_b)
+        diff_lines = results.prompt_diff(change, label_a, label_b)
         if diff_lines:
             texts.append([format_path(change.path), *diff_lines])
             continue

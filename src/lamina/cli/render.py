@@ -15,7 +15,7 @@ from lamina.core.targets import TargetRef
 from lamina.errors import InputError
 from lamina.render import configmaps, folders, yamltext
 from lamina.render import gitops as gitops_objects
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 
 def render(

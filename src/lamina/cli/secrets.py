@@ -11,7 +11,7 @@ from lamina.cli import output
 from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
 from lamina.clusters import secrets as checking
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 app = typer.Typer(
     name="secrets",

@@ -12,7 +12,7 @@ import typer
 
 from lamina.errors import InputError
 from lamina.guard.actors import Actor
-from lamina.resolve.resolver import Repository, find_root
+from lamina.resolve.repository import Repository, find_root
 
 if TYPE_CHECKING:  # SQLAlchemy loads only for commands that use the state database
     from lamina.store.database import Database

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lamina.clusters import connection, destinations, faults
 from lamina.fleet.model import Cluster
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 PRESENT = "present"
 MISSING = "missing"

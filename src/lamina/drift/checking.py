@@ -23,7 +23,7 @@ from lamina.fleet import lockfile
 from lamina.fleet.settings import DEFAULT_KEEP, FleetSettings
 from lamina.render import configmaps
 from lamina.render.configmaps import RenderedConfig
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import drift as drift_store
 from lamina.store.database import Database
 

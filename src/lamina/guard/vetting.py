@@ -14,7 +14,7 @@ from typing import Any
 
 from lamina.clusters import secrets
 from lamina.core.targets import TargetRef
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.validate import runner
 from lamina.validate.diagnostics import Diagnostic, Severity
 

@@ -24,7 +24,7 @@ from lamina.fleet import lockfile, promotion_settings
 from lamina.guard import rules
 from lamina.guard.actors import Actor
 from lamina.promote import commits, gates, requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord

@@ -17,7 +17,7 @@ from lamina.fleet.model import Fleet
 from lamina.guard import rules
 from lamina.guard.actors import Actor
 from lamina.promote import requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord

@@ -13,7 +13,7 @@ from datetime import datetime
 from lamina.core.states import PromotionStatus
 from lamina.fleet.model import Fleet
 from lamina.promote import commits, requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord

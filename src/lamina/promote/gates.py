@@ -28,7 +28,7 @@ from pathlib import Path
 from lamina.clusters import secrets
 from lamina.core.gates import GateResult
 from lamina.core.states import GateOutcome
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import applies
 from lamina.store.database import Database
 from lamina.validate import credentials

@@ -23,7 +23,7 @@ from typing import Any
 from lamina.core.states import PromotionStatus
 from lamina.fleet import lockfile
 from lamina.promote import backfill, commits, requests
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store import applies
 from lamina.store import promotions as store
 from lamina.store.database import Database

@@ -15,9 +15,9 @@ from typing import Any
 from lamina.core.states import RequestKind
 from lamina.core.targets import TargetRef
 from lamina.guard import protection
+from lamina.plan import encoding, planning, results
 from lamina.plan import flags as flag_rules
-from lamina.plan import planning
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.store.database import Database
 
 
@@ -25,22 +25,23 @@ def request_plan(
     repo: Repository, db: Database, moved: Repository, target: str, kind: RequestKind
 ) -> dict[str, Any]:
     """The plan of moving target's targets from what is approved now to moved."""
-    to_side = planning.Side(moved.tree.revision or "HEAD", moved.tree.revision)
+    to_side = results.Side(moved.tree.revision or "HEAD", moved.tree.revision)
     if kind is RequestKind.CHANGE:
         before = protection.covered_revision(db, target)
         before_repo = repo.at(before) if before is not None else None
-        from_side = planning.Side(before or "nothing approved yet", before)
+        from_side = results.Side(before or "nothing approved yet", before)
     else:
         before_repo = Repository(repo.root, moved.tree.revision)  # HEAD with the pins as they are
-        from_side = planning.Side(f"{target} now", moved.tree.revision)
+        from_side = results.Side(f"{target} now", moved.tree.revision)
     try:
         refs = _refs(moved, target)
         rules = planning.guardrail_rules(before_repo or moved, moved)
+        encoder = encoding.Encoder()
         known = set(_refs(before_repo, target)) if before_repo is not None else set()
         targets = []
         for ref in refs:
             old = before_repo.resolve(ref) if before_repo is not None and ref in known else None
-            targets.append(planning.plan_target(ref, old, moved.resolve(ref), rules))
+            targets.append(planning.plan_target(ref, old, moved.resolve(ref), rules, encoder))
     finally:
         if before_repo is not None and kind is not RequestKind.CHANGE:
             before_repo.close()

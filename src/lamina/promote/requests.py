@@ -38,7 +38,7 @@ from lamina.fleet.model import Fleet
 from lamina.guard import protection, rules
 from lamina.guard.actors import Actor
 from lamina.promote import commits, gates, plans
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.source.trees import GitRepo
 from lamina.store import promotions as store
 from lamina.store.database import Database

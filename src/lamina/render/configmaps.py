@@ -11,7 +11,7 @@ from typing import Any
 from lamina.core import hashing
 from lamina.errors import InputError
 from lamina.render import names
-from lamina.resolve.resolver import ResolvedConfig
+from lamina.resolve.resolved import ResolvedConfig
 
 CONFIG_KEY = "agent-config.json"
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -20,7 +20,7 @@ from lamina.core import hashing
 from lamina.core.targets import TargetRef
 from lamina.render import cache, configmaps
 from lamina.render.configmaps import RenderedConfig
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 
 KUSTOMIZATION = "kustomization.yaml"
 MARKER = "# Rendered by lamina from fleet"

@@ -13,7 +13,8 @@ from typing import Any
 
 from lamina.core.paths import KeyPath, format_path
 from lamina.reports import presenting
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 
 _ABSENT: Any = object()
 

@@ -16,7 +16,7 @@ from typing import Any
 from lamina.core import diffs
 from lamina.core.paths import KeyPath
 from lamina.resolve import values
-from lamina.resolve.resolver import Explanation, ResolvedConfig
+from lamina.resolve.resolved import Explanation, ResolvedConfig
 from lamina.validate import credentials
 
 

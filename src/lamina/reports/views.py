@@ -7,7 +7,8 @@ from typing import Any
 from lamina.core import diffs
 from lamina.fleet.selectors import Selector
 from lamina.reports import presenting
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 
 
 def environments(repo: Repository) -> list[dict[str, Any]]:

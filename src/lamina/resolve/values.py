@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 SECRET_KEY = "secret"
@@ -43,6 +44,29 @@ def is_file_ref(value: Any) -> bool:
 def valid_secret_ref(ref: str) -> bool:
     """A Kubernetes ``secret-name/key`` or a ``vault:path#key``."""
     return bool(_SECRET_REF.match(ref))
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """node and every table, array and value under it, each table before what it holds."""
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def plain(value: Any) -> Any:
+    """A deep copy made of builtin types only (file texts become plain strings); any other
+    object, such as a diff's ``ABSENT`` marker, is kept as it is."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def with_article(kind: str) -> str:

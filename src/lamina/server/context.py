@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from lamina.errors import InputError, LaminaError, OutsideError
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.server import metrics
 from lamina.server.settings import ServerSettings
 from lamina.server.tokens import TokenStore

@@ -25,7 +25,7 @@ from lamina.drift.status import DriftReport
 from lamina.guard.actors import Actor
 from lamina.render import configmaps
 from lamina.render.configmaps import RenderedConfig
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.ship import records, shipping
 from lamina.store.database import Database
 

@@ -26,7 +26,7 @@ from lamina.fleet.model import Cluster
 from lamina.guard import rules, vetting
 from lamina.guard.actors import Actor
 from lamina.render import configmaps
-from lamina.resolve.resolver import Repository
+from lamina.resolve.repository import Repository
 from lamina.ship import records
 from lamina.source.trees import run_git
 from lamina.store import audit

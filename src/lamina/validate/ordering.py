@@ -20,7 +20,7 @@ from typing import Any
 from lamina.core.paths import format_path, get_path
 from lamina.fleet.model import Fleet
 from lamina.resolve import values
-from lamina.resolve.resolver import ResolvedConfig
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.validate.diagnostics import Check, Diagnostic, Severity
 from lamina.validate.policy_files import Ordered
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.core.paths import KeyPath, format_path, get_path
 from lamina.errors import InputError
-from lamina.resolve.resolver import ResolvedConfig
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.validate.credentials import Redactor
 from lamina.validate.diagnostics import Check, Diagnostic, Severity
 from lamina.validate.policy_files import Policy, PolicySet

@@ -14,7 +14,7 @@ lint            every layer (set twice, dead overrides)               :mod:`.lin
 ==============  ====================================================  =========================
 
 What does not depend on the target — schemas, compiled policies, locks — is prepared once
-per repository and kept for as long as the :class:`~lamina.resolve.resolver.Repository`
+per repository and kept for as long as the :class:`~lamina.resolve.repository.Repository`
 lives, so validating again (a promotion gate, a server) costs only the per-target work.
 A problem that many targets share (a credential in ``base/``) is reported once.
 
@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from lamina.core.targets import TargetRef
 from lamina.fleet import lock_settings
 from lamina.resolve.provenance import Layer
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.validate import credentials, lint, locks, ordering, policies, policy_files, schemas
 from lamina.validate.diagnostics import Diagnostic
 

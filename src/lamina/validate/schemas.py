@@ -17,7 +17,7 @@ from typing import Any
 
 from lamina.core.paths import KeyPath, format_path
 from lamina.errors import InputError, Place
-from lamina.resolve.resolver import ResolvedConfig
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.source import documents
 from lamina.source.trees import Tree
 from lamina.validate.credentials import Redactor

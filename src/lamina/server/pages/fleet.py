@@ -20,7 +20,8 @@ from lamina.core.paths import KeyPath, format_path
 from lamina.errors import LaminaError
 from lamina.reports import views
 from lamina.resolve import values
-from lamina.resolve.resolver import Repository, ResolvedConfig
+from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.server import auth, context
 from lamina.server.guards import plain_name, plain_target
 from lamina.server.pages import rendering
