@@ -184,3 +184,37 @@ def test_schema_version_never_reaches_a_config(write_repo: WriteRepo) -> None:
     root = write_repo({"lamina.toml": FLEET, "base/agent.toml": 'schema_version = 4\n[agent]\nmodel = "x"\n'})
     with lamina.Repository(root) as repo:
         assert repo.resolve("dev/dev-1").data == {"agent": {"model": "x"}}
+
+
+def test_a_default_fills_only_what_no_layer_sets(write_repo: WriteRepo) -> None:
+    # guardrails.max_tool_calls gets a default from 2 -> 3; a sibling file of the same layer, sorted
+    # before the old file, already sets it, and so does prod's overlay: neither may be overridden
+    root = write_repo(
+        {
+            "lamina.toml": FLEET,
+            "base/a-guardrails.toml": "[guardrails]\nmax_tool_calls = 5   # tight\n",
+            "base/agent.toml": OLD_BASE,
+            "overlays/prod/agent.toml": "[guardrails]\nmax_tool_calls = 3   # tighter\n",
+        }
+    )
+    with lamina.Repository(root) as repo:
+        assert repo.resolve("dev/dev-1").data["guardrails"] == {"max_tool_calls": 5}
+        assert repo.resolve("prod/prod-1").data["guardrails"] == {"max_tool_calls": 3}
+    (root / "base/a-guardrails.toml").unlink()
+    with lamina.Repository(root) as repo:
+        assert repo.resolve("dev/dev-1").data["guardrails"] == {"max_tool_calls": 12}  # nobody sets it
+
+
+def test_migrate_write_leaves_out_a_default_a_sibling_file_sets(write_repo: WriteRepo) -> None:
+    root = write_repo(
+        {
+            "lamina.toml": FLEET,
+            "base/a-guardrails.toml": "[guardrails]\nmax_tool_calls = 5   # tight\n",
+            "base/agent.toml": OLD_BASE,
+        }
+    )
+    written = lamina_cli(root, "migrate", "--write")
+    assert written.returncode == 0, written.stderr
+    assert "max_tool_calls" not in (root / "base/agent.toml").read_text()
+    with lamina.Repository(root) as repo:
+        assert repo.resolve("dev/dev-1").data["guardrails"] == {"max_tool_calls": 5}

@@ -85,7 +85,14 @@ class LayerReader:
         self.upgrades = upgrades
         self._parsed = parsed
         self._docs: dict[tuple[str, str], Document] = {}
+        self._defaults: dict[int, migrations.Defaults] = {}
         self._layers: dict[tuple[str, str], Layer] = {}
+
+    def defaults(self, layers: Sequence[Layer]) -> migrations.Defaults:
+        """The defaults the migrations of layers' files give, lowest layer first."""
+        return tuple(
+            item for layer in layers for doc in layer.documents for item in self._defaults.get(id(doc), ())
+        )
 
     def layer(self, tree: Tree, rel: str, kind: str, name: str | None = None) -> Layer | None:
         """The layer at rel (a folder or a file), or None when tree has neither."""
@@ -134,8 +141,10 @@ class LayerReader:
             if found is None:
                 found = documents.parse_document(path, raw, self.limits)
                 self._parsed[(path, raw)] = found
-            parsed = migrations.upgrade(found, self.upgrades)
+            parsed, defaults = migrations.upgrade(found, self.upgrades)
             data = file_refs.FileRefs(tree, folder, parsed).resolve(parsed.data, ())
             doc = replace(parsed, data=data, revision=tree.revision)
             self._docs[key] = doc
+            if defaults:
+                self._defaults[id(doc)] = defaults  # the document lives as long as this reader
         return doc

@@ -12,6 +12,11 @@ merging, so a base pinned at an old revision still resolves with today's overlay
 
 A file without ``schema_version`` is taken as the newest; ``schema_version`` is file metadata
 and never reaches a resolved config. Steps run in the order rename, remove, default.
+
+A ``default`` is not written into the old file's data: it fills the key in the *resolved*
+config only where no layer sets it, so it can never override a value another file of the same
+layer (or a higher layer) sets. ``lamina migrate --write`` likewise leaves a default out of a
+file whose layer already sets the key in a sibling file.
 """
 
 from __future__ import annotations
@@ -108,11 +113,16 @@ class Migrations:
         return steps
 
 
-def upgrade(doc: Document, migrations: Migrations) -> Document:
-    """doc at the newest schema version, without schema_version, its key lines remapped."""
+Defaults = tuple[tuple[KeyPath, Any], ...]
+"""Keys a migration fills, with their values, where the resolved config lacks them."""
+
+
+def upgrade(doc: Document, migrations: Migrations) -> tuple[Document, Defaults]:
+    """doc at the newest schema version, without schema_version, its key lines remapped, and the
+    defaults its migrations give (to fill in the resolved config, never in the file's data)."""
     steps = migrations.steps_for(doc)
     if VERSION_KEY not in doc.data:
-        return doc
+        return doc, ()
     data = copy.deepcopy(doc.data)
     lines = dict(doc.lines)
     for step in steps:
@@ -124,11 +134,27 @@ def upgrade(doc: Document, migrations: Migrations) -> Document:
                 lines[(*step.target, *path[size:])] = lines.pop(path)
         elif step.op == "remove":
             _pop(data, step.path)
-        elif step.op == "default":
-            _set(data, step.path, copy.deepcopy(step.value))
     data.pop(VERSION_KEY, None)
     lines.pop((VERSION_KEY,), None)
-    return Document(doc.path, data, lines, doc.text_lines, doc.revision)
+    defaults = tuple((step.path, step.value) for step in steps if step.op == "default")
+    return Document(doc.path, data, lines, doc.text_lines, doc.revision), defaults
+
+
+def fill_defaults(data: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
+    """data with each default set where data lacks the key (tables on the way are copied, not
+    changed: resolved configs share tables with each other)."""
+    for path, value in defaults:
+        if _has(data, path):
+            continue
+        data = dict(data)
+        node: dict[Any, Any] = data
+        for part in path[:-1]:
+            child = node.get(part)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[part] = child
+            node = child
+        node[path[-1]] = copy.deepcopy(value)
+    return data
 
 
 def _has(data: Any, path: KeyPath) -> bool:
@@ -179,13 +205,27 @@ def pending(tree_files: Sequence[str], read: Any, migrations: Migrations) -> lis
     """
     from lamina.source import documents
 
+    parsed = {path: documents.parse_document(path, read(path)) for path in tree_files}
     out = []
-    for path in tree_files:
-        doc = documents.parse_document(path, read(path))
+    for path, doc in parsed.items():
         steps = migrations.steps_for(doc)
+        siblings = [other for name, other in parsed.items() if name != path and _same_layer(name, path)]
+        # a default never goes into a file whose layer sets the key in another file already
+        steps = [
+            step
+            for step in steps
+            if step.op != "default"
+            or not any(_has(upgrade(other, migrations)[0].data, step.path) for other in siblings)
+        ]
         if steps:
             out.append(FileMigration(path, tuple(steps)))
     return out
+
+
+def _same_layer(a: str, b: str) -> bool:
+    """True when two files belong to one layer (a folder; each ``clusters/X.toml`` is a layer of its own)."""
+    folder_a, folder_b = a.rsplit("/", 1)[0], b.rsplit("/", 1)[0]
+    return folder_a == folder_b and folder_a != "clusters"
 
 
 def rewrite(text: str, migration: FileMigration) -> str:

@@ -181,6 +181,9 @@ class Repository:
                 below = [doc for layer in merged_layers for doc in layer.documents]
                 merged = merging.merge_documents(merged, cluster_layer.documents, below)
                 merged_layers = (*merged_layers, cluster_layer)
+        defaults = self._reader.defaults(merged_layers)
+        if defaults:  # a migration's default fills only what no layer sets
+            merged = migrations.fill_defaults(merged, defaults)
         data, shared = self._interpolate(merged, merged_layers, env, cluster)
         texts: dict[str, str] = {}
         # file texts are never interpolated, so the merged tree (whose tables the targets of an
