@@ -26,9 +26,8 @@ from lamina.server.context import Context
 from lamina.server.settings import ServerSettings
 from lamina.store import leases
 from notify.conftest import Receiver, receiver
-from store.conftest import database_url, postgres_server
 
-__all__ = ["database_url", "postgres_server", "receiver"]
+__all__ = ["receiver"]
 
 INTERVAL = 0.3
 DRIFTED = ("prod-us-1", "prod-us-2")
