@@ -12,12 +12,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from cli_support import LAMINA, run_lamina
 
 CANARY = "CANARY-lamina-secret-7f3e9c"
 """The one secret value: the Vault secret, the cluster Secret, the Vault and Kubernetes tokens,
@@ -41,8 +41,6 @@ NEEDLES = {
     "canary's first half": CANARY[:14],
     "canary's second half": CANARY[14:],
 }
-
-LAMINA = Path(sys.executable).with_name("lamina")
 
 
 # -- local HTTP stand-ins ---------------------------------------------------------------------
@@ -147,14 +145,7 @@ class Lamina:
     def __call__(
         self, *args: str, user: str | None = None, expect: tuple[int, ...] = (0,), keep: bool = True
     ) -> Run:
-        done = subprocess.run(
-            [str(LAMINA), "--repo", str(self.root), "--as", user or self.user, *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            check=False,
-            timeout=120,
-        )
+        done = run_lamina("--repo", self.root, "--as", user or self.user, *args, env=self.env)
         run = Run(tuple(args), done.returncode, done.stdout, done.stderr, expect)
         if keep:
             self.runs.append(run)
@@ -207,14 +198,6 @@ def lamina_serve(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def isolated_environ(**settings: str) -> dict[str, str]:
-    """The process environment without stray LAMINA_*, Vault or Kubernetes settings, plus settings."""
-    strays = ("LAMINA_", "VAULT_", "KUBECONFIG")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(strays)}
-    env.update(settings)
-    return env
 
 
 # -- what lamina left behind ------------------------------------------------------------------

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cli_support import LAMINA
 from conftest import git, unguard
 from lamina.fleet import scaffold
 from reliability.fault_support import (
-    LAMINA,
     approved_request,
     audit_valid,
     environ,

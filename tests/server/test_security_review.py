@@ -37,6 +37,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli_support import LAMINA, lamina_environ
 from lamina.promote import gates
 from lamina.server import auth, tokens
 from lamina.server.app import create_app
@@ -65,7 +66,6 @@ OPEN_ROUTES = {
 SAMPLE = {"environment": "production", "cluster": "prod-us-1", "request_id": "1", "name": "lamina.css"}
 NEEDED_QUERY = {"/api/v1/targets/{environment}/{cluster}/explain": "?key=agent.model"}
 CANARY = "CanaryValue-7f3e9b"
-LAMINA = str(Path(sys.executable).parent / "lamina")
 
 
 @dataclass
@@ -733,9 +733,9 @@ def test_lamina_serve_logs_no_token_and_no_request_line(example_repo: Path) -> N
     path = example_repo / ".lamina" / "tokens.toml"
     token = tokens.create(path, "ana@example.com", ["admin"])
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "LAMINA_TOKENS_FILE"}
+    env = lamina_environ()
     server = subprocess.Popen(
-        [LAMINA, "--repo", str(example_repo), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(LAMINA), "--repo", str(example_repo), "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
