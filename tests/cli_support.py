@@ -5,8 +5,8 @@ The environment is this process's, less anything that would steer lamina from ou
 tests' git identity and a colour-capable ``TERM`` (so piped output proves it stays plain), plus
 whatever the test passes. :func:`run_lamina` runs the installed console script in a child
 process, as a user or a script would; :func:`run_lamina_in_process` runs it in this process,
-for the many quick commands of the emulated-cluster tests. Long-running ``lamina serve``
-processes take :func:`lamina_environ` for their ``env``.
+for the many quick commands of the emulated-cluster tests; :func:`start_lamina_serve` starts
+the server. Other long-running ``lamina`` processes take :func:`lamina_environ` for ``env``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
+
+import httpx
 
 from conftest import GIT_ENV
+from port_support import free_port, listens
 
 LAMINA = Path(sys.executable).with_name("lamina")
 """The console script installed in the environment running the tests (.venv/bin/lamina)."""
@@ -112,3 +116,51 @@ def run_lamina_in_process(*args: str | Path, env: Mapping[str, str] | None = Non
         os.environ.clear()
         os.environ.update(saved_environ)
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def start_lamina_serve(
+    root: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: int | IO[bytes] = subprocess.DEVNULL,
+    stderr: int | IO[bytes] = subprocess.DEVNULL,
+    start_new_session: bool = False,
+    timeout: float = 30,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``lamina --repo ROOT serve`` on a free loopback port; return it and its base URL.
+
+    Returns once the child itself listens on the port and answers /healthz. ``lamina serve``
+    binds the port by itself, so another process can take it first: then the child exits
+    (address in use), or a server that is not the child answers, and the next free port is
+    tried, three times in all. Stopping the process is the caller's.
+    """
+    exits = []
+    for _ in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [str(LAMINA), "--repo", str(root), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=lamina_environ(env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=start_new_session,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while process.poll() is None:
+            if listens(process.pid, port) and _healthy(url):
+                return process, url
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise RuntimeError(f"lamina serve did not answer on {url} within {timeout:g} s")
+            time.sleep(0.1)
+        exits.append(process.returncode)
+    raise RuntimeError(f"lamina serve exited at once on three ports in a row (exit codes {exits})")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

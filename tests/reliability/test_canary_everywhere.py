@@ -50,6 +50,7 @@ from k8s_support import (  # type: ignore[import-not-found, unused-ignore]
     SECRETS,
     EmulatedFleet,
 )
+from port_support import refusing_port
 
 from .canary_support import (
     CANARY,
@@ -60,7 +61,6 @@ from .canary_support import (
     alert_answer,
     files_under,
     find_leaks,
-    free_port,
     lamina_serve,
     sqlite_tables,
     vault_answer,
@@ -545,7 +545,7 @@ def run_cli_after_server(lamina: Lamina) -> None:
     )
     # a PostgreSQL URL whose password is the canary, and no server there: the error names the
     # database, never the password
-    unreachable = f"postgresql://lamina:{CANARY}@127.0.0.1:{free_port()}/state"
+    unreachable = f"postgresql://lamina:{CANARY}@127.0.0.1:{refusing_port()}/state"
     Lamina(lamina.root, {**lamina.env, "LAMINA_DATABASE_URL": unreachable}, runs=lamina.runs)(
         "audit", expect=(3,)
     )

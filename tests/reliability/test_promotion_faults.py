@@ -19,13 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from cli_support import LAMINA
+from cli_support import start_lamina_serve
 from conftest import git, unguard
 from lamina.fleet import scaffold
 from reliability.fault_support import (
     approved_request,
     audit_valid,
-    environ,
     install_hook,
     lamina,
     read_only,
@@ -33,7 +32,6 @@ from reliability.fault_support import (
     trailer_commits,
     worktree_state,
 )
-from server.conftest import free_port
 
 
 @pytest.fixture
@@ -147,24 +145,7 @@ def test_the_server_killed_during_an_apply(
 
 def _serve(fleet: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     """``lamina serve`` in its own process group, once it answers /healthz."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(LAMINA), "--repo", str(fleet), "serve", "--port", str(port)],
-        env=environ(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    _wait_for(healthy)
-    return server, base
+    return start_lamina_serve(fleet, env={"LAMINA_DATABASE_URL": url}, start_new_session=True)
 
 
 def _apply_over_http(url: str, rid: str, token: str) -> httpx.Response | httpx.TransportError:
