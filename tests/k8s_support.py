@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -28,6 +27,8 @@ import aiohttp.web
 import attrs
 import kmock
 from kmock._internal import enums, rendering
+
+import port_support
 
 RESOURCES: dict[str, dict[str, Any]] = {
     "v1/configmaps": {"namespaced": True, "kind": "ConfigMap", "singular": "configmap"},
@@ -204,7 +205,7 @@ class EmulatedFleet:
     def add_unreachable(self, name: str, how: str = "refused") -> None:
         """A context whose server cannot be reached: refused, dns, tls or timeout."""
         if how == "refused":
-            url = f"http://127.0.0.1:{closed_port()}"
+            url = f"http://127.0.0.1:{port_support.refusing_port()}"
         elif how == "dns":
             url = "https://no-such-cluster.invalid:6443"
         elif how == "tls":
@@ -294,13 +295,6 @@ class EmulatedFleet:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def closed_port() -> int:
-    """A localhost port nothing listens on (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def iter_names(prefix: str, count: int) -> Iterator[str]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +14,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from cli_support import run_lamina as lamina
 from conftest import unguard
 
-LAMINA = Path(sys.executable).with_name("lamina")
 TARGETS = [
     "development/local-dev",
     "staging/staging-us-1",
@@ -26,28 +24,6 @@ TARGETS = [
     "production/prod-us-2",
     "production-eu/prod-eu-1",
 ]
-
-
-def lamina(
-    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script with its output piped, as a script would."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"LAMINA_REPO", "LAMINA_DEBUG", "FORCE_COLOR", "CLICOLOR_FORCE", "NO_COLOR"}
-    }
-    environ["TERM"] = "xterm-256color"
-    environ.update(env or {})
-    return subprocess.run(
-        [str(LAMINA), *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def ok(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:

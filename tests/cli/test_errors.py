@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-LAMINA = Path(sys.executable).with_name("lamina")
+from cli_support import run_lamina as lamina
+
 ANSI_ESCAPE = "\x1b"
 
 
@@ -39,24 +38,6 @@ BASE: Files = {
     "base/prompts/system.txt": "Be nice.\n",
     "overlays/dev/agent-patch.toml": "[agent]\ntokens = 50   # cheap\n",
 }
-
-
-def lamina(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"LAMINA_REPO", "LAMINA_DEBUG", "FORCE_COLOR", "CLICOLOR_FORCE", "NO_COLOR"}
-    }
-    environ["TERM"] = "xterm-256color"
-    return subprocess.run(
-        [str(LAMINA), *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def git(root: Path, *args: str) -> None:
@@ -363,7 +344,7 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]
 
 def test_piped_output_has_no_ansi_escape_codes(tmp_path: Path) -> None:
     root = tmp_path / "fleet"
-    runs = [lamina("init", root)]
+    runs = [(["init", str(root)], lamina("init", root))]
     with (root / "overlays/production/agent-patch.toml").open("a") as patch:
         patch.write("\n[feature_flags]\nstreaming = false\n")  # an undocumented override for parity
     for args in [
@@ -380,11 +361,11 @@ def test_piped_output_has_no_ansi_escape_codes(tmp_path: Path) -> None:
         ["parity", "--strict"],
         ["build", "nowhere"],
     ]:
-        runs.append(lamina("--repo", root, *args))
-    assert [done.returncode for done in runs] == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2]
-    for done in runs:
-        assert ANSI_ESCAPE not in done.stdout, done.args
-        assert ANSI_ESCAPE not in done.stderr, done.args
+        runs.append((args, lamina("--repo", root, *args)))
+    assert [done.returncode for _, done in runs] == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2]
+    for args, done in runs:
+        assert ANSI_ESCAPE not in done.stdout, args
+        assert ANSI_ESCAPE not in done.stderr, args
 
 
 @pytest.mark.parametrize(
@@ -396,7 +377,7 @@ def test_piped_output_has_no_ansi_escape_codes(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
-    done = subprocess.run([str(LAMINA), *args], capture_output=True, text=True, cwd=tmp_path, check=False)
+    done = lamina(*args, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == expected + "\n"
     assert done.stdout == ""

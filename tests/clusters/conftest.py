@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from cli_support import Ran, run_lamina_in_process
 from conftest import WriteRepo, commit_all
 from k8s_support import DEPLOYMENTS, SECRETS, EmulatedFleet
 
@@ -75,39 +75,14 @@ class ApiFleet:
     root: Path
     k8s: EmulatedFleet
 
-    def run(self, *args: str) -> tuple[int, str, str]:
+    def run(self, *args: str) -> Ran:
         return run_cli(self.root, self.k8s.kubeconfig, *args)
 
 
-def run_cli(root: Path, kubeconfig: Path, *args: str) -> tuple[int, str, str]:
-    """Run ``lamina --repo ROOT ARGS`` in this process; (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-    import os
-
-    from lamina.cli import app
-
-    out, err = io.StringIO(), io.StringIO()
-    old = {k: os.environ.get(k) for k in ("KUBECONFIG", "LAMINA_USER")}
-    os.environ["KUBECONFIG"] = str(kubeconfig)
-    os.environ["LAMINA_USER"] = "tester@example.com"
-    saved_argv = sys.argv
-    sys.argv = ["lamina", "--repo", str(root), *args]
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                app.main()
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-    finally:
-        sys.argv = saved_argv
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return code, out.getvalue(), err.getvalue()
+def run_cli(root: Path, kubeconfig: Path, *args: str) -> Ran:
+    """Run ``lamina --repo ROOT ARGS`` in this process against kubeconfig's clusters."""
+    env = {"KUBECONFIG": str(kubeconfig), "LAMINA_USER": "tester@example.com"}
+    return run_lamina_in_process("--repo", root, *args, env=env)
 
 
 def deployment(name: str = "agent") -> dict[str, object]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from cli_support import Ran, run_lamina
 
 CANARY = "vault-canary-Zq8xN3pLr5"
 
@@ -48,22 +48,8 @@ def vault() -> Iterator[str]:
     server.server_close()
 
 
-def check(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "lamina"),
-            "--repo",
-            str(repo),
-            "secrets",
-            "check",
-            "production",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+def check(repo: Path, env: dict[str, str]) -> Ran:
+    return run_lamina("--repo", repo, "secrets", "check", "production", "--json", env=env)
 
 
 def with_vault_refs(repo: Path) -> None:
@@ -77,10 +63,8 @@ def with_vault_refs(repo: Path) -> None:
 
 
 def test_vault_references_are_checked_by_name(example_repo: Path, vault: str) -> None:
-    import os
-
     with_vault_refs(example_repo)
-    done = check(example_repo, {**os.environ, "VAULT_ADDR": vault, "VAULT_TOKEN": "test-token"})
+    done = check(example_repo, {"VAULT_ADDR": vault, "VAULT_TOKEN": "test-token"})
     assert done.returncode == 1, done.stderr  # two vault keys are missing
     statuses = {(c["cluster"], c["reference"]): c["status"] for c in json.loads(done.stdout)}
     for cluster in ("prod-us-1", "prod-us-2"):
@@ -92,21 +76,16 @@ def test_vault_references_are_checked_by_name(example_repo: Path, vault: str) ->
 
 
 def test_a_refused_token_is_unreachable_not_missing(example_repo: Path, vault: str) -> None:
-    import os
-
     with_vault_refs(example_repo)
-    done = check(example_repo, {**os.environ, "VAULT_ADDR": vault, "VAULT_TOKEN": "wrong"})
+    done = check(example_repo, {"VAULT_ADDR": vault, "VAULT_TOKEN": "wrong"})
     statuses = {c["status"] for c in json.loads(done.stdout) if c["reference"].startswith("vault:")}
     assert statuses == {"unreachable"}
     assert done.returncode == 1
 
 
 def test_without_vault_addr_vault_references_are_skipped(example_repo: Path) -> None:
-    import os
-
     with_vault_refs(example_repo)
-    env = {k: v for k, v in os.environ.items() if k not in ("VAULT_ADDR", "VAULT_TOKEN")}
-    done = check(example_repo, env)
+    done = check(example_repo, {})  # no VAULT_* passed: run_lamina drops them
     vault_checks = [c for c in json.loads(done.stdout) if c["reference"].startswith("vault:")]
     assert {c["status"] for c in vault_checks} == {"skipped"}
     assert {c["detail"] for c in vault_checks} == {"VAULT_ADDR is not set"}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cli_support import Ran
 from clusters.conftest import run_cli
 
 
-def _run(root: Path, *args: str) -> tuple[int, str, str]:
+def _run(root: Path, *args: str) -> Ran:
     return run_cli(root, root / "no-kubeconfig", *args)
 
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import resource
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import Ran, run_lamina
 from conftest import commit_all
 
 from .corpus import BASE, CASES, OUTSIDE_FILES, Case, Fifo, Files, Link
 
-LAMINA = Path(sys.executable).with_name("lamina")
 MEMORY_LIMIT = 3 * 2**29  # 1.5 GiB
 STATE_FOLDER = ".lamina"
 SQLITE_SIDECARS = ("-wal", "-shm", "-journal", ".lock")
@@ -79,25 +77,8 @@ def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return found
 
 
-def limit_memory() -> None:  # runs in the child, before lamina starts
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def run_lamina(root: Path, args: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess[str]:
-    environ = {
-        key: value for key, value in os.environ.items() if not key.startswith(("LAMINA_", "FORCE_COLOR"))
-    }
-    return subprocess.run(
-        [str(LAMINA), "--repo", str(root), *args],
-        cwd=root,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=limit_memory,
-        check=False,
-    )
+def lamina(root: Path, args: tuple[str, ...], timeout: float) -> Ran:
+    return run_lamina("--repo", root, *args, cwd=root, timeout=timeout, memory_limit=MEMORY_LIMIT)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -113,7 +94,7 @@ def test_hostile_input(tmp_path: Path, case: Case) -> None:
     with case.setup(root) if case.setup else contextlib.nullcontext():
         before = snapshot(root)
         try:
-            done = run_lamina(root, case.args, case.timeout)
+            done = lamina(root, case.args, case.timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"lamina {' '.join(case.args)} ran longer than {case.timeout:g} s")
         after = snapshot(root)

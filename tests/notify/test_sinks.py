@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +13,7 @@ import pytest
 from lamina.notify import alerts, sinks
 from lamina.notify.alerts import ClusterState, Condition, Notice, Observation
 from lamina.notify.settings import SinkConfig
+from port_support import refusing_port
 
 from .conftest import Receiver
 
@@ -144,16 +144,9 @@ def test_a_refusal_is_not_retried(receiver: Receiver) -> None:
     assert receiver.attempts == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_a_failing_sink_never_blocks_the_sender() -> None:
     slow = sinks.RetryPolicy(attempts=3, backoff=0.5, timeout=1.0)
-    config = SinkConfig("alerts.production.sinks[0]", "webhook", f"http://127.0.0.1:{_closed_port()}/x")
+    config = SinkConfig("alerts.production.sinks[0]", "webhook", f"http://127.0.0.1:{refusing_port()}/x")
     background = sinks.BackgroundSink(sinks.WebhookSink(config, slow), capacity=2)
     started = time.perf_counter()
     for _ in range(10):
@@ -212,7 +205,7 @@ def test_no_url_or_key_in_any_log(receiver: Receiver, caplog: pytest.LogCaptureF
     assert background.drain()
     background.close()
     unreachable = SinkConfig(
-        "alerts.production.sinks[2]", "webhook", f"http://127.0.0.1:{_closed_port()}{SECRET_PATH}", KEY
+        "alerts.production.sinks[2]", "webhook", f"http://127.0.0.1:{refusing_port()}{SECRET_PATH}", KEY
     )
     with pytest.raises(sinks.DeliveryError) as caught:
         sinks.WebhookSink(unreachable, FAST).send(drifted_notice())

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_lamina as lamina
 from conftest import commit_all, git
 from lamina.fleet import scaffold
 
-LAMINA = Path(sys.executable).with_name("lamina")
 CANARY = "sk-canary-9f3b2c71e4d04b6a8c1d"
-
-
-def lamina(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the console script with its output piped, as CI would."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"LAMINA_REPO", "LAMINA_DEBUG", "FORCE_COLOR", "CLICOLOR_FORCE", "NO_COLOR"}
-    }
-    environ.update(env or {})
-    return subprocess.run(
-        [str(LAMINA), *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def edit(root: Path, rel: str, old: str, new: str) -> None:
@@ -174,12 +150,7 @@ def test_plan_masks_a_plaintext_credential(example_repo: Path) -> None:
         )
     )
     for args in (["plan"], ["plan", "--json"], ["plan", "--format", "markdown"]):
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "lamina"), "--repo", str(example_repo), *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = lamina("--repo", example_repo, *args)
         assert done.returncode == 1, done.stderr
         assert canary not in done.stdout + done.stderr
         assert "sk-" in done.stdout  # shown masked, with its public prefix

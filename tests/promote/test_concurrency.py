@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import LAMINA, Ran, lamina_environ, run_lamina
 from conftest import git
 from lamina.store import audit
 from lamina.store import promotions as store
 from lamina.store.database import Database
 
-LAMINA = Path(sys.executable).with_name("lamina")
 
-
-def environ(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env["LAMINA_DATABASE_URL"] = database_url
-    return env
-
-
-def lamina(root: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(LAMINA), "--repo", str(root), *args],
-        capture_output=True,
-        text=True,
-        env=environ(database_url),
-        check=False,
-    )
+def lamina(root: Path, database_url: str, *args: str) -> Ran:
+    return run_lamina("--repo", root, *args, env={"LAMINA_DATABASE_URL": database_url})
 
 
 def trailer_commits(root: Path, rid: int) -> list[str]:
@@ -47,7 +32,7 @@ def test_twenty_processes_approving_and_applying(fleet: Path, database_url: str)
     workers = [
         subprocess.Popen(
             ["sh", "-c", script, "sh", f"user{n}"],
-            env=environ(database_url),
+            env=lamina_environ(LAMINA_DATABASE_URL=database_url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

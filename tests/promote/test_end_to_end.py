@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import Ran, run_lamina
 from conftest import commit_all, git
 
-LAMINA = Path(sys.executable).with_name("lamina")
 MARKER = "Always greet the customer by name."
 
 
-def lamina(root: Path, *args: str, user: str = "alice") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    done = subprocess.run(
-        [str(LAMINA), "--repo", str(root), "--as", user, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    return done
+def lamina(root: Path, *args: str, user: str = "alice") -> Ran:
+    return run_lamina("--repo", root, "--as", user, *args)
 
 
 def promote(root: Path, source: str, target: str, approvers: tuple[str, ...] = ("bob",)) -> dict[str, object]:

@@ -4,27 +4,16 @@ linked worktree, and other changes staged by hand (they stay staged, and out of 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import Ran, run_lamina
 from conftest import git, unguard
 from lamina.fleet import scaffold
 
-LAMINA = Path(sys.executable).with_name("lamina")
 
-
-def lamina(root: Path, state: Path, *args: str, user: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env["LAMINA_DATABASE_URL"] = f"sqlite:///{state / 'state.db'}"  # outside the git repository
-    return subprocess.run(
-        [str(LAMINA), "--repo", str(root), "--as", user, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+def lamina(root: Path, state: Path, *args: str, user: str) -> Ran:
+    database = f"sqlite:///{state / 'state.db'}"  # outside the git repository
+    return run_lamina("--repo", root, "--as", user, *args, env={"LAMINA_DATABASE_URL": database})
 
 
 def promote(root: Path, state: Path) -> None:

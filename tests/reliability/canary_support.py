@@ -12,14 +12,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
+from cli_support import run_lamina, start_lamina_serve
 
 CANARY = "CANARY-lamina-secret-7f3e9c"
 """The one secret value: the Vault secret, the cluster Secret, the Vault and Kubernetes tokens,
@@ -41,8 +37,6 @@ NEEDLES = {
     "canary's first half": CANARY[:14],
     "canary's second half": CANARY[14:],
 }
-
-LAMINA = Path(sys.executable).with_name("lamina")
 
 
 # -- local HTTP stand-ins ---------------------------------------------------------------------
@@ -147,14 +141,7 @@ class Lamina:
     def __call__(
         self, *args: str, user: str | None = None, expect: tuple[int, ...] = (0,), keep: bool = True
     ) -> Run:
-        done = subprocess.run(
-            [str(LAMINA), "--repo", str(self.root), "--as", user or self.user, *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            check=False,
-            timeout=120,
-        )
+        done = run_lamina("--repo", self.root, "--as", user or self.user, *args, env=self.env)
         run = Run(tuple(args), done.returncode, done.stdout, done.stderr, expect)
         if keep:
             self.runs.append(run)
@@ -168,36 +155,15 @@ class Lamina:
         return runs
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def lamina_serve(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """``lamina serve`` in a child process, its output in log; yields its base URL."""
-    port = free_port()
     with log.open("wb") as stream:
-        process = subprocess.Popen(
-            [str(LAMINA), "--repo", str(root), "serve", "--port", str(port)],
-            stdout=stream,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
+        try:
+            process, url = start_lamina_serve(root, env=env, stdout=stream, stderr=subprocess.STDOUT)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log.read_text()}") from exc
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"lamina serve exited with {process.returncode}: {log.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"lamina serve did not start: {log.read_text()}")
-            time.sleep(0.1)
         yield url
     finally:
         # a graceful stop, like Ctrl-C: the shutdown path logs too
@@ -207,14 +173,6 @@ def lamina_serve(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def isolated_environ(**settings: str) -> dict[str, str]:
-    """The process environment without stray LAMINA_*, Vault or Kubernetes settings, plus settings."""
-    strays = ("LAMINA_", "VAULT_", "KUBECONFIG")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(strays)}
-    env.update(settings)
-    return env
 
 
 # -- what lamina left behind ------------------------------------------------------------------

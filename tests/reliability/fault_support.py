@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import Ran, lamina_environ, run_lamina
 from conftest import git
-
-LAMINA = Path(sys.executable).with_name("lamina")
 
 
 def environ(database_url: str, **extra: str) -> dict[str, str]:
-    """The process environment for lamina: no stray LAMINA_* settings, this database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    env["LAMINA_DATABASE_URL"] = database_url
-    env.update(extra)
-    return env
+    """The process environment for a long-running lamina: the clean one, this database."""
+    return lamina_environ(LAMINA_DATABASE_URL=database_url, **extra)
 
 
-def lamina(
-    root: Path, database_url: str, *args: str, user: str = "ops", wrap: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
+def lamina(root: Path, database_url: str, *args: str, user: str = "ops", wrap: tuple[str, ...] = ()) -> Ran:
     """Run ``lamina --repo root --as user ARGS``, optionally under a wrapper command (unshare)."""
-    return subprocess.run(
-        [*wrap, str(LAMINA), "--repo", str(root), "--as", user, *args],
-        capture_output=True,
-        text=True,
-        env=environ(database_url),
-        check=False,
-        timeout=120,
+    return run_lamina(
+        "--repo", root, "--as", user, *args, env={"LAMINA_DATABASE_URL": database_url}, wrap=wrap
     )
 
 

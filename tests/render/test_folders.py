@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from cli_support import Ran, run_lamina
 
-def lamina(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "lamina"), "--repo", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+def lamina(repo: Path, *args: str) -> Ran:
+    return run_lamina("--repo", repo, *args)
 
 
 def test_rerender_of_unchanged_fleet_rewrites_nothing(example_repo: Path, tmp_path: Path) -> None:

@@ -4,24 +4,20 @@ folders, and a workload that Kustomize repoints at each new ConfigMap name."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
+from cli_support import Ran, run_lamina
+
 KUBECTL = Path(__file__).resolve().parents[2] / ".cache" / "bin" / "kubectl"
 needs_kubectl = pytest.mark.skipif(not KUBECTL.exists(), reason="run scripts/install-kubectl.sh first")
 
 
-def lamina(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "lamina"), "--repo", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def lamina(repo: Path, *args: str) -> Ran:
+    return run_lamina("--repo", repo, *args)
 
 
 def kustomize(folder: Path) -> list[dict[str, Any]]:

@@ -4,33 +4,26 @@ API answer that shows config masks it (the config hash and the shipped config ke
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from cli_support import Ran, run_lamina
 from conftest import commit_all
 from lamina.server import tokens
 from lamina.server.app import create_app
 from lamina.server.settings import ServerSettings
 from server.conftest import running
 
-LAMINA = Path(sys.executable).with_name("lamina")
 CANARY = "sk-canaryMASKme0123456789abcdef"
 PARTS = (CANARY, CANARY[3:], CANARY[-12:])  # the value, and pieces of it a mask could leave
 OVERLAY = "overlays/production/agent-patch.toml"
 
 
-def lamina(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    environ["LAMINA_USER"] = "ops@example.com"
-    return subprocess.run(
-        [str(LAMINA), "--repo", str(root), *args], capture_output=True, text=True, env=environ, timeout=120
-    )
+def lamina(root: Path, *args: str) -> Ran:
+    return run_lamina("--repo", root, *args, env={"LAMINA_USER": "ops@example.com"})
 
 
 def assert_masked(text: str, where: str) -> None:

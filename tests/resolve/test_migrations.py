@@ -3,14 +3,13 @@ rewrites them in place keeping comments, order and formatting."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import lamina
+from cli_support import Ran, run_lamina
 from conftest import WriteRepo, commit_all, git
 
 FLEET = """
@@ -72,13 +71,8 @@ max_tool_calls = 12
 """
 
 
-def lamina_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "lamina"), "--repo", str(root), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def lamina_cli(root: Path, *args: str) -> Ran:
+    return run_lamina("--repo", root, *args)
 
 
 def test_chain_of_three_migrations_upgrades_before_merging(write_repo: WriteRepo) -> None:

@@ -128,7 +128,7 @@ def chromium_or_skip() -> None:
     """Skip the calling test, saying why, when Debian's Chromium is not installed."""
     if not CHROMIUM.exists():
         pytest.skip(
-            f"{CHROMIUM} is missing: run scripts/install-chromium.sh (as root) to run the browser tests"
+            f"{CHROMIUM} is missing: run scripts/install-system-tools.sh (as root) to run the browser tests"
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
+import port_support
 from lamina.server import tokens
 from lamina.server.app import create_app
 from lamina.server.settings import ServerSettings
@@ -36,19 +36,13 @@ class Served:
         return self.client.post(path, headers={"Authorization": f"Bearer {self.token[role]}"}, **kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running(app: Any) -> Iterator[int]:
-    """Serve app with uvicorn in a thread on a free port (yielded) while the block runs."""
-    port = free_port()
+    """Serve app with uvicorn in a thread, on a port bound here (yielded), while the block runs."""
+    sock = port_support.bound_socket()
+    port = port_support.port_of(sock)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -60,6 +54,7 @@ def running(app: Any) -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_support import run_lamina
 
 from .conftest import Served
 
@@ -27,12 +27,7 @@ READ_ENDPOINTS = [
 
 
 def cli_json(root: Path, *args: str) -> object:
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "lamina"), "--repo", str(root), *args, "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_lamina("--repo", root, *args, "--json")
     return json.loads(done.stdout)
 
 
@@ -114,20 +109,8 @@ def test_openapi_document_lists_the_api(served: Served) -> None:
 
 
 def test_token_create_prints_once_and_stores_only_the_hash(example_repo: Path) -> None:
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "lamina"),
-            "--repo",
-            str(example_repo),
-            "token",
-            "create",
-            "ana@example.com",
-            "--role",
-            "approver:production",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    done = run_lamina(
+        "--repo", example_repo, "token", "create", "ana@example.com", "--role", "approver:production"
     )
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()

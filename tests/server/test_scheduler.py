@@ -26,9 +26,8 @@ from lamina.server.context import Context
 from lamina.server.settings import ServerSettings
 from lamina.store import leases
 from notify.conftest import Receiver, receiver
-from store.conftest import database_url, postgres_server
 
-__all__ = ["database_url", "postgres_server", "receiver"]
+__all__ = ["receiver"]
 
 INTERVAL = 0.3
 DRIFTED = ("prod-us-1", "prod-us-2")
@@ -217,7 +216,7 @@ def test_server_reads_sinks_from_lamina_toml_and_refuses_a_missing_variable(appl
 def test_lifespan_starts_and_stops_the_loop(applied_fleet: Path) -> None:
     import uvicorn
 
-    from server.conftest import free_port
+    from port_support import bound_socket, port_of
 
     app = create_app(ServerSettings(repo_root=applied_fleet, tokens_file=None))
     context: Context = app.state.context
@@ -228,11 +227,13 @@ def test_lifespan_starts_and_stops_the_loop(applied_fleet: Path) -> None:
         {},
     )
     app.router.lifespan_context = made.lifespan
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = bound_socket()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port_of(sock), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     _wait(lambda: context.database.run(lambda s: leases.holder(s, scheduler.LEASE, _now())) is not None)
     assert made._thread is not None
     server.should_exit = True
     thread.join(10)
+    sock.close()
     assert made._thread is None

@@ -37,13 +37,14 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli_support import start_lamina_serve
 from lamina.promote import gates
 from lamina.server import auth, tokens
 from lamina.server.app import create_app
 from lamina.server.pages import rendering
 from lamina.server.settings import ServerSettings
 
-from .conftest import free_port, running
+from .conftest import running
 
 USERS = {
     "viewer": ("vera@example.com", ["viewer"]),
@@ -65,7 +66,6 @@ OPEN_ROUTES = {
 SAMPLE = {"environment": "production", "cluster": "prod-us-1", "request_id": "1", "name": "lamina.css"}
 NEEDED_QUERY = {"/api/v1/targets/{environment}/{cluster}/explain": "?key=agent.model"}
 CANARY = "CanaryValue-7f3e9b"
-LAMINA = str(Path(sys.executable).parent / "lamina")
 
 
 @dataclass
@@ -732,16 +732,9 @@ def test_lamina_serve_logs_no_token_and_no_request_line(example_repo: Path) -> N
     no_scheduled_checks(example_repo)
     path = example_repo / ".lamina" / "tokens.toml"
     token = tokens.create(path, "ana@example.com", ["admin"])
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "LAMINA_TOKENS_FILE"}
-    server = subprocess.Popen(
-        [LAMINA, "--repo", str(example_repo), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    server, url = start_lamina_serve(example_repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=30) as client:
             deadline = time.monotonic() + 30
             while True:
                 try:

@@ -4,28 +4,20 @@ enforces, through the real CLI, real git and directory clusters (SPEC section 11
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import Ran, run_lamina
 from conftest import commit_all
 
-LAMINA = Path(sys.executable).with_name("lamina")
 OVERLAY = "overlays/production/agent-patch.toml"
 
 
-def lamina(
-    root: Path, *args: str, user: str = "ops@example.com", **env: str
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LAMINA_")}
-    environ.update({"LAMINA_USER": user, **env})
-    return subprocess.run(
-        [str(LAMINA), "--repo", str(root), *args], capture_output=True, text=True, env=environ, timeout=120
-    )
+def lamina(root: Path, *args: str, user: str = "ops@example.com", **env: str) -> Ran:
+    return run_lamina("--repo", root, *args, env={"LAMINA_USER": user, **env})
 
 
 def files_of(root: Path) -> dict[str, bytes]:

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import run_lamina as lamina
 from conftest import WriteRepo
 
 from .fleets import FLEET
 
-LAMINA = Path(sys.executable).with_name("lamina")
 CANARY_KEY = "sk-canary0123456789abcdefghijklmnop"
 CANARY_REF_VALUES = {
     "OPENAI_API_KEY": "sk-refcanary-0123456789abcdefghij",
     "CRM_API_TOKEN": "crm-canary-4711",
 }
-
-
-def lamina(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the console script with output piped, as a script would."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"LAMINA_REPO", "LAMINA_DEBUG", "FORCE_COLOR", "CLICOLOR_FORCE", "NO_COLOR"}
-    }
-    environ.update(env or {})
-    return subprocess.run(
-        [str(LAMINA), *map(str, args)], env=environ, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 def test_the_init_example_validates_clean(example_repo: Path) -> None:
