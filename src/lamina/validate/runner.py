@@ -139,8 +139,12 @@ def run_targets(repo: Repository, refs: Sequence[TargetRef]) -> Report:
     The checks are those of :func:`run`; ordered constraints run on the targets' environments,
     and only problems of these targets (or of the files they are built from) are kept.
     """
+    return check_configs(repo, [repo.resolve(ref) for ref in dict.fromkeys(refs)])
+
+
+def check_configs(repo: Repository, configs: Sequence[ResolvedConfig]) -> Report:
+    """:func:`run_targets` on targets the caller has already resolved (a shipment has)."""
     prepared = prepare(repo)
-    configs = [repo.resolve(ref) for ref in dict.fromkeys(refs)]
     names = {str(config.target) for config in configs}
     environments = list(dict.fromkeys(config.environment.name for config in configs))
     found: list[Diagnostic] = []
