@@ -163,8 +163,10 @@ def test_a_failing_sink_never_blocks_the_sender() -> None:
     background = sinks.BackgroundSink(stuck, capacity=2)
     background.send(drifted_notice())
     assert stuck.entered.wait(10)  # one notice is in flight, and stays there
-    for _ in range(9):
-        background.send(drifted_notice())  # returns although the sink never finishes
+    sender = threading.Thread(target=lambda: [background.send(drifted_notice()) for _ in range(9)])
+    sender.start()
+    sender.join(10)
+    assert not sender.is_alive(), "send() waited for a sink that never finishes"
     assert background.dropped == 7  # two wait in the queue, the rest are dropped
     stuck.release.set()
     background.close(timeout=5)
