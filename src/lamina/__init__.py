@@ -16,14 +16,50 @@ For many targets, open the repository once (files are parsed once and shared)::
             print(config.target, config.short_hash)
 """
 
-from lamina.core.diffs import Change, diff
-from lamina.core.hashing import canonical_json, config_hash
-from lamina.core.targets import TargetRef
-from lamina.errors import InputError, LaminaError, OutsideError, Refused
-from lamina.fleet.model import Cluster, Environment, Fleet
-from lamina.resolve.merging import merge
-from lamina.resolve.repository import Repository, resolve
-from lamina.resolve.resolved import Explanation, ResolvedConfig
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lamina.core.diffs import Change, diff
+    from lamina.core.hashing import canonical_json, config_hash
+    from lamina.core.targets import TargetRef
+    from lamina.errors import InputError, LaminaError, OutsideError, Refused
+    from lamina.fleet.model import Cluster, Environment, Fleet
+    from lamina.resolve.merging import merge
+    from lamina.resolve.repository import Repository, resolve
+    from lamina.resolve.resolved import Explanation, ResolvedConfig
+
+# Each name imports its module when first read, so ``import lamina`` (and the CLI's start) stays quick.
+_WHERE = {
+    "Change": "lamina.core.diffs",
+    "diff": "lamina.core.diffs",
+    "canonical_json": "lamina.core.hashing",
+    "config_hash": "lamina.core.hashing",
+    "TargetRef": "lamina.core.targets",
+    "InputError": "lamina.errors",
+    "LaminaError": "lamina.errors",
+    "OutsideError": "lamina.errors",
+    "Refused": "lamina.errors",
+    "Cluster": "lamina.fleet.model",
+    "Environment": "lamina.fleet.model",
+    "Fleet": "lamina.fleet.model",
+    "merge": "lamina.resolve.merging",
+    "Repository": "lamina.resolve.repository",
+    "resolve": "lamina.resolve.repository",
+    "Explanation": "lamina.resolve.resolved",
+    "ResolvedConfig": "lamina.resolve.resolved",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'lamina' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Change",
