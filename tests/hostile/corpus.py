@@ -663,6 +663,13 @@ CASES = [
         f"clusters/c1.toml {ESCAPE}",
     ),
     case(
+        "layer-files-in-a-symlink-loop",
+        {"overlays/prod/a.toml": Link("b.toml"), "overlays/prod/b.toml": Link("a.toml")},
+        BUILD,
+        2,
+        "overlays/prod/a.toml: a symlink loop (too many levels of symbolic links)",
+    ),
+    case(
         "overlay-folder-symlinked-out",
         {"overlays/prod": Link("{outside}")},
         BUILD,
