@@ -16,6 +16,8 @@ For many targets, open the repository once (files are parsed once and shared)::
             print(config.target, config.short_hash)
 """
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,6 +50,22 @@ _WHERE = {
     "Explanation": "lamina.resolve.resolved",
     "ResolvedConfig": "lamina.resolve.resolved",
 }
+
+
+class _Lamina(types.ModuleType):
+    """The package, whose name ``resolve`` stays the function when the subpackage loads.
+
+    Importing ``lamina.resolve`` (the subpackage) sets it as an attribute of this package; the
+    eager imports this package once had overwrote it with the function, and so does this.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "resolve" and isinstance(value, types.ModuleType):
+            return  # the subpackage stays reachable as sys.modules["lamina.resolve"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Lamina
 
 
 def __getattr__(name: str) -> Any:

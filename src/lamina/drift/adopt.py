@@ -78,7 +78,7 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
             skipped.append(item.path)  # what runs is not readable config
             continue
         key = parse_path(item.path)
-        if any(isinstance(part, int) for part in key):
+        if any(not isinstance(part, str) for part in key):
             skipped.append(item.path)  # array items cannot be overridden one by one
             continue
         value: Any = {"$delete": True} if item.actual is diffs.ABSENT else _live_value(report, key)
