@@ -85,6 +85,7 @@ def test_a_command_imports_its_module_alone(example_repo: Path) -> None:
         "lamina.cli.app",
         "lamina.cli.commands",
         "lamina.cli.build",
+        "lamina.cli.completing",
         "lamina.cli.output",
         "lamina.cli.session",
     }

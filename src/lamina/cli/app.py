@@ -38,6 +38,7 @@ COMMANDS: dict[str, Lazy] = {
     "rollback": Lazy("lamina.cli.history:rollback", "Request a rollback of ENV to an older revision."),
     "freeze": Lazy("lamina.cli.freeze:freeze", "Refuse promotions into ENV until a time."),
     "unfreeze": Lazy("lamina.cli.freeze:unfreeze", "Lift the manual freeze of ENV."),
+    "completion": Lazy("lamina.cli.completing:completion", "Print the shell completion script."),
 }
 
 app = typer.Typer(
@@ -83,6 +84,10 @@ def global_options(
 
 def main() -> None:
     """Run the CLI; every lamina error ends as ``error: <where>: <what>`` and its exit code."""
+    if "_LAMINA_COMPLETE" in os.environ:  # the shell asks for completions (lamina completion SHELL)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         code = app(prog_name="lamina", standalone_mode=False)
     except typer.Abort:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import typer
 from typer import _click as click
+from typer._click.shell_completion import CompletionItem
 from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 from typer.models import CommandInfo, TyperInfo
@@ -38,6 +39,16 @@ class LazyGroup(TyperGroup):
         if cmd_name not in self.commands and cmd_name in self.registry:
             self.commands[cmd_name] = load(cmd_name, self.registry[cmd_name])
         return self.commands.get(cmd_name)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """Command names with their help from the table (no command module is imported)."""
+        if incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        return [
+            CompletionItem(name, help=entry.help)
+            for name, entry in self.registry.items()
+            if name.startswith(incomplete)
+        ]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, entry.help) for name, entry in self.registry.items()]

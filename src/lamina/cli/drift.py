@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.apply import forced, kube_settings, print_overridden
 from lamina.cli.session import session
 from lamina.clusters import secrets
@@ -39,7 +39,10 @@ _STYLES = {
 
 def drift(
     ctx: typer.Context,
-    environments: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
+    environments: Annotated[
+        list[str] | None,
+        typer.Argument(help="Environments (default: all).", autocompletion=completing.targets),
+    ] = None,
     selector: Annotated[
         str | None, typer.Option("--selector", "-l", help="Only clusters whose labels match k=v,...")
     ] = None,

@@ -6,15 +6,22 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.reports import presenting
 
 
 def explain(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="ENV or ENV/CLUSTER, optionally @REV.")],
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. agent.model or tools[0].timeout.")],
+    target: Annotated[
+        str, typer.Argument(help="ENV or ENV/CLUSTER, optionally @REV.", autocompletion=completing.targets)
+    ],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Dotted key, e.g. agent.model or tools[0].timeout.", autocompletion=completing.keys
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show every layer that set KEY: file:line, value and reason; the winner last."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -23,7 +23,12 @@ else:
 def history(
     ctx: typer.Context,
     environment: Annotated[
-        str | None, typer.Argument(metavar="ENV", help="The environment (optional with --stats).")
+        str | None,
+        typer.Argument(
+            metavar="ENV",
+            help="The environment (optional with --stats).",
+            autocompletion=completing.environments,
+        ),
     ] = None,
     stats: Annotated[
         bool, typer.Option("--stats", help="The four DORA figures from lamina's records.")
@@ -81,7 +86,12 @@ def history(
 
 def rollback(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to roll back.")],
+    environment: Annotated[
+        str,
+        typer.Argument(
+            metavar="ENV", help="The environment to roll back.", autocompletion=completing.environments
+        ),
+    ],
     to: Annotated[str, typer.Option("--to", help="The older revision ENV should run again.")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
