@@ -38,6 +38,7 @@ COMMANDS: dict[str, Lazy] = {
     "rollback": Lazy("lamina.cli.history:rollback", "Request a rollback of ENV to an older revision."),
     "freeze": Lazy("lamina.cli.freeze:freeze", "Refuse promotions into ENV until a time."),
     "unfreeze": Lazy("lamina.cli.freeze:unfreeze", "Lift the manual freeze of ENV."),
+    "status": Lazy("lamina.cli.status:status", "Promotion path, drift, requests awaiting you, freezes."),
     "completion": Lazy("lamina.cli.completing:completion", "Print the shell completion script."),
 }
 
