@@ -56,6 +56,7 @@ def render(data: dict[str, Any], fmt: Format) -> str:
 
         yaml = YAML(typ="rt")
         yaml.default_flow_style = False
+        yaml.width = 4096  # a long value stays on its line: no folding at 80 columns
         stream = io.StringIO()
         yaml.dump(_literal_blocks(ordered), stream)
         return stream.getvalue()

@@ -193,9 +193,7 @@ def print_reports(reports: list[DriftReport], now: datetime.datetime) -> None:
                 r.environment,
                 output.styled(r.status.value, _STYLES[r.status]),
                 _age(r, now),
-                " ".join(x for x in (r.changed_by, r.changed_at) if x) or "-"
-                if r.status is DriftStatus.DRIFTED
-                else "-",
+                (r.changed_by or "unknown") if r.status is DriftStatus.DRIFTED else "-",
                 r.detail or "-",
             ]
             for r in reports

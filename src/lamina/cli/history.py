@@ -55,11 +55,16 @@ def history(
             figures["change_failure_rate"],
             figures["time_to_restore_hours"],
         )
-        output.out.print(f"  lead time to production: median {lead['median']} h over {lead['samples']}")
         output.out.print(
-            f"  change failure rate: {cfr['rate']} ({cfr['failures']} of {cfr['promotions']} promotions)"
+            f"  lead time to production: {_median(lead['median'], lead['samples'], 'promotions')}"
         )
-        output.out.print(f"  time to restore: median {ttr['median']} h over {ttr['samples']} rollbacks")
+        if cfr["rate"] is None:
+            output.out.print("  change failure rate: no promotions yet")
+        else:
+            output.out.print(
+                f"  change failure rate: {cfr['rate']} ({cfr['failures']} of {cfr['promotions']} promotions)"
+            )
+        output.out.print(f"  time to restore: {_median(ttr['median'], ttr['samples'], 'rollbacks')}")
         return
     if environment is None:
         raise InputError("history needs an environment (or --stats)")
@@ -112,3 +117,10 @@ def rollback(
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
         raise typer.Exit(1)
+
+
+def _median(hours: float | None, samples: int, of: str) -> str:
+    """``median 3.5 h over 4 promotions``, or ``no promotions yet`` when there is nothing to measure."""
+    if hours is None or not samples:
+        return f"no {of} yet"
+    return f"median {hours} h over {samples} {of}"

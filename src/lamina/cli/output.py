@@ -88,8 +88,8 @@ def print_table(
         from rich.text import Text
 
         table = Table(title=title, title_justify="left", header_style="bold")
-        for column in columns:
-            table.add_column(column)
+        for column in columns:  # the table fits the terminal: long cells end in an ellipsis
+            table.add_column(column, overflow="ellipsis", no_wrap=True)
         for row in rows:
             # plain strings are text, never rich markup: "[locks]" must print as written
             table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
