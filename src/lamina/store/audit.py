@@ -180,7 +180,27 @@ def to_json(row: AuditRecord) -> dict[str, Any]:
     }
 
 
-def newest(session: Session, limit: int) -> list[AuditRecord]:
-    """The last rows of the log, newest first."""
-    query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
-    return list(session.execute(query).scalars())
+def newest(
+    session: Session,
+    limit: int,
+    *,
+    environment: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditRecord]:
+    """The last rows of the log, newest first, optionally only those of environment, by actor,
+    of action (``freeze`` also matches ``freeze.lifted``-style sub-actions) or at since or later."""
+    query = select(AuditRecord)
+    if environment is not None:
+        query = query.where(AuditRecord.environment == environment)
+    if actor is not None:
+        query = query.where(AuditRecord.actor == actor)
+    if action is not None:
+        pattern = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            (AuditRecord.action == action) | AuditRecord.action.like(pattern + ".%", escape="\\")
+        )
+    if since is not None:
+        query = query.where(AuditRecord.at >= since.astimezone(UTC))
+    return list(session.execute(query.order_by(AuditRecord.seq.desc()).limit(limit)).scalars())
