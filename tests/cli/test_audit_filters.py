@@ -24,6 +24,8 @@ def test_audit_filters_on_the_command_line(example_repo: Path) -> None:
     assert rows("--env", "production") == [("ann@example.com", "production")]
     assert len(rows("--since", "1h")) == 2
     assert rows("--since", "2999-01-01T00:00:00Z") == []
+    table = lamina("audit", "--actor", "ann@example.com", cwd=example_repo).stdout
+    assert "reason=r; until=" in table  # the freeze's reason and end, at a glance
     done = lamina("audit", "--since", "last week", cwd=example_repo)
     assert (done.returncode, done.stderr) == (
         2,

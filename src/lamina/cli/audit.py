@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -75,7 +75,7 @@ def audit(
         output.print_json(rows)
         return
     output.print_table(
-        ["#", "TIME", "ACTOR", "ACTION", "ENVIRONMENT", "SUBJECT"],
+        ["#", "TIME", "ACTOR", "ACTION", "ENVIRONMENT", "SUBJECT", "DETAIL"],
         [
             [
                 str(r["seq"]),
@@ -84,10 +84,27 @@ def audit(
                 output.styled(r["action"], "red" if "emergency" in r["action"] else ""),
                 r["environment"] or "-",
                 r["subject"] or "-",
+                _essentials(r["detail"]),
             ]
             for r in rows
         ],
     )
+
+
+ESSENTIAL = ("reason", "until", "result", "config_hash", "revision", "forced", "overridden", "comment")
+"""The details of a row worth a glance, in this order (``--json`` has them all)."""
+
+
+def _essentials(detail: dict[str, Any] | None) -> str:
+    shown = []
+    for key in ESSENTIAL:
+        value = (detail or {}).get(key)
+        if value in (None, "", [], {}, False):
+            continue
+        if key in ("config_hash", "revision") and isinstance(value, str):
+            value = value[:12]
+        shown.append(f"{key}={value if isinstance(value, str) else output.short_value(value, 60)}")
+    return "; ".join(shown) or "-"
 
 
 def _since(text: str) -> datetime:
