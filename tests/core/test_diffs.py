@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import lamina
 from lamina.core import hashing
 from lamina.core.diffs import ABSENT, Change, apply_changes, diff, is_multiline, text_diff
+from lamina.core.paths import format_path, parse_path
 
 # -- diff ---------------------------------------------------------------------------------------
 
@@ -20,6 +21,52 @@ from lamina.core.diffs import ABSENT, Change, apply_changes, diff, is_multiline,
 def test_equal_configs_have_no_changes() -> None:
     config = {"agent": {"model": "gpt-4o", "tools": [{"name": "a"}]}, "flag": True}
     assert diff(config, {"agent": {"tools": [{"name": "a"}], "model": "gpt-4o"}, "flag": True}) == []
+
+
+TOOLS = [
+    {"name": "search", "timeout_seconds": 5},
+    {"name": "kb", "timeout_seconds": 5},
+]
+
+
+@pytest.mark.parametrize(
+    ("b", "expected"),
+    [
+        pytest.param(
+            [*TOOLS, {"name": "crm", "timeout_seconds": 5}],
+            [("tools[crm]", "added")],
+            id="added-at-the-end",
+        ),
+        pytest.param(
+            [TOOLS[0], {"name": "kb", "timeout_seconds": 9}, {"name": "crm"}],
+            [("tools[kb].timeout_seconds", "changed"), ("tools[crm]", "added")],
+            id="added-and-changed",
+        ),
+        pytest.param([TOOLS[1]], [("tools[search]", "removed")], id="removed-first"),
+        pytest.param(
+            [{"name": "search", "timeout_seconds": 5}, {"name": "1 x"}, TOOLS[1]],
+            [("tools", "changed")],
+            id="inserted-in-the-middle-is-one-value",
+        ),
+        pytest.param(list(reversed(TOOLS)), [("tools", "changed")], id="reordered-is-one-value"),
+        pytest.param(
+            [{"name": "search", "timeout_seconds": 5}, {"name": "kb", "timeout_seconds": 5}, {"x": 1}],
+            [("tools", "changed")],
+            id="an-item-without-name-compares-by-index",
+        ),
+        pytest.param(
+            [*TOOLS, {"name": "a b"}],
+            [('tools["a b"]', "added")],
+            id="a-name-that-needs-quotes",
+        ),
+    ],
+)
+def test_arrays_of_named_tables_pair_items_by_name(b: list[Any], expected: list[tuple[str, str]]) -> None:
+    a = {"tools": TOOLS}
+    changes = diff(a, {"tools": b})
+    assert [(format_path(change.path), change.kind) for change in changes] == expected
+    assert apply_changes(a, changes) == {"tools": b}
+    assert parse_path(format_path(changes[0].path)) == changes[0].path
 
 
 def test_changes_are_leaves_in_sorted_key_order() -> None:

@@ -44,7 +44,7 @@ def test_format_empty_path() -> None:
         pytest.param("agent.", "key 'agent.' ends with a dot", id="trailing-dot"),
         pytest.param(".agent", "cannot read key '.agent' at position 1", id="leading-dot"),
         pytest.param("a..b", "cannot read key 'a..b' at position 3", id="double-dot"),
-        pytest.param("tools[x]", "cannot read key 'tools[x]' at position 6", id="non-numeric-index"),
+        pytest.param("tools[a b]", "cannot read key 'tools[a b]' at position 6", id="item-name-with-a-space"),
         pytest.param("tools[-1]", "cannot read key 'tools[-1]' at position 6", id="negative-index"),
         pytest.param("tools[0]x", "unexpected 'x' at position 9 of 'tools[0]x'", id="junk-after-index"),
         pytest.param("a]", "unexpected ']' at position 2 of 'a]'", id="stray-bracket"),

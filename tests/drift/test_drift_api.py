@@ -156,3 +156,21 @@ def test_suspended_cluster_is_left_out(api_fleet: ApiFleet) -> None:
     code, rows = _drift(api_fleet, "production")
     assert code == 0
     assert rows["prod-2"]["status"] == "suspended"
+
+
+def test_adopt_keeps_a_crlf_cluster_file_crlf(api_fleet: ApiFleet) -> None:
+    path = api_fleet.root / "clusters" / "prod-2.toml"
+    original = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    path.write_bytes(original)
+    commit_all(api_fleet.root, "cluster file with CRLF endings")
+    assert api_fleet.run("apply", "production")[0] == 0
+    _edit_config(api_fleet, "prod-2", {"agent.model": "gpt-4o-mini"})
+    code, _, err = api_fleet.run("drift", "--adopt", "production/prod-2", "--reason", "INC-43 outage")
+    assert code == 0, err
+    written = path.read_bytes()
+    assert b"\n" not in written.replace(b"\r\n", b"")  # every line still ends in CRLF
+    before, after = original.split(b"\r\n"), written.split(b"\r\n")
+    assert len(after) == len(before) + 1  # one line added (the model override), nothing else moved
+    assert [line for line in after if line not in before] == [
+        b'model = "gpt-4o-mini" # adopted from the live cluster: INC-43 outage'
+    ]

@@ -172,6 +172,27 @@ def malformed_database(root: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def audit_detail_overwritten(root: Path) -> Iterator[None]:
+    """Two real audit rows; the second's JSON detail column then overwritten with plain text."""
+    from datetime import UTC, datetime
+
+    from lamina.store import audit
+
+    path = _migrated_state_db(root)
+    database = Database(f"sqlite:///{path}")
+    for number in (1, 2):
+        database.run(
+            lambda s, n=number: audit.append(
+                s, actor="ann", action="freeze", at=datetime(2026, 12, n, tzinfo=UTC), detail={"n": n}
+            )
+        )
+    database.dispose()
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE audit SET detail = 'edited by hand' WHERE seq = 2")
+    yield
+
+
+@contextlib.contextmanager
 def newer_schema_database(root: Path) -> Iterator[None]:
     path = _migrated_state_db(root)
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
@@ -663,6 +684,13 @@ CASES = [
         f"clusters/c1.toml {ESCAPE}",
     ),
     case(
+        "layer-files-in-a-symlink-loop",
+        {"overlays/prod/a.toml": Link("b.toml"), "overlays/prod/b.toml": Link("a.toml")},
+        BUILD,
+        2,
+        "overlays/prod/a.toml: a symlink loop (too many levels of symbolic links)",
+    ),
+    case(
         "overlay-folder-symlinked-out",
         {"overlays/prod": Link("{outside}")},
         BUILD,
@@ -857,6 +885,14 @@ CASES = [
         2,
         "state.db is corrupt: database disk image is malformed",
         setup=malformed_database,
+    ),
+    case(
+        "audit-row-detail-overwritten-with-text",
+        {},
+        ("audit", "--verify"),
+        1,
+        "audit chain broken at row 2: its detail is not JSON (the row was overwritten)",
+        setup=audit_detail_overwritten,
     ),
     case(
         "state-db-newer-schema",

@@ -137,7 +137,7 @@ def test_secret_references_change_but_no_secret_value_is_shown(example_repo: Pat
         assert data["targets"][0]["flag_paths"]["secret-ref-changed"] == [
             "agent.api_key",
             "memory.password",
-            "tools[3].api_token",
+            "tools[crm].api_token",
         ]
 
 

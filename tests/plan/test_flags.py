@@ -216,16 +216,16 @@ TOOLS = [
     [
         pytest.param(
             [TOOLS[0], {**TOOLS[1], "endpoint": "https://crm.eu.example.com"}],
-            {"tool-endpoint-changed": ["tools[1].endpoint"]},
+            {"tool-endpoint-changed": ["tools[crm].endpoint"]},
             id="endpoint-changed",
         ),
         pytest.param(list(reversed(TOOLS)), {}, id="tools-reordered"),
         pytest.param(
             [*TOOLS, {"name": "billing", "url": "https://billing.example.com"}],
-            {"tool-endpoint-changed": ["tools[2].url"]},
+            {"tool-endpoint-changed": ["tools[billing].url"]},
             id="tool-added",
         ),
-        pytest.param([TOOLS[0]], {"tool-endpoint-changed": ["tools[1].endpoint"]}, id="tool-removed"),
+        pytest.param([TOOLS[0]], {"tool-endpoint-changed": ["tools[crm].endpoint"]}, id="tool-removed"),
         pytest.param([TOOLS[0], {**TOOLS[1], "timeout": 20}], {}, id="timeout-raises-no-flag"),
     ],
 )

@@ -307,7 +307,7 @@ def test_each_flag_from_real_layers(repo: Path) -> None:
         "model-changed": ["agent.model"],
         "prompt-changed": ["agent.system_prompt"],
         "guardrail-loosened": ["guardrails.max_tool_calls"],
-        "tool-endpoint-changed": ["tools[1].endpoint"],
+        "tool-endpoint-changed": ["tools[crm].endpoint"],
         "secret-ref-changed": ["agent.api_key"],
     }
     # prod-eu keeps its own max_tool_calls = 8 and gets the rest through prod

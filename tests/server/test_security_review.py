@@ -797,3 +797,25 @@ def test_readyz_names_what_is_not_ready_and_only_the_log_says_why(
     assert ready.status_code == 503
     assert ready.json() == {"status": "not ready", "problems": ["repository"]}
     assert "canary-7f3e9b" in caplog.text  # the operator learns why
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"source": "staging", "target": "production", "emergency": NaN}', id="nan"),
+        pytest.param(b'{"source": "staging", "target": "production", "emergency": Infinity}', id="infinity"),
+        pytest.param(
+            b'{"source": "staging", "target": "production", "emergency": -Infinity}', id="-infinity"
+        ),
+        pytest.param(b'{"source": "\\ud800", "target": "production"}', id="lone-surrogate"),
+        pytest.param(b'{"source": "staging", "target": "production", "reason": "\\udfff"}', id="lone-low"),
+        pytest.param(b'{"source": NaN}', id="nan-in-a-required-field"),
+    ],
+)
+def test_a_json_body_python_cannot_echo_is_refused_not_an_error(site: Site, body: bytes) -> None:
+    headers = {**site.bearer("admin"), "Content-Type": "application/json"}
+    response = site.client.post("/api/v1/promotions", content=body, headers=headers)
+    assert response.status_code in (400, 422), response.text
+    answer = response.json()  # the refusal itself is valid JSON
+    text = json.dumps(answer)
+    assert "NaN" not in text and "Infinity" not in text and "\\ud8" not in text and "\\udf" not in text

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -126,3 +127,41 @@ def test_schema_head_matches_the_migrations() -> None:
     from lamina.store import database, migrating
 
     assert migrating.head() == database.SCHEMA_HEAD
+
+
+ROWS = [
+    ("ann@example.com", "freeze", "production", 0),
+    ("bob@example.com", "promotion.request", "staging", 10),
+    ("ann@example.com", "promotion.approve", "staging", 20),
+    ("cy@example.com", "apply", "production", 30),
+    ("ann@example.com", "freeze_window", "production", 40),
+]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        pytest.param({}, [5, 4, 3, 2, 1], id="all-newest-first"),
+        pytest.param({"environment": "production"}, [5, 4, 1], id="env"),
+        pytest.param({"actor": "ann@example.com"}, [5, 3, 1], id="actor"),
+        pytest.param({"action": "promotion"}, [3, 2], id="action-prefix"),
+        pytest.param({"action": "freeze"}, [1], id="action-exact-not-a-longer-name"),
+        pytest.param({"action": "freez_"}, [], id="action-underscore-is-literal"),
+        pytest.param({"since": T0 + timedelta(minutes=20)}, [5, 4, 3], id="since"),
+        pytest.param(
+            {"since": (T0 + timedelta(minutes=15)).astimezone(timezone(timedelta(hours=5)))},
+            [5, 4, 3],
+            id="since-in-another-zone",
+        ),
+        pytest.param({"actor": "ann@example.com", "environment": "staging"}, [3], id="combined"),
+    ],
+)
+def test_newest_filters(database_url: str, filters: dict[str, Any], expected: list[int]) -> None:
+    db = Database(database_url)
+    for actor, action, environment, minutes in ROWS:
+        db.run(
+            lambda s, a=actor, b=action, e=environment, m=minutes: audit.append(
+                s, actor=a, action=b, at=T0 + timedelta(minutes=m), environment=e
+            )
+        )
+    assert [row.seq for row in db.read(lambda s: audit.newest(s, 100, **filters))] == expected

@@ -10,35 +10,44 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from lamina.cli import (
-    apply,
-    audit,
-    build,
-    change,
-    diff,
-    drift,
-    envs,
-    explain,
-    freeze,
-    history,
-    init,
-    migrate,
-    parity,
-    plan,
-    promote,
-    render,
-    secrets,
-    serve,
-    validate,
-)
-from lamina.cli.session import Session
+from lamina.cli.commands import Lazy, group
 from lamina.errors import LaminaError
+
+# One line per command: name, where it lives (imported only when it runs), one line of help.
+COMMANDS: dict[str, Lazy] = {
+    "init": Lazy("lamina.cli.init:init", "Write the example fleet: environments, clusters, schema, policy."),
+    "envs": Lazy("lamina.cli.envs:envs", "List environments: stage, extends, upstream, pin, clusters."),
+    "clusters": Lazy("lamina.cli.envs:clusters", "List clusters: environment, namespace, labels, health."),
+    "build": Lazy("lamina.cli.build:build", "Print the resolved config of a target."),
+    "explain": Lazy("lamina.cli.explain:explain", "Show every layer that set KEY, the winner last."),
+    "diff": Lazy("lamina.cli.diff:diff", "Field-level differences between two targets."),
+    "parity": Lazy("lamina.cli.parity:parity", "Every key that differs between environments."),
+    "render": Lazy("lamina.cli.render:render", "Render ConfigMaps: --print one target, --out DIR folders."),
+    "plan": Lazy("lamina.cli.plan:plan", "What a change does to every target."),
+    "validate": Lazy("lamina.cli.validate:validate", "Check every target and report every problem."),
+    "migrate": Lazy("lamina.cli.migrate:migrate", "Show (or --write) the [[migrations]] files still need."),
+    "audit": Lazy("lamina.cli.audit:audit", "Show the audit log, or verify that no row was tampered with."),
+    "serve": Lazy("lamina.cli.serve:serve", "Run the API, dashboard, metrics and drift checks."),
+    "token": Lazy("lamina.cli.serve:token_app", "Bearer tokens for the server."),
+    "apply": Lazy("lamina.cli.apply:apply", "Vet, then apply targets' ConfigMaps wave by wave."),
+    "drift": Lazy("lamina.cli.drift:drift", "Drift status per cluster with field-level differences."),
+    "secrets": Lazy("lamina.cli.secrets:app", "Check the secrets configs reference (names only)."),
+    "promote": Lazy("lamina.cli.promote:app", "Move an environment's pin along the promotion path."),
+    "change": Lazy("lamina.cli.change:app", "Request and apply changes outside base/ on protected envs."),
+    "history": Lazy("lamina.cli.history:history", "Pins, promotions and applies of ENV; --stats for DORA."),
+    "rollback": Lazy("lamina.cli.history:rollback", "Request a rollback of ENV to an older revision."),
+    "freeze": Lazy("lamina.cli.freeze:freeze", "Refuse promotions into ENV until a time."),
+    "unfreeze": Lazy("lamina.cli.freeze:unfreeze", "Lift the manual freeze of ENV."),
+    "status": Lazy("lamina.cli.status:status", "Promotion path, drift, requests awaiting you, freezes."),
+    "completion": Lazy("lamina.cli.completing:completion", "Print the shell completion script."),
+}
 
 app = typer.Typer(
     name="lamina",
     help="Layered configuration for AI agents on many Kubernetes clusters.",
     no_args_is_help=True,
     add_completion=False,
+    cls=group(COMMANDS),
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -68,37 +77,18 @@ def global_options(
     ] = None,
 ) -> None:
     """Layered configuration for AI agents on many Kubernetes clusters."""
+    from lamina.cli.session import Session
+
     ctx.obj = Session(repo_option=repo, actor=actor, signing_key=sign_with)
     ctx.call_on_close(ctx.obj.close)
 
 
-app.command("init")(init.init)
-app.command("envs")(envs.envs)
-app.command("clusters")(envs.clusters)
-app.command("build")(build.build)
-app.command("explain")(explain.explain)
-app.command("diff")(diff.diff)
-app.command("parity")(parity.parity)
-app.command("render")(render.render)
-app.command("plan")(plan.plan)
-app.command("validate")(validate.validate)
-app.command("migrate")(migrate.migrate)
-app.command("audit")(audit.audit)
-app.command("serve")(serve.serve)
-app.add_typer(serve.token_app, name="token")
-app.command("apply")(apply.apply)
-app.command("drift")(drift.drift)
-app.add_typer(secrets.app, name="secrets")
-app.add_typer(promote.app, name="promote")
-app.add_typer(change.app, name="change")
-app.command("history")(history.history)
-app.command("rollback")(history.rollback)
-app.command("freeze")(freeze.freeze)
-app.command("unfreeze")(freeze.unfreeze)
-
-
 def main() -> None:
     """Run the CLI; every lamina error ends as ``error: <where>: <what>`` and its exit code."""
+    if "_LAMINA_COMPLETE" in os.environ:  # the shell asks for completions (lamina completion SHELL)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         code = app(prog_name="lamina", standalone_mode=False)
     except typer.Abort:

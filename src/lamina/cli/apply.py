@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.session import session
 from lamina.clusters import connection, secrets
 from lamina.clusters.outcomes import ApplyOutcome
@@ -30,7 +30,10 @@ def kube_settings(repo: Repository) -> connection.KubeSettings:
 
 def apply(
     ctx: typer.Context,
-    targets: Annotated[list[str], typer.Argument(help="ENV or ENV/CLUSTER (several allowed).")],
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="ENV or ENV/CLUSTER (several allowed).", autocompletion=completing.targets),
+    ],
     selector: Annotated[
         str | None, typer.Option("--selector", "-l", help="Only clusters whose labels match k=v,...")
     ] = None,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.session import session
+from lamina.errors import InputError
+from lamina.fleet import durations
 
 if TYPE_CHECKING:
     from lamina.store import audit as audit_log
@@ -20,6 +23,20 @@ def audit(
     verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain; exit 1 if broken.")] = False,
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many rows, newest first.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--env", help="Only rows about this environment.", autocompletion=completing.environments
+        ),
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only rows by this user.")] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only this action (freeze matches freeze.* too).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only rows at or after: an ISO 8601 time or a duration ago (7d)."),
+    ] = None,
 ) -> None:
     """Show the audit log, or verify that no row was edited, removed or reordered."""
     db = session(ctx).database()
@@ -45,12 +62,20 @@ def audit(
         if not result.ok:
             raise typer.Exit(1)
         return
-    rows = db.read(lambda s: [audit_log.to_json(r) for r in audit_log.newest(s, limit)])
+    start = _since(since) if since is not None else None
+    rows = db.read(
+        lambda s: [
+            audit_log.to_json(r)
+            for r in audit_log.newest(
+                s, limit, environment=environment, actor=actor, action=action, since=start
+            )
+        ]
+    )
     if as_json:
         output.print_json(rows)
         return
     output.print_table(
-        ["#", "TIME", "ACTOR", "ACTION", "ENVIRONMENT", "SUBJECT"],
+        ["#", "TIME", "ACTOR", "ACTION", "ENVIRONMENT", "SUBJECT", "DETAIL"],
         [
             [
                 str(r["seq"]),
@@ -59,7 +84,37 @@ def audit(
                 output.styled(r["action"], "red" if "emergency" in r["action"] else ""),
                 r["environment"] or "-",
                 r["subject"] or "-",
+                _essentials(r["detail"]),
             ]
             for r in rows
         ],
     )
+
+
+ESSENTIAL = ("reason", "until", "result", "config_hash", "revision", "forced", "overridden", "comment")
+"""The details of a row worth a glance, in this order (``--json`` has them all)."""
+
+
+def _essentials(detail: dict[str, Any] | None) -> str:
+    shown = []
+    for key in ESSENTIAL:
+        value = (detail or {}).get(key)
+        if value in (None, "", [], {}, False):
+            continue
+        if key in ("config_hash", "revision") and isinstance(value, str):
+            value = value[:12]
+        shown.append(f"{key}={value if isinstance(value, str) else output.short_value(value, 60)}")
+    return "; ".join(shown) or "-"
+
+
+def _since(text: str) -> datetime:
+    """``--since``: a duration back from now (``7d``, ``12h``) or an ISO 8601 time (UTC without a zone)."""
+    try:
+        return datetime.now(UTC) - durations.parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--since {text!r} is neither an ISO 8601 time nor a duration like '7d'") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

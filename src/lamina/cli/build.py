@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core import hashing
 from lamina.reports import presenting
@@ -25,7 +25,9 @@ class Format(StrEnum):
 
 def build(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="ENV, ENV/CLUSTER, optionally @REV.")],
+    target: Annotated[
+        str, typer.Argument(help="ENV, ENV/CLUSTER, optionally @REV.", autocompletion=completing.targets)
+    ],
     fmt: Annotated[Format, typer.Option("--format", "-o", help="Output format.")] = Format.json,
     only_hash: Annotated[bool, typer.Option("--hash", help="Print the config hash alone.")] = False,
 ) -> None:
@@ -54,6 +56,7 @@ def render(data: dict[str, Any], fmt: Format) -> str:
 
         yaml = YAML(typ="rt")
         yaml.default_flow_style = False
+        yaml.width = 4096  # a long value stays on its line: no folding at 80 columns
         stream = io.StringIO()
         yaml.dump(_literal_blocks(ordered), stream)
         return stream.getvalue()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import lazy
+from lamina.cli import completing, lazy
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -31,7 +31,13 @@ app = typer.Typer(
 @app.command("request")
 def request(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="The environment whose committed configs should ship.")],
+    environment: Annotated[
+        str,
+        typer.Argument(
+            help="The environment whose committed configs should ship.",
+            autocompletion=completing.environments,
+        ),
+    ],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -57,7 +63,9 @@ def request(
 @app.command("apply")
 def apply(
     ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    request_id: Annotated[
+        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Let the approved change request's configs ship (then `lamina apply ENV` ships them)."""

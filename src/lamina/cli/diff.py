@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core import diffs
 from lamina.core.paths import format_path
@@ -15,8 +15,10 @@ from lamina.reports import presenting, views
 
 def diff(
     ctx: typer.Context,
-    a: Annotated[str, typer.Argument(help="First target (ENV, ENV/CLUSTER, @REV).")],
-    b: Annotated[str, typer.Argument(help="Second target.")],
+    a: Annotated[
+        str, typer.Argument(help="First target (ENV, ENV/CLUSTER, @REV).", autocompletion=completing.targets)
+    ],
+    b: Annotated[str, typer.Argument(help="Second target.", autocompletion=completing.targets)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Field-level differences; prompts as unified diffs. Exit 1 when the targets differ."""

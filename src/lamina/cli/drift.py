@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.apply import forced, kube_settings, print_overridden
 from lamina.cli.session import session
 from lamina.clusters import secrets
@@ -39,7 +39,10 @@ _STYLES = {
 
 def drift(
     ctx: typer.Context,
-    environments: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
+    environments: Annotated[
+        list[str] | None,
+        typer.Argument(help="Environments (default: all).", autocompletion=completing.targets),
+    ] = None,
     selector: Annotated[
         str | None, typer.Option("--selector", "-l", help="Only clusters whose labels match k=v,...")
     ] = None,
@@ -196,9 +199,7 @@ def print_reports(reports: list[DriftReport], now: datetime.datetime) -> None:
                 r.environment,
                 output.styled(r.status.value, _STYLES[r.status]),
                 _age(r, now),
-                " ".join(x for x in (r.changed_by, r.changed_at) if x) or "-"
-                if r.status is DriftStatus.DRIFTED
-                else "-",
+                (r.changed_by or "unknown") if r.status is DriftStatus.DRIFTED else "-",
                 r.detail or "-",
             ]
             for r in reports

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lamina.cli import output
-from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
-from lamina.clusters import destinations
-from lamina.clusters.health import Health
-from lamina.fleet.model import Cluster
-from lamina.fleet.selectors import Selector
 from lamina.reports import views
+
+if TYPE_CHECKING:  # the cluster clients load for ``clusters`` only
+    from lamina.clusters.health import Health
+    from lamina.fleet.model import Cluster
 
 
 def envs(
@@ -29,11 +28,11 @@ def envs(
         ["ENVIRONMENT", "STAGE", "EXTENDS", "UPSTREAM", "PIN", "CLUSTERS"],
         [
             [
-                output.styled(row["name"], "bold"),
+                output.cell(row["name"], "bold"),
                 row["stage"],
                 row["extends"] or "-",
                 row["upstream"] or "-",
-                row["pin"][:12] if row["pin"] else output.styled("working tree", "yellow"),
+                row["pin"][:12] if row["pin"] else output.cell("working tree", "yellow"),
                 ", ".join(row["clusters"]) or "-",
             ]
             for row in rows
@@ -49,6 +48,9 @@ def clusters(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List clusters: environment, namespace, where they live, labels, health."""
+    from lamina.cli.apply import kube_settings
+    from lamina.fleet.selectors import Selector
+
     repo = session(ctx).repository()
     rows = views.clusters(repo, Selector.parse(selector))
     healths = _health_checks([repo.fleet.clusters[row["name"]] for row in rows], kube_settings(repo))
@@ -79,6 +81,8 @@ def clusters(
 def _health_checks(clusters: list[Cluster], settings: Any) -> dict[str, Health]:
     """Health of every cluster that is not suspended, checked in parallel."""
     from concurrent.futures import ThreadPoolExecutor
+
+    from lamina.clusters import destinations
 
     wanted = [c for c in clusters if not c.suspended]
     if not wanted:

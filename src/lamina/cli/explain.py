@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.reports import presenting
+
+if TYPE_CHECKING:
+    from lamina.resolve.provenance import Setting
+    from lamina.resolve.repository import Repository
+    from lamina.resolve.resolved import ResolvedConfig
+    from lamina.source.blame import Blame
 
 
 def explain(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="ENV or ENV/CLUSTER, optionally @REV.")],
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. agent.model or tools[0].timeout.")],
+    target: Annotated[
+        str, typer.Argument(help="ENV or ENV/CLUSTER, optionally @REV.", autocompletion=completing.targets)
+    ],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Dotted key, e.g. agent.model or tools[0].timeout.", autocompletion=completing.keys
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    blame: Annotated[
+        bool, typer.Option("--blame", help="Add the commit, author and date that last changed each line.")
+    ] = False,
 ) -> None:
     """Show every layer that set KEY: file:line, value and reason; the winner last."""
-    explanation = presenting.explanation(session(ctx).repository().resolve(target).explain(key))
+    repo = session(ctx).repository()
+    resolved = repo.resolve(target)
+    explanation = presenting.explanation(resolved.explain(key))
+    blames: list[Blame | None] = []
+    if blame:
+        blames = [_blame(repo, resolved, setting) for setting in explanation.layers]
     if as_json:
-        output.print_json(explanation.to_json())
+        shape = explanation.to_json()
+        if blame:
+            for layer, found in zip(shape["layers"], blames, strict=True):
+                layer["blame"] = found.to_json() if found else None
+        output.print_json(shape)
         return
     output.out.print(
         output.styled(f"{explanation.target}  {explanation.key} = ", "bold")
@@ -36,13 +61,24 @@ def explain(
         reason = setting.reason or (
             output.styled("(no reason given)", "red") if setting.kind != "base" else ""
         )
-        rows.append(
-            [
-                setting.layer,
-                f"{setting.file}:{setting.line}",
-                output.short_value(setting.value),
-                reason,
-                mark,
-            ]
-        )
-    output.print_table(["LAYER", "WHERE", "VALUE", "REASON", ""], rows)
+        row = [setting.layer, f"{setting.file}:{setting.line}", output.short_value(setting.value), reason]
+        if blame:
+            found = blames[index]
+            if found is None or found.at is None:
+                row.append(found.author if found else "-")
+            else:
+                row.append(
+                    f"{found.commit[:10] if found.commit else ''} {found.author} {found.to_json()['date']}"
+                )
+        rows.append([*row, mark])
+    columns = ["LAYER", "WHERE", "VALUE", "REASON", *(["LAST CHANGED"] if blame else []), ""]
+    output.print_table(columns, rows)
+
+
+def _blame(repo: Repository, resolved: ResolvedConfig, setting: Setting) -> Blame | None:
+    from lamina.source import blame as blaming
+
+    if repo.git is None or setting.line is None:
+        return None
+    revision = resolved.base_revision if setting.kind == "base" else resolved.revision
+    return blaming.blame_line(repo.git, setting.file, setting.line, revision)

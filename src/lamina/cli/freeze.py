@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.promote import now
 from lamina.cli.session import session
 
@@ -18,7 +18,12 @@ else:
 
 def freeze(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to freeze.")],
+    environment: Annotated[
+        str,
+        typer.Argument(
+            metavar="ENV", help="The environment to freeze.", autocompletion=completing.environments
+        ),
+    ],
     until: Annotated[
         str, typer.Option("--until", help="An ISO time (UTC if no zone) or a duration like 4h.")
     ],
@@ -43,7 +48,12 @@ def freeze(
 
 def unfreeze(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to unfreeze.")],
+    environment: Annotated[
+        str,
+        typer.Argument(
+            metavar="ENV", help="The environment to unfreeze.", autocompletion=completing.environments
+        ),
+    ],
 ) -> None:
     """Lift the manual freeze of ENV (windows in lamina.toml still apply)."""
     state = session(ctx)

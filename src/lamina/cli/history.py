@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -23,7 +23,12 @@ else:
 def history(
     ctx: typer.Context,
     environment: Annotated[
-        str | None, typer.Argument(metavar="ENV", help="The environment (optional with --stats).")
+        str | None,
+        typer.Argument(
+            metavar="ENV",
+            help="The environment (optional with --stats).",
+            autocompletion=completing.environments,
+        ),
     ] = None,
     stats: Annotated[
         bool, typer.Option("--stats", help="The four DORA figures from lamina's records.")
@@ -50,11 +55,16 @@ def history(
             figures["change_failure_rate"],
             figures["time_to_restore_hours"],
         )
-        output.out.print(f"  lead time to production: median {lead['median']} h over {lead['samples']}")
         output.out.print(
-            f"  change failure rate: {cfr['rate']} ({cfr['failures']} of {cfr['promotions']} promotions)"
+            f"  lead time to production: {_median(lead['median'], lead['samples'], 'promotions')}"
         )
-        output.out.print(f"  time to restore: median {ttr['median']} h over {ttr['samples']} rollbacks")
+        if cfr["rate"] is None:
+            output.out.print("  change failure rate: no promotions yet")
+        else:
+            output.out.print(
+                f"  change failure rate: {cfr['rate']} ({cfr['failures']} of {cfr['promotions']} promotions)"
+            )
+        output.out.print(f"  time to restore: {_median(ttr['median'], ttr['samples'], 'rollbacks')}")
         return
     if environment is None:
         raise InputError("history needs an environment (or --stats)")
@@ -81,7 +91,12 @@ def history(
 
 def rollback(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(metavar="ENV", help="The environment to roll back.")],
+    environment: Annotated[
+        str,
+        typer.Argument(
+            metavar="ENV", help="The environment to roll back.", autocompletion=completing.environments
+        ),
+    ],
     to: Annotated[str, typer.Option("--to", help="The older revision ENV should run again.")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -102,3 +117,10 @@ def rollback(
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
         raise typer.Exit(1)
+
+
+def _median(hours: float | None, samples: int, of: str) -> str:
+    """``median 3.5 h over 4 promotions``, or ``no promotions yet`` when there is nothing to measure."""
+    if hours is None or not samples:
+        return f"no {of} yet"
+    return f"median {hours} h over {samples} {of}"

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich loads when something is first shown on a terminal or styled
+    from rich.console import Console
+    from rich.text import Text
+
+    out: Console
+    err: Console
 
 __all__ = [
     "Text",
+    "cell",
     "err",
     "is_terminal",
     "out",
@@ -23,13 +28,49 @@ __all__ = [
     "styled",
 ]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_consoles: dict[str, Console] = {}
+
+
+def _console(name: str) -> Console:
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "err", highlight=False, soft_wrap=True)
+    return _consoles[name]
+
+
+def __getattr__(name: str) -> Any:
+    """``out`` and ``err`` (rich consoles) and ``Text``, made when first used."""
+    if name in ("out", "err"):
+        return _console(name)
+    if name == "Text":
+        from rich.text import Text
+
+        return Text
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _may_be_terminal(stream: Any) -> bool:
+    # rich also takes FORCE_COLOR / TTY_COMPATIBLE for a terminal; without them a pipe is a pipe
+    isatty = getattr(stream, "isatty", None)
+    return bool(
+        (isatty is not None and isatty()) or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE")
+    )
 
 
 def is_terminal() -> bool:
     """True when stdout is a terminal a person is reading."""
-    return out.is_terminal
+    if not _may_be_terminal(sys.stdout):
+        return False
+    return _console("out").is_terminal
+
+
+def err_is_terminal() -> bool:
+    """True when stderr is a terminal (progress shows there)."""
+    if not _may_be_terminal(sys.stderr):
+        return False
+    return _console("err").is_terminal
 
 
 def print_json(data: Any) -> None:
@@ -43,13 +84,16 @@ def print_table(
 ) -> None:
     """A table: rich with borders on a terminal; aligned plain columns when piped."""
     if is_terminal():
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title=title, title_justify="left", header_style="bold")
-        for column in columns:
-            table.add_column(column)
+        for column in columns:  # the table fits the terminal: long cells end in an ellipsis
+            table.add_column(column, overflow="ellipsis", no_wrap=True)
         for row in rows:
             # plain strings are text, never rich markup: "[locks]" must print as written
             table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
-        out.print(table)
+        _console("out").print(table)
         return
     plain = [[str(cell).replace("\n", " | ") for cell in row] for row in rows]
     widths = [len(c) for c in columns]
@@ -64,7 +108,14 @@ def print_table(
 
 def styled(text: str, style: str) -> Text:
     """Text with a style (the style only shows on a terminal)."""
+    from rich.text import Text
+
     return Text(text, style=style)
+
+
+def cell(text: str, style: str) -> str | Text:
+    """A table cell: styled on a terminal, plain text (and no rich to load) when piped."""
+    return styled(text, style) if is_terminal() else text
 
 
 def short_value(value: Any, limit: int = 60) -> str:
@@ -86,11 +137,11 @@ class _Progress:
 
     def __enter__(self) -> Any:
         # A progress bar on a terminal for long work; nothing when piped.
-        if not err.is_terminal or self.total < 20:
+        if not err_is_terminal() or self.total < 20:
             return lambda done=1: None
         from rich.progress import Progress
 
-        self.bar = Progress(console=err, transient=True)
+        self.bar = Progress(console=_console("err"), transient=True)
         self.bar.start()
         task = self.bar.add_task(self.label, total=self.total)
         return lambda done=1: self.bar.advance(task, done)

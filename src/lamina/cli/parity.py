@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core.paths import format_path
 from lamina.reports import parity as parity_report
@@ -15,7 +15,10 @@ from lamina.reports import parity as parity_report
 def parity(
     ctx: typer.Context,
     environments: Annotated[
-        list[str] | None, typer.Argument(help="Environments to compare (default: all).")
+        list[str] | None,
+        typer.Argument(
+            help="Environments to compare (default: all).", autocompletion=completing.environments
+        ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a difference has no reason.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

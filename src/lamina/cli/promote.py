@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import lazy, output
+from lamina.cli import completing, lazy, output
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
@@ -128,8 +128,12 @@ _LOUD_FLAGS = ("guardrail-loosened", "model-changed", "secret-ref-changed")
 
 def request(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="The environment to promote from.")],
-    target: Annotated[str, typer.Argument(help="The environment to promote to.")],
+    source: Annotated[
+        str, typer.Argument(help="The environment to promote from.", autocompletion=completing.environments)
+    ],
+    target: Annotated[
+        str, typer.Argument(help="The environment to promote to.", autocompletion=completing.environments)
+    ],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
     emergency: Annotated[
         bool, typer.Option("--emergency", help="Skip the path; needs two approvers; opens a backfill.")
@@ -205,7 +209,9 @@ def list_requests(
 
 def show(
     ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    request_id: Annotated[
+        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one request: revision, hashes, gates (with check output), decisions."""
@@ -232,7 +238,9 @@ def _decide(ctx: typer.Context, request_id: str, approve: bool, comment: str | N
 
 def approve(
     ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    request_id: Annotated[
+        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
+    ],
     comment: Annotated[str | None, typer.Option("--comment", help="A note kept with the approval.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -242,7 +250,9 @@ def approve(
 
 def reject(
     ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    request_id: Annotated[
+        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
+    ],
     comment: Annotated[str | None, typer.Option("--comment", help="Why.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -252,7 +262,9 @@ def reject(
 
 def apply(
     ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="PR-7 or 7.")],
+    request_id: Annotated[
+        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Commit the approved request's pin to lamina.lock and record it (safe to run again)."""

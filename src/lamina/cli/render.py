@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
@@ -22,7 +22,10 @@ def render(
     ctx: typer.Context,
     targets: Annotated[
         list[str] | None,
-        typer.Argument(help="Environments (or one ENV/CLUSTER with --print); default: all."),
+        typer.Argument(
+            help="Environments (or one ENV/CLUSTER with --print); default: all.",
+            autocompletion=completing.targets,
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write one folder per cluster here.")] = None,
     print_objects: Annotated[

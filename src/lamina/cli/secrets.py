@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
 from lamina.clusters import secrets as checking
@@ -29,7 +29,9 @@ def secret_lookups(repo: Repository) -> checking.Lookups:
 @app.command("check")
 def check(
     ctx: typer.Context,
-    environment: Annotated[str, typer.Argument(help="The environment to check.")],
+    environment: Annotated[
+        str, typer.Argument(help="The environment to check.", autocompletion=completing.environments)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every {secret = "name/key"} of ENV's targets exists in each cluster; exit 1 when one is missing."""

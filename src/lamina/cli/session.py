@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from lamina.errors import InputError
-from lamina.guard.actors import Actor
-from lamina.resolve.repository import Repository, find_root
 
-if TYPE_CHECKING:  # SQLAlchemy loads only for commands that use the state database
+if TYPE_CHECKING:  # each loads when a command first needs it (SQLAlchemy: the state database)
+    from lamina.guard.actors import Actor
+    from lamina.resolve.repository import Repository
     from lamina.store.database import Database
 
 
@@ -35,6 +35,8 @@ class Session:
         env = os.environ.get("LAMINA_REPO")
         if env:
             return Path(env)
+        from lamina.resolve.repository import find_root
+
         found = find_root(Path.cwd())
         if found is None:
             raise InputError(
@@ -44,6 +46,8 @@ class Session:
 
     def repository(self) -> Repository:
         """The opened repository (opened once per command)."""
+        from lamina.resolve.repository import Repository
+
         if self._repo is None:
             root = self.root()
             if not os.path.lexists(root / "lamina.toml"):  # a link to a device is refused when read
@@ -86,6 +90,8 @@ class Session:
 
     def actor_identity(self) -> Actor:
         """Who is acting, as the rules see it: the claimed name, the OS user and git identity seen here."""
+        from lamina.guard.actors import Actor
+
         key = self.signing_key or (
             Path(os.environ["LAMINA_SIGNING_KEY"]) if os.environ.get("LAMINA_SIGNING_KEY") else None
         )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lamina.cli import output
+from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.validate import runner
 from lamina.validate.diagnostics import Diagnostic, Severity
@@ -15,7 +15,10 @@ from lamina.validate.diagnostics import Diagnostic, Severity
 def validate(
     ctx: typer.Context,
     environments: Annotated[
-        list[str] | None, typer.Argument(help="Environments to validate (default: all).")
+        list[str] | None,
+        typer.Argument(
+            help="Environments to validate (default: all).", autocompletion=completing.environments
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

@@ -1,8 +1,10 @@
 """Field-level differences between two config trees.
 
-Tables are compared key by key; arrays of the same length element by element; anything
-else (and arrays whose length changed) as a whole value. Applying the changes of
-``diff(a, b)`` to ``a`` gives ``b``.
+Tables are compared key by key. Arrays of tables that each carry a unique string ``name``
+are compared item by item, paired by that name (``tools[crm].timeout_seconds``; an added
+tool is one ``tools[crm]`` change); other arrays of the same length element by element;
+anything else (and arrays whose length or order changed) as a whole value. Applying the
+changes of ``diff(a, b)`` to ``a`` gives ``b``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.core.paths import KeyPath, format_path
+from lamina.core.paths import IDENTITY, Item, KeyPath, format_path, item_index
 
 _ABSENT: Any = object()
 
@@ -58,6 +60,11 @@ def _walk(a: Any, b: Any, path: KeyPath) -> Iterator[Change]:
         for key in sorted(a.keys() | b.keys()):
             yield from _walk(a.get(key, _ABSENT), b.get(key, _ABSENT), (*path, key))
         return
+    if isinstance(a, list) and isinstance(b, list) and a != b:
+        keyed = _keyed(a, b, path)
+        if keyed is not None:
+            yield from keyed
+            return
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (left, right) in enumerate(zip(a, b, strict=True)):
             yield from _walk(left, right, (*path, index))
@@ -70,6 +77,35 @@ def _walk(a: Any, b: Any, path: KeyPath) -> Iterator[Change]:
         yield Change(path, a, b)
 
 
+def names(items: list[Any]) -> list[str] | None:
+    """The items' ``name`` values, in order, when every item is a table with a unique string name."""
+    found: list[str] = []
+    for item in items:
+        name = item.get(IDENTITY) if isinstance(item, dict) else None
+        if not isinstance(name, str) or name in found:
+            return None
+        found.append(name)
+    return found
+
+
+def _keyed(a: list[Any], b: list[Any], path: KeyPath) -> list[Change] | None:
+    """The changes between two arrays of named tables paired by name (the whole array when items
+    moved, as changes by name would not rebuild b), or None when they are not both such arrays."""
+    left, right = names(a), names(b)
+    if not left or not right:
+        return None
+    kept = [name for name in left if name in right]
+    if kept + [name for name in right if name not in left] != right:
+        return [Change(path, a, b)]  # reordered or inserted in the middle: one changed value
+    by_left, by_right = dict(zip(left, a, strict=True)), dict(zip(right, b, strict=True))
+    changes: list[Change] = []
+    for name in [*left, *(name for name in right if name not in left)]:
+        changes.extend(
+            _walk(by_left.get(name, _ABSENT), by_right.get(name, _ABSENT), (*path, Item(IDENTITY, name)))
+        )
+    return changes
+
+
 def apply_changes(a: Any, changes: list[Change]) -> Any:
     """Return a copy of a with changes applied (the inverse of :func:`diff`)."""
     result = copy.deepcopy(a)
@@ -79,9 +115,18 @@ def apply_changes(a: Any, changes: list[Change]) -> Any:
             continue
         parent = result
         for part in change.path[:-1]:
-            parent = parent[part]
+            parent = parent[item_index(parent, part) if isinstance(part, Item) else part]
         last = change.path[-1]
-        if change.b is _ABSENT:
+        if isinstance(last, Item):
+            if change.a is _ABSENT:
+                parent.append(copy.deepcopy(change.b))
+                continue
+            index = item_index(parent, last)
+            if change.b is _ABSENT:
+                del parent[index]
+            else:
+                parent[index] = copy.deepcopy(change.b)
+        elif change.b is _ABSENT:
             del parent[last]
         else:
             parent[last] = copy.deepcopy(change.b)

@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
-KeyPath = tuple[str | int, ...]
-"""A path into a config tree: table keys are strings, array indexes are ints."""
+
+@dataclass(frozen=True, order=True)
+class Item:
+    """An array item named by its identity: the item of ``tools`` whose ``name`` is ``crm``.
+
+    Diffs pair list items by such a key (``name``, or the ``$merge_by`` key of the layers), so
+    one added tool is one ``+ tools[crm]`` change, not a change of every index after it.
+    """
+
+    key: str
+    value: str
+
+    def __str__(self) -> str:
+        if _ITEM_NAME.match(self.value):
+            return f"[{self.value}]"
+        return "[" + json.dumps(self.value, ensure_ascii=False) + "]"
+
+
+KeyPath = tuple[str | int | Item, ...]
+"""A path into a config tree: table keys are strings, array indexes are ints; in a diff, an
+array item may be named by its identity instead (:class:`Item`)."""
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+\Z")
+_ITEM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\Z")
 _UNESCAPE = re.compile(r"\\(.)")
-_SEGMENT = re.compile(r'\[(\d+)\]|"((?:[^"\\]|\\.)*)"|([^.\[\]"]+)')
+_SEGMENT = re.compile(
+    r'\[(\d+)\]|\[([A-Za-z_][A-Za-z0-9_-]*)\]|\["((?:[^"\\]|\\.)*)"\]'
+    r'|"((?:[^"\\]|\\.)*)"|([^.\[\]"]+)'
+)
+IDENTITY = "name"
+"""The key that names an array item in a diff (``tools[crm]`` is the tool whose name is crm)."""
 
 
 def format_path(path: KeyPath) -> str:
@@ -19,6 +46,9 @@ def format_path(path: KeyPath) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+            continue
+        if isinstance(part, Item):
+            text += str(part)
             continue
         key = part if _BARE.match(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
         text += key if not text else "." + key
@@ -33,7 +63,7 @@ def parse_path(text: str) -> KeyPath:
     """
     if not text:
         raise ValueError("empty key")
-    parts: list[str | int] = []
+    parts: list[str | int | Item] = []
     pos = 0
     expect_key = True
     while pos < len(text):
@@ -47,9 +77,13 @@ def parse_path(text: str) -> KeyPath:
         match = _SEGMENT.match(text, pos)
         if match is None:
             raise ValueError(f"cannot read key {text!r} at position {pos + 1}")
-        index, quoted, bare = match.groups()
+        index, item, quoted_item, quoted, bare = match.groups()
         if index is not None:
             parts.append(int(index))
+        elif item is not None:
+            parts.append(Item(IDENTITY, item))
+        elif quoted_item is not None:
+            parts.append(Item(IDENTITY, _UNESCAPE.sub(r"\1", quoted_item)))
         elif quoted is not None:
             parts.append(_UNESCAPE.sub(r"\1", quoted))
         else:
@@ -65,7 +99,9 @@ def get_path(data: Any, path: KeyPath) -> Any:
     """Return the value at path; raise KeyError when it is absent."""
     node = data
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, Item):
+            node = node[item_index(node, part)]
+        elif isinstance(part, int):
             if not isinstance(node, list) or not -len(node) <= part < len(node):
                 raise KeyError(part)
             node = node[part]
@@ -74,3 +110,25 @@ def get_path(data: Any, path: KeyPath) -> Any:
                 raise KeyError(part)
             node = node[part]
     return node
+
+
+def item_index(node: Any, item: Item) -> int:
+    """The index of the array item item names; KeyError when node holds no such item."""
+    if isinstance(node, list):
+        for index, candidate in enumerate(node):
+            if isinstance(candidate, dict) and candidate.get(item.key) == item.value:
+                return index
+    raise KeyError(item)
+
+
+def concrete(data: Any, path: KeyPath) -> KeyPath:
+    """path with each :class:`Item` replaced by its index in data; KeyError when one is absent."""
+    if not any(isinstance(part, Item) for part in path):
+        return path
+    node = data
+    parts: list[str | int | Item] = []
+    for part in path:
+        step = item_index(node, part) if isinstance(part, Item) else part
+        parts.append(step)
+        node = get_path(node, (step,))
+    return tuple(parts)

@@ -64,7 +64,9 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
         raise InputError("--reason must be one line of text explaining why the live values are accepted")
     path = layer_file(root, report.cluster)
     rel = path.relative_to(root).as_posix()
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    raw = path.read_bytes().decode("utf-8") if path.is_file() else ""
+    crlf = "\r\n" in raw  # a file with Windows line endings keeps them: one adoption, one line of diff
+    text = raw.replace("\r\n", "\n")
     editable = EditableFile(rel, text)
     written: list[str] = []
     skipped = [item.path for item in report.fields if item.status is not DriftStatus.DRIFTED]
@@ -76,7 +78,7 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
             skipped.append(item.path)  # what runs is not readable config
             continue
         key = parse_path(item.path)
-        if any(isinstance(part, int) for part in key):
+        if any(not isinstance(part, str) for part in key):
             skipped.append(item.path)  # array items cannot be overridden one by one
             continue
         value: Any = {"$delete": True} if item.actual is diffs.ABSENT else _live_value(report, key)
@@ -85,7 +87,8 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
     if not written:
         raise Refused(f"{report.target}: no field of this drift can be written as an override")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, editable.text())
+    written_text = editable.text()
+    write_atomic(path, written_text.replace("\n", "\r\n") if crlf else written_text)
     return Adoption(rel, tuple(written), tuple(skipped))
 
 

@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from lamina.core.diffs import ABSENT, Change, is_multiline
-from lamina.core.paths import KeyPath, format_path
+from lamina.core.paths import IDENTITY, Item, KeyPath, format_path
 from lamina.fleet import settings as fleet_settings
 from lamina.resolve.values import FileText, is_secret_ref
 from lamina.validate.policy_files import Ordered
@@ -103,11 +103,10 @@ def _array_changes(left: list[Any], right: list[Any], path: KeyPath, a: Any, b: 
     names_left, names_right = _names(left), _names(right)
     if names_left is not None and names_right is not None:
         for name in [*names_left, *(n for n in names_right if n not in names_left)]:
-            index = names_right[name] if name in names_right else names_left[name]
             yield from leaf_changes(
                 left[names_left[name]] if name in names_left else ABSENT,
                 right[names_right[name]] if name in names_right else ABSENT,
-                (*path, index),
+                (*path, Item(IDENTITY, name)),
             )
     else:
         for index in range(max(len(left), len(right))):

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.core.paths import KeyPath, format_path
+from lamina.core import diffs
+from lamina.core.paths import IDENTITY, Item, KeyPath, concrete, format_path
 from lamina.reports import presenting
 from lamina.resolve.repository import Repository
 from lamina.resolve.resolved import ResolvedConfig
@@ -72,7 +73,10 @@ def parity(repo: Repository, environments: Sequence[str] = ()) -> list[Differenc
 
 
 def _side(config: ResolvedConfig, path: KeyPath, value: Any) -> Side:
-    settings = config.settings(path)
+    try:  # provenance knows array items by index
+        settings = config.settings(concrete(config.data, path))
+    except KeyError:
+        settings = []
     winner = settings[-1] if settings else None
     override = winner is not None and winner.kind != "base"
     return Side(
@@ -87,11 +91,17 @@ def _side(config: ResolvedConfig, path: KeyPath, value: Any) -> Side:
 
 
 def _leaves(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
-    # Arrays of tables (tools) are compared item by item; arrays of plain values as a whole.
+    # Arrays of tables (tools) are compared item by item, by name when every item has a unique
+    # one (tools[crm]); arrays of plain values as a whole.
     if isinstance(node, dict) and node:
         for key, value in node.items():
             yield from _leaves(value, (*path, key))
     elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
+        named = diffs.names(node)
+        if named is not None:
+            for name, value in zip(named, node, strict=True):
+                yield from _leaves(value, (*path, Item(IDENTITY, name)))
+            return
         for index, value in enumerate(node):
             yield from _leaves(value, (*path, index))
     else:

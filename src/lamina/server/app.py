@@ -9,7 +9,10 @@ that run while the application does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lamina.errors import LaminaError
@@ -45,7 +48,30 @@ ROUTERS = (
 
 async def lamina_error(_request: Request, exc: LaminaError) -> JSONResponse:
     """Any of lamina's errors as ``{"detail": ...}`` with the status its kind carries."""
-    return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+    return JSONResponse({"detail": _printable(str(exc))}, status_code=exc.http_status)
+
+
+async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming where each problem is and what it is, never echoing the input.
+
+    A body may hold what JSON allows Python to read but not to write back (``NaN``,
+    ``Infinity``, a lone surrogate): echoing it would fail and turn a refusal into a 500.
+    """
+    problems = [
+        {
+            "loc": [_printable(part) for part in error.get("loc", ())],
+            "msg": _printable(error.get("msg", "")),
+            "type": _printable(error.get("type", "")),
+        }
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
+
+
+def _printable(value: Any) -> str | int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value).encode("utf-8", "replace").decode("utf-8")
 
 
 def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now) -> FastAPI:
@@ -78,6 +104,7 @@ def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now)
         api_prefix=api.PREFIX,
     )
     app.exception_handler(LaminaError)(lamina_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
     for router in ROUTERS:
         app.include_router(router)
     return app

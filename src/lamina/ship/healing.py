@@ -9,6 +9,7 @@ a heal cannot ship what ``lamina apply`` would refuse.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from lamina.clusters import apply, connection, secrets
 from lamina.clusters.outcomes import ApplyOutcome
-from lamina.core.paths import get_path, parse_path
+from lamina.core.paths import Item, KeyPath, get_path, item_index, parse_path
 from lamina.core.targets import TargetRef
 from lamina.drift import checking
 from lamina.drift.status import DriftReport
@@ -97,22 +98,34 @@ def keep_ignored(rendered: RenderedConfig, report: DriftReport) -> RenderedConfi
         except KeyError:
             _remove(data, path)
             continue
-        _put(data, path, copy.deepcopy(value))
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # its parent is not rendered
+            _put(data, path, copy.deepcopy(value))
     config = dataclasses.replace(rendered.config, data=data)
     revision = rendered.annotations.get(configmaps.ANNOTATION_REVISION)
     return configmaps.render_config(config, None if revision == "working-tree" else revision)
 
 
-def _put(data: Any, path: tuple[str | int, ...], value: Any) -> None:
+def _put(data: Any, path: KeyPath, value: Any) -> None:
     node = data
     for part in path[:-1]:
-        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
-    node[path[-1]] = value
+        if isinstance(part, Item):
+            node = node[item_index(node, part)]
+        else:
+            node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+    last = path[-1]
+    if isinstance(last, Item):
+        try:
+            node[item_index(node, last)] = value
+        except KeyError:
+            node.append(value)  # an item only the live config has
+        return
+    node[last] = value
 
 
-def _remove(data: Any, path: tuple[str | int, ...]) -> None:
+def _remove(data: Any, path: KeyPath) -> None:
     try:
         parent = get_path(data, path[:-1])
-        del parent[path[-1]]
+        last = path[-1]
+        del parent[item_index(parent, last) if isinstance(last, Item) else last]
     except (KeyError, IndexError, TypeError):
         pass

@@ -133,7 +133,7 @@ class _Scanner:
                 continue
             return parts
 
-    def _single_line_string(self) -> str:
+    def _single_line_string(self, *, decode: bool = True) -> str:
         quote = self.text[self.pos]
         start = self.pos
         self.pos += 1
@@ -143,9 +143,9 @@ class _Scanner:
             self.pos += 1
         self.pos += 1
         raw = self.text[start : self.pos]
-        if quote == "'":
-            return raw[1:-1]
-        value: str = tomllib.loads(f"k = {raw}")["k"]
+        if quote == "'" or not decode or "\\" not in raw:
+            return raw[1:-1]  # no escapes: the text between the quotes is the string
+        value: str = tomllib.loads(f"k = {raw}")["k"]  # a key with escapes (rare)
         return value
 
     def _string(self) -> None:
@@ -168,7 +168,7 @@ class _Scanner:
                 self.line += newlines
                 self.pos = end + 3
                 return
-        self._single_line_string()
+        self._single_line_string(decode=False)  # a value: tomllib has it; only its end matters here
 
     # -- structure --------------------------------------------------------------------------
 

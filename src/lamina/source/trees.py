@@ -7,6 +7,7 @@ symlinks that leave it, device files) and anything larger than the size limit.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import posixpath
 import stat
@@ -97,7 +98,16 @@ class WorkingTree:
         entries = []
         with os.scandir(path) as scan:
             for item in scan:
-                entries.append(Entry(item.name, item.is_dir()))
+                try:
+                    is_dir = item.is_dir()
+                except OSError as exc:  # a symlink loop (ELOOP), or a link the OS will not follow
+                    where = normalize(f"{rel}/{item.name}" if rel else item.name)
+                    if exc.errno == errno.ELOOP:
+                        raise ReferenceError_(
+                            f"{where}: a symlink loop (too many levels of symbolic links)"
+                        ) from None
+                    raise ReferenceError_(f"{where}: cannot read: {exc.strerror}") from None
+                entries.append(Entry(item.name, is_dir))
         return sorted(entries, key=lambda e: e.name)
 
     def is_dir(self, rel: str) -> bool:

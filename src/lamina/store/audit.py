@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Text, cast, select, text
 from sqlalchemy.orm import Session
 
 from lamina.store.database import Database
@@ -72,7 +72,10 @@ def append(
     if session.get_bind().dialect.name == "postgresql":
         # serialise appends across connections; SQLite's BEGIN IMMEDIATE already does
         session.execute(text("SELECT pg_advisory_xact_lock(7412032)"))
-    last = session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).scalar()
+    # the chain's end by number and hash alone: a row tampered with elsewhere cannot stop an append
+    last = session.execute(
+        select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+    ).first()
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
     body = dict(detail or {})
@@ -131,14 +134,30 @@ def verify(session: Session) -> Verification:
     expected_prev = GENESIS
     expected_seq = 1
     count = 0
-    for row in session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars():
+    # detail comes back as the stored text: a row whose JSON was overwritten is a finding, not a crash
+    query = select(
+        AuditRecord.seq,
+        AuditRecord.at,
+        AuditRecord.actor,
+        AuditRecord.action,
+        AuditRecord.environment,
+        AuditRecord.subject,
+        cast(AuditRecord.detail, Text).label("detail"),
+        AuditRecord.prev_hash,
+        AuditRecord.hash,
+    ).order_by(AuditRecord.seq)
+    for row in session.execute(query):
         count += 1
         if row.seq != expected_seq:
             return Verification(False, count, row.seq, f"row {expected_seq} is missing")
         if row.prev_hash != expected_prev:
             return Verification(False, count, row.seq, "does not follow the row before it")
+        try:
+            detail: Any = json.loads(row.detail) if row.detail is not None else None
+        except ValueError:
+            return Verification(False, count, row.seq, "its detail is not JSON (the row was overwritten)")
         again = record_hash(
-            row.seq, row.at, row.actor, row.action, row.environment, row.subject, row.detail, row.prev_hash
+            row.seq, row.at, row.actor, row.action, row.environment, row.subject, detail, row.prev_hash
         )
         if again != row.hash:
             return Verification(False, count, row.seq, "its content was changed")
@@ -161,7 +180,27 @@ def to_json(row: AuditRecord) -> dict[str, Any]:
     }
 
 
-def newest(session: Session, limit: int) -> list[AuditRecord]:
-    """The last rows of the log, newest first."""
-    query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
-    return list(session.execute(query).scalars())
+def newest(
+    session: Session,
+    limit: int,
+    *,
+    environment: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditRecord]:
+    """The last rows of the log, newest first, optionally only those of environment, by actor,
+    of action (``freeze`` also matches ``freeze.lifted``-style sub-actions) or at since or later."""
+    query = select(AuditRecord)
+    if environment is not None:
+        query = query.where(AuditRecord.environment == environment)
+    if actor is not None:
+        query = query.where(AuditRecord.actor == actor)
+    if action is not None:
+        pattern = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            (AuditRecord.action == action) | AuditRecord.action.like(pattern + ".%", escape="\\")
+        )
+    if since is not None:
+        query = query.where(AuditRecord.at >= since.astimezone(UTC))
+    return list(session.execute(query.order_by(AuditRecord.seq.desc()).limit(limit)).scalars())
