@@ -13,7 +13,7 @@ from lamina.cli import output
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
-from lamina.render import configmaps, folders, yamltext
+from lamina.render import configmaps, folders, sops_secrets, yamltext
 from lamina.render import gitops as gitops_objects
 from lamina.resolve.repository import Repository
 
@@ -60,7 +60,10 @@ def render(
             objects = gitops_objects.argocd_objects(repo.fleet, settings)
             folder = out / gitops_objects.ARGOCD_FOLDER
         else:
-            objects = gitops_objects.flux_objects(repo.fleet, settings)
+            uses_sops = any(
+                name.endswith(sops_secrets.MANIFEST_SUFFIX) for name in report.written + report.unchanged
+            )
+            objects = gitops_objects.flux_objects(repo.fleet, settings, sops=uses_sops)
             folder = out / gitops_objects.FLUX_FOLDER
         folders.write_folder(folder, gitops_objects.gitops_files(objects), report)
     if prune and out is not None:

@@ -79,6 +79,8 @@ class FluxSettings:
     interval: str = "5m"
     remote_clusters: bool = False
     """Each Kustomization deploys through the Secret ``<cluster>-kubeconfig``."""
+    decryption_secret: str = "sops-age"
+    """The Secret (in ``namespace``) holding the age key Flux decrypts SOPS manifests with."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ def _render(doc: Document) -> RenderSettings:
             namespace=flux.text("namespace", "flux-system"),
             interval=flux.text("interval", "5m"),
             remote_clusters=flux.boolean("remote_clusters", False),
+            decryption_secret=flux.text("decryption_secret", "sops-age"),
         ),
     )
 

@@ -12,6 +12,7 @@ from lamina.core import hashing
 from lamina.errors import InputError
 from lamina.render import names
 from lamina.resolve.resolved import ResolvedConfig
+from lamina.secrets import sops as sops_files
 
 CONFIG_KEY = "agent-config.json"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -41,11 +42,17 @@ class RenderedConfig:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     namespace: str
+    sops: tuple[sops_files.SopsRef, ...] = ()  # the SOPS keys the target references (names only)
 
     @property
     def name(self) -> str:
         """``<fleet>-config-<kustomize suffix>``."""
         return f"{self.base_name}-{names.configmap_suffix(self.data)}"
+
+    @property
+    def secret_name(self) -> str | None:
+        """``<fleet>-secrets-<hash>``: the Secret of the target's SOPS keys (None: it has none)."""
+        return sops_files.secret_name(self.config.fleet_name, self.sops) if self.sops else None
 
     def configmap(self) -> dict[str, Any]:
         """The ConfigMap object (immutable: a change makes a new name, and the workload rolls)."""
@@ -125,7 +132,14 @@ def render_config(
         labels=labels,
         annotations=annotations,
         namespace=config.cluster.namespace,
+        sops=sops_refs(config),
     )
+
+
+def sops_refs(config: ResolvedConfig) -> tuple[sops_files.SopsRef, ...]:
+    """The ``sops:`` references of config, each once, sorted."""
+    found = {sops_files.SopsRef.parse(ref) for _, ref in config.secret_refs() if sops_files.is_sops_ref(ref)}
+    return tuple(sorted(found, key=str))
 
 
 def workload_patch(workload: str, rendered: RenderedConfig) -> dict[str, Any]:

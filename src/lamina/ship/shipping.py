@@ -25,7 +25,7 @@ from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet.model import Cluster
 from lamina.guard import rules, vetting
 from lamina.guard.actors import Actor
-from lamina.render import configmaps
+from lamina.render import configmaps, sops_secrets
 from lamina.resolve.repository import Repository
 from lamina.ship import records
 from lamina.source.trees import run_git
@@ -108,6 +108,8 @@ def ship(
         assert config.cluster is not None
         rendered[config.cluster.name] = configmaps.render_config(config, repo.source_revision(config))
     if not dry_run:
+        # a SOPS file that does not decrypt stops the shipment before anything is written
+        sops_secrets.preflight(list(rendered.values()), repo.root)
         db.ensure_schema()  # fail closed: no apply happens that could not be recorded
     permit = authorize(
         repo, db, refs, rendered, actor=actor, lookups=lookups, now=now, force=force, dry_run=dry_run
