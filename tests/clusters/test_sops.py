@@ -19,7 +19,7 @@ from cli_support import Ran, run_lamina_in_process
 from conftest import WriteRepo, commit_all
 from k8s_support import CONFIGMAPS, DEPLOYMENTS, SECRETS, EmulatedFleet
 
-from .conftest import deployment
+from .conftest import deployment, secret
 
 CANARY = "sops-canary-Zq8Vw3Xk7Lm2Np5Rt9"
 SOPS_FILE = "secrets/production.enc.yaml"
@@ -39,14 +39,19 @@ FILES = {
         environment = "production"
         directory = "deploy/prod-git"
         namespace = "ai-agents"
+        secrets = ["search/token"]
 
         [render]
         workload = "deployment/agent"
+
+        [render.env]
+        "agent.api_key" = "OPENAI_API_KEY"
     """,
     "base/agent.toml": f"""
         [agent]
         model = "gpt-4o"
         api_key = {{secret = "sops:{SOPS_FILE}#openai_api_key"}}
+        search_token = {{secret = "search/token"}}
     """,
 }
 
@@ -78,6 +83,7 @@ def test_a_sops_secret_reaches_the_cluster_and_nothing_else(
     with k8s:
         k8s.add("prod-1")
         k8s.put("prod-1", DEPLOYMENTS, deployment())
+        k8s.put("prod-1", SECRETS, secret("search", {"token": "search-token-value"}))
         runs = [
             run(root, k8s.kubeconfig, key, "validate", "--json"),
             run(root, k8s.kubeconfig, key, "secrets", "check", "production", "--json"),
@@ -93,16 +99,25 @@ def test_a_sops_secret_reaches_the_cluster_and_nothing_else(
         ]
         secrets = k8s.objects("prod-1", SECRETS)
         configmaps = k8s.objects("prod-1", CONFIGMAPS)
+        workload = k8s.objects("prod-1", DEPLOYMENTS)["agent"]
 
     checks = json.loads(runs[1].stdout)
     assert [(c["cluster"], c["reference"], c["status"]) for c in checks] == [
+        ("prod-1", "search/token", "present"),
         ("prod-1", f"sops:{SOPS_FILE}#openai_api_key", "present"),
+        ("prod-git", "search/token", "present"),
         ("prod-git", f"sops:{SOPS_FILE}#openai_api_key", "present"),
     ]
     # the Secret in the cluster holds the decrypted value, under the SOPS key's name
-    [(name, secret)] = [(n, s) for n, s in secrets.items() if n.startswith("agent-secrets-")]
-    assert base64.b64decode(secret["data"]["openai_api_key"]).decode() == CANARY
-    assert set(secret["data"]) == {"openai_api_key"}
+    [(name, made)] = [(n, s) for n, s in secrets.items() if n.startswith("agent-secrets-")]
+    assert base64.b64decode(made["data"]["openai_api_key"]).decode() == CANARY
+    assert set(made["data"]) == {"openai_api_key"}
+    # each reference reaches the workload as env from its Secret (named by [render.env] or the key path)
+    [container] = workload["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [
+        {"name": "AGENT_SEARCH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "search", "key": "token"}}},
+        {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": name, "key": "openai_api_key"}}},
+    ]
     applied = json.loads(runs[3].stdout)
     assert any(f"create Secret {name} (1 SOPS keys)" in action for o in applied for action in o["actions"])
     again = json.loads(runs[4].stdout)

@@ -46,7 +46,11 @@ def render(
         if not targets or len(targets) != 1 or TargetRef.parse(targets[0]).cluster is None:
             raise InputError("--print takes exactly one ENV/CLUSTER target")
         config = repo.resolve(targets[0])
-        rendered = configmaps.render_config(config, repo.source_revision(config))
+        rendered = configmaps.render_config(
+            config,
+            repo.source_revision(config),
+            store=repo.fleet.settings.secrets.get(config.environment.name),
+        )
         sys.stdout.write(yamltext.dump_all(_objects(repo, rendered)))
         return
     environments = [TargetRef.parse(t).environment for t in targets or []]
@@ -109,8 +113,8 @@ def _resources(repo: Repository) -> list[str]:
 
 
 def _objects(repo: Repository, rendered: configmaps.RenderedConfig) -> list[dict[str, Any]]:
-    objects = [rendered.configmap()]
-    workload = repo.fleet.settings.render.workload
-    if workload:
-        objects.append(configmaps.workload_patch(workload, rendered))
+    objects = [*rendered.external_secrets(), rendered.configmap()]
+    render = repo.fleet.settings.render
+    if render.workload:
+        objects.append(configmaps.workload_patch(render.workload, rendered, render.container, render.env))
     return objects

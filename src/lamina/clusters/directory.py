@@ -109,7 +109,11 @@ def read_folder(folder: Path) -> LiveConfig | None:
         if not path.is_file() or path.name.startswith("."):
             continue
         newest = max(newest, path.stat().st_mtime)
-        if path.name == folders.KUSTOMIZATION or path.name.endswith(sops_secrets.MANIFEST_SUFFIX):
+        if (
+            path.name == folders.KUSTOMIZATION
+            or path.name.endswith(sops_secrets.MANIFEST_SUFFIX)
+            or path.name.startswith("externalsecret-")
+        ):
             continue  # the layout, and the encrypted Secret manifest: not ConfigMap data
         data[path.name] = path.read_text(encoding="utf-8", errors="replace")
     kustomization = folder / folders.KUSTOMIZATION

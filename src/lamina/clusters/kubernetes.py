@@ -189,7 +189,7 @@ def _apply(
             )
         mounted = live.workload_configmap(body)
         if mounted != name:
-            patch = configmaps.workload_patch(options.workload, rendered)
+            patch = configmaps.workload_patch(options.workload, rendered, options.container, options.env)
             kind, _, workload_name = options.workload.partition("/")
             patchers = {
                 "deployment": conn.apps.patch_namespaced_deployment,

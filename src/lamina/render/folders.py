@@ -43,6 +43,7 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         "namespace": rendered.namespace,
     }
     listed = list(resources)
+    listed += [external_file(obj) for obj in rendered.external_secrets()]
     if rendered.secret_name is not None:
         listed.append(sops_secrets.manifest_name(rendered))  # encrypted by sops; Flux decrypts it
     if listed:
@@ -61,6 +62,11 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
     return body
 
 
+def external_file(obj: dict[str, Any]) -> str:
+    """The file name of an ExternalSecret in a cluster folder."""
+    return f"externalsecret-{obj['metadata']['name']}.yaml"
+
+
 def folder_files(
     rendered: RenderedConfig, resources: Sequence[str], secret_manifest: bytes | None = None
 ) -> dict[str, bytes]:
@@ -70,6 +76,8 @@ def folder_files(
     files = {name: text.encode("utf-8") for name, text in rendered.data.items()}
     if secret_manifest is not None:
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
+    for obj in rendered.external_secrets():
+        files[external_file(obj)] = yamltext.dump_simple(obj).encode()
     header = (
         f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
@@ -221,7 +229,12 @@ def _render_targets(
         else:
             advance(1)
             continue
-        rendered = configmaps.render_config(config, repo.source_revision(config), writer)
+        rendered = configmaps.render_config(
+            config,
+            repo.source_revision(config),
+            writer,
+            repo.fleet.settings.secrets.get(config.environment.name),
+        )
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         planned.append((folder, folder_files(rendered, resources, manifest)))
         clusters.append(config.cluster.name)

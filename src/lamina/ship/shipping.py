@@ -100,13 +100,22 @@ def ship(
         )
     render = repo.fleet.settings.render
     options = ApplyOptions(
-        workload=render.workload, keep=render.keep, resources=render.resources, dry_run=dry_run
+        workload=render.workload,
+        keep=render.keep,
+        resources=render.resources,
+        dry_run=dry_run,
+        container=render.container,
+        env=render.env,
     )
     rendered: dict[str, configmaps.RenderedConfig] = {}
     for ref in refs:
         config = repo.resolve(ref)
         assert config.cluster is not None
-        rendered[config.cluster.name] = configmaps.render_config(config, repo.source_revision(config))
+        rendered[config.cluster.name] = configmaps.render_config(
+            config,
+            repo.source_revision(config),
+            store=repo.fleet.settings.secrets.get(config.environment.name),
+        )
     if not dry_run:
         # a SOPS file that does not decrypt stops the shipment before anything is written
         sops_secrets.preflight(list(rendered.values()), repo.root)
