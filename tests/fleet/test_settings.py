@@ -77,7 +77,8 @@ environments = ["prod"]
         pytest.param(
             "[rendr]\nkeep = 1\n",
             "lamina.toml:5: unknown table [rendr] in lamina.toml (known: alerts, apply, clusters, drift, "
-            "environments, fleet, layers, limits, locks, migrations, plan, promotion, render, secrets, server)",
+            "environments, fleet, layers, limits, locks, migrations, plan, promotion, render, secrets, "
+            "server)",
             id="unknown-table",
         ),
         pytest.param(
