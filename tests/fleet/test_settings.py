@@ -77,12 +77,14 @@ environments = ["prod"]
         pytest.param(
             "[rendr]\nkeep = 1\n",
             "lamina.toml:5: unknown table [rendr] in lamina.toml (known: alerts, apply, clusters, drift, "
-            "environments, fleet, layers, limits, locks, migrations, plan, promotion, render, server)",
+            "environments, fleet, layers, limits, locks, migrations, plan, promotion, render, secrets, "
+            "server)",
             id="unknown-table",
         ),
         pytest.param(
             "[render]\nkeeps = 1\n",
-            "lamina.toml:6: unknown key 'keeps' in [render] (known: argocd, flux, keep, resources, workload)",
+            "lamina.toml:6: unknown key 'keeps' in [render] (known: argocd, container, env, flux, keep, "
+            "resources, workload)",
             id="unknown-key",
         ),
         pytest.param(

@@ -34,6 +34,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SCHEMAS: Mapping[tuple[str, str], str] = {
     ("argoproj.io/v1alpha1", "ApplicationSet"): "argocd-applicationset-v1alpha1.json",
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): "flux-kustomization-v1.json",
+    ("external-secrets.io/v1", "ExternalSecret"): "externalsecret-v1.json",
 }
 
 # Subtrees deleted from the ApplicationSet schema to keep it small (see schemas/README.md):

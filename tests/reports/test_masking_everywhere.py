@@ -94,3 +94,42 @@ def test_stored_drift_results_and_the_api_mask_the_canary(fleet: Path) -> None:
     assert any(f["path"].startswith("llm") for row in runs for f in row["fields"])
     for answer in answers:
         assert_masked(answer.text, str(answer.request.url))
+
+
+PROMPT = "base/prompts/system_prompt.txt"
+PASTED = "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"  # 34 letters after hf_: a Hugging Face token
+
+
+def test_a_key_pasted_into_a_prompt_file_fails_validate_and_apply_and_only_the_key_is_masked(
+    example_repo: Path,
+) -> None:
+    prompt = example_repo / PROMPT
+    lines = prompt.read_text().splitlines(keepends=True)
+    prompt.write_text("".join([*lines[:2], f"Use the model hub token {PASTED} for downloads.\n", *lines[2:]]))
+    commit_all(example_repo, "a token pasted into the prompt")
+    target = "production/prod-us-1"
+
+    problem = (
+        f"plaintext credential hf_…(masked) in the text of {PROMPT} "
+        "(read by agent.system_prompt): it matches the gitleaks rule huggingface-access-token; "
+        'use {secret = "name/key"} or mark the line "lamina: allow-plaintext"'
+    )
+    validated = lamina(example_repo, "validate", "--json")
+    assert validated.returncode == 1
+    found = [p for p in json.loads(validated.stdout)["problems"] if p["check"] == "credentials"]
+    assert [(p["place"], p["key"], p["message"]) for p in found] == [
+        (f"{PROMPT}:3", "agent.system_prompt", problem)
+    ]
+    applied = lamina(example_repo, "apply", "production")
+    assert applied.returncode != 0 and f"{PROMPT}:3" in applied.stdout + applied.stderr
+    built = lamina(example_repo, "build", target, "--format", "json")
+    shown = json.loads(built.stdout)["agent"]["system_prompt"]
+    assert shown.startswith("You are the support assistant of Example Corp.")
+    assert "Use the model hub token hf_…(masked) for downloads.\n" in shown
+    for done in (validated, applied, built):
+        assert PASTED[3:] not in done.stdout + done.stderr
+
+    # the line marked as allowed passes
+    prompt.write_text(prompt.read_text().replace("downloads.", "downloads. lamina: allow-plaintext"))
+    commit_all(example_repo, "a published demo token")
+    assert f"{PROMPT}:3" not in lamina(example_repo, "validate").stdout

@@ -292,6 +292,6 @@ def test_bad_secret_reference_is_error(write_repo: WriteRepo, ref: str) -> None:
         repo.resolve("dev/dev-1")
     assert info.value.exit_code == 2
     assert str(info.value) == (
-        f"base/agent.toml:3: agent.api_key: secret reference {ref!r} must be 'secret-name/key' "
-        "or 'vault:path#key'"
+        f"base/agent.toml:3: agent.api_key: secret reference {ref!r} must be 'secret-name/key', "
+        "'vault:path#key' or 'sops:file#key'"
     )

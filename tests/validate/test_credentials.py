@@ -97,6 +97,10 @@ def test_every_file_of_every_layer_is_scanned(validate: Validate) -> None:
     assert problems == [
         "base/db.toml:2: base: db.password: plaintext credential (masked): the literal sits under the "
         f"credential-like key 'password'; {hint}",
+        "overlays/staging/prompts/system.txt:1: overlays/staging: agent.system_prompt: plaintext credential "
+        "sk-…(masked) in the text of overlays/staging/prompts/system.txt (read by agent.system_prompt): it "
+        'looks like an OpenAI-style API key; use {secret = "name/key"} or mark the line '
+        '"lamina: allow-plaintext"',
         f"overlays/staging/agent-patch.toml:8: overlays/staging: agent.stop_tokens[1]: plaintext credential "
         f"gh…(masked): the literal looks like a GitHub token; {hint}",
         "overlays/staging/agent-patch.toml:11: overlays/staging: tls.ca: plaintext credential "

@@ -13,7 +13,7 @@ from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
-from lamina.render import configmaps, folders, yamltext
+from lamina.render import configmaps, folders, sops_secrets, yamltext
 from lamina.render import gitops as gitops_objects
 from lamina.resolve.repository import Repository
 
@@ -49,7 +49,11 @@ def render(
         if not targets or len(targets) != 1 or TargetRef.parse(targets[0]).cluster is None:
             raise InputError("--print takes exactly one ENV/CLUSTER target")
         config = repo.resolve(targets[0])
-        rendered = configmaps.render_config(config, repo.source_revision(config))
+        rendered = configmaps.render_config(
+            config,
+            repo.source_revision(config),
+            store=repo.fleet.settings.secrets.get(config.environment.name),
+        )
         sys.stdout.write(yamltext.dump_all(_objects(repo, rendered)))
         return
     environments = [TargetRef.parse(t).environment for t in targets or []]
@@ -63,7 +67,10 @@ def render(
             objects = gitops_objects.argocd_objects(repo.fleet, settings)
             folder = out / gitops_objects.ARGOCD_FOLDER
         else:
-            objects = gitops_objects.flux_objects(repo.fleet, settings)
+            uses_sops = any(
+                name.endswith(sops_secrets.MANIFEST_SUFFIX) for name in report.written + report.unchanged
+            )
+            objects = gitops_objects.flux_objects(repo.fleet, settings, sops=uses_sops)
             folder = out / gitops_objects.FLUX_FOLDER
         folders.write_folder(folder, gitops_objects.gitops_files(objects), report)
     if prune and out is not None:
@@ -109,8 +116,8 @@ def _resources(repo: Repository) -> list[str]:
 
 
 def _objects(repo: Repository, rendered: configmaps.RenderedConfig) -> list[dict[str, Any]]:
-    objects = [rendered.configmap()]
-    workload = repo.fleet.settings.render.workload
-    if workload:
-        objects.append(configmaps.workload_patch(workload, rendered))
+    objects = [*rendered.external_secrets(), rendered.configmap()]
+    render = repo.fleet.settings.render
+    if render.workload:
+        objects.append(configmaps.workload_patch(render.workload, rendered, render.container, render.env))
     return objects

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -53,3 +54,17 @@ def check(
         )
     if checking.failures(checks):
         raise typer.Exit(1)
+
+
+@app.command("edit")
+def edit(
+    file: Annotated[Path, typer.Argument(help="The SOPS file to edit (created when new).")],
+) -> None:
+    """Open FILE with `sops FILE`: it decrypts into your $EDITOR and encrypts again on save."""
+    import subprocess
+
+    from lamina.secrets import sops
+
+    done = subprocess.run([sops.binary(), str(file)], check=False)  # the terminal stays sops's
+    if done.returncode != 0:
+        raise typer.Exit(done.returncode)

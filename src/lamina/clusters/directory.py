@@ -18,7 +18,7 @@ from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import ApplyOptions, ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.fleet.model import Cluster
-from lamina.render import configmaps, folders, names
+from lamina.render import configmaps, folders, names, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 
 _LABEL_LINE = re.compile(
@@ -35,6 +35,7 @@ class DirectoryDestination:
         assert cluster.directory is not None
         self.cluster = cluster
         self.folder = repo_root / cluster.directory
+        self.root = repo_root
 
     def read(self, rendered: RenderedConfig, workload: str | None) -> LiveConfig | None:
         """The files of the folder (None when it holds no agent-config.json)."""
@@ -48,7 +49,8 @@ class DirectoryDestination:
     def write(self, rendered: RenderedConfig, options: ApplyOptions, now: datetime.datetime) -> ApplyOutcome:
         """Make the folder hold exactly rendered's files; only changed files are rewritten."""
         del now
-        files = folders.folder_files(rendered, options.resources)
+        manifest = sops_secrets.folder_manifest(rendered, self.folder, self.root)
+        files = folders.folder_files(rendered, options.resources, manifest)
         folder = self.folder
         changed = [
             name
@@ -107,8 +109,12 @@ def read_folder(folder: Path) -> LiveConfig | None:
         if not path.is_file() or path.name.startswith("."):
             continue
         newest = max(newest, path.stat().st_mtime)
-        if path.name == folders.KUSTOMIZATION:
-            continue
+        if (
+            path.name == folders.KUSTOMIZATION
+            or path.name.endswith(sops_secrets.MANIFEST_SUFFIX)
+            or path.name.startswith("externalsecret-")
+        ):
+            continue  # the layout, and the encrypted Secret manifest: not ConfigMap data
         data[path.name] = path.read_text(encoding="utf-8", errors="replace")
     kustomization = folder / folders.KUSTOMIZATION
     text = kustomization.read_text(errors="replace") if kustomization.is_file() else ""

@@ -18,6 +18,7 @@ import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lamina.clusters import connection, faults, live, secret_keys
@@ -26,7 +27,7 @@ from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import FIELD_MANAGER, ApplyOptions, ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.fleet.model import Cluster
-from lamina.render import configmaps
+from lamina.render import configmaps, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 
 
@@ -76,6 +77,8 @@ class KubernetesDestination:
         """Apply rendered to the cluster; never raises for a cluster fault."""
         plan = _Plan()
         try:
+            if rendered.sops:
+                _ship_secret(self.connection(), rendered, options, plan, self.settings.repo_root)
             _apply(self.connection(), rendered, options, now, plan)
         except faults.ClusterFault as exc:
             result = (
@@ -186,7 +189,7 @@ def _apply(
             )
         mounted = live.workload_configmap(body)
         if mounted != name:
-            patch = configmaps.workload_patch(options.workload, rendered)
+            patch = configmaps.workload_patch(options.workload, rendered, options.container, options.env)
             kind, _, workload_name = options.workload.partition("/")
             patchers = {
                 "deployment": conn.apps.patch_namespaced_deployment,
@@ -205,6 +208,51 @@ def _apply(
                 field_manager=FIELD_MANAGER,
             )
     _prune(conn, rendered, options, plan, ours, keep_names={name} | ({mounted} if mounted else set()))
+
+
+def _ship_secret(
+    conn: connection.Connection, rendered: RenderedConfig, options: ApplyOptions, plan: _Plan, root: Path
+) -> None:
+    """Create or update the Secret of rendered's SOPS keys (values decrypted in memory only)."""
+    name = rendered.secret_name
+    assert name is not None
+    wanted = sops_secrets.digest(rendered, root)
+    annotations = secret_keys.secret_annotations(conn, name)
+    if annotations is not None and annotations.get(sops_secrets.ANNOTATION_DIGEST) == wanted:
+        return
+    count = len(rendered.sops)
+    if options.dry_run:
+        plan.actions.append(
+            f"would {'create' if annotations is None else 'update'} Secret {name} ({count} SOPS keys)"
+        )
+        return
+    body = sops_secrets.secret_body(rendered, root)
+    try:
+        if annotations is None:
+            _write(
+                conn,
+                plan,
+                options,
+                f"create Secret {name} ({count} SOPS keys)",
+                conn.core.create_namespaced_secret,
+                conn.namespace,
+                body,
+                field_manager=FIELD_MANAGER,
+            )
+        else:
+            _write(
+                conn,
+                plan,
+                options,
+                f"update Secret {name} ({count} SOPS keys)",
+                conn.core.patch_namespaced_secret,
+                name,
+                conn.namespace,
+                body,
+                field_manager=FIELD_MANAGER,
+            )
+    finally:
+        del body
 
 
 def _same_content(existing: dict[str, Any], rendered: RenderedConfig) -> bool:

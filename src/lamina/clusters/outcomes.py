@@ -6,7 +6,7 @@ Every destination (a cluster's API, a directory) takes :class:`ApplyOptions` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ class ApplyOptions:
     keep: int = DEFAULT_KEEP
     resources: Sequence[str] = ()
     dry_run: bool = False
+    container: str | None = None  # [render] container: the one that gets secrets as env
+    env: Mapping[str, str] = field(default_factory=dict)  # [render.env]
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,17 @@ def secret_key_names(conn: connection.Connection, name: str) -> set[str] | None:
     keys = set((body.get("data") or {}).keys()) | set((body.get("stringData") or {}).keys())
     del body, response  # values go no further than this frame
     return keys
+
+
+def secret_annotations(conn: connection.Connection, name: str) -> dict[str, str] | None:
+    """The annotations of Secret name (never its values), or None when it does not exist."""
+    try:
+        response = conn.call(conn.core.read_namespaced_secret, name, conn.namespace, _preload_content=False)
+    except faults.ClusterFault as exc:
+        if exc.kind is faults.FaultKind.NOT_FOUND:
+            return None
+        raise
+    body: Any = json.loads(response.data)
+    annotations = dict((body.get("metadata") or {}).get("annotations") or {})
+    del body, response  # values go no further than this frame
+    return annotations

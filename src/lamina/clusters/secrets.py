@@ -13,11 +13,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lamina.clusters import connection, destinations, faults
+from lamina.errors import InputError
 from lamina.fleet.model import Cluster
 from lamina.resolve.repository import Repository
 from lamina.resolve.resolved import ResolvedConfig
+from lamina.secrets import sops
 
 PRESENT = "present"
 MISSING = "missing"
@@ -82,6 +85,8 @@ class Lookups:
             found = self.vault(reference)
             status = UNREACHABLE if found is None else PRESENT if found else MISSING
             return SecretCheck(cluster.name, reference, status)
+        if sops.is_sops_ref(reference):
+            return self._check_sops(cluster, reference)
         name, _, key = reference.partition("/")
         if cluster.directory is None and self.kube is None:
             return SecretCheck(cluster.name, reference, SKIPPED, "no Kubernetes access configured")
@@ -103,6 +108,22 @@ class Lookups:
             return SecretCheck(cluster.name, reference, PRESENT)
         detail = f"not in [clusters.{cluster.name}] secrets" if cluster.directory is not None else ""
         return SecretCheck(cluster.name, reference, MISSING, detail)
+
+    def _check_sops(self, cluster: Cluster, reference: str) -> SecretCheck:
+        """A ``sops:`` key is present when its file in the repository holds it (read in clear)."""
+        wanted = sops.SopsRef.parse(reference)
+        root = self.kube.repo_root if self.kube is not None else Path(".")
+        try:
+            raw = (root / wanted.path).read_bytes()
+        except OSError:
+            return SecretCheck(cluster.name, reference, MISSING, f"{wanted.path} does not exist")
+        try:
+            found = sops.inspect(wanted.path, raw)
+        except InputError as exc:
+            return SecretCheck(cluster.name, reference, MISSING, exc.message)
+        if wanted.key in found.keys:
+            return SecretCheck(cluster.name, reference, PRESENT, f"SOPS file {wanted.path}")
+        return SecretCheck(cluster.name, reference, MISSING, f"no key {wanted.key!r} in {wanted.path}")
 
     def close(self) -> None:
         """Close every connection opened."""

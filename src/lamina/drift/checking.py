@@ -36,6 +36,8 @@ class DriftOptions:
     workload: str | None = None
     resources: tuple[str, ...] = ()
     keep: int = DEFAULT_KEEP
+    container: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_fleet(cls, settings: FleetSettings) -> DriftOptions:
@@ -45,11 +47,20 @@ class DriftOptions:
             workload=settings.render.workload,
             resources=settings.render.resources,
             keep=settings.render.keep,
+            container=settings.render.container,
+            env=tuple(settings.render.env.items()),
         )
 
     def apply_options(self, dry_run: bool = False) -> ApplyOptions:
         """How a heal ships what git says."""
-        return ApplyOptions(workload=self.workload, keep=self.keep, resources=self.resources, dry_run=dry_run)
+        return ApplyOptions(
+            workload=self.workload,
+            keep=self.keep,
+            resources=self.resources,
+            dry_run=dry_run,
+            container=self.container,
+            env=dict(self.env),
+        )
 
 
 @dataclass
@@ -66,7 +77,13 @@ def render_targets(repo: Repository, refs: Sequence[TargetRef]) -> list[Rendered
     out = []
     for ref in refs:
         config = repo.resolve(ref)
-        out.append(configmaps.render_config(config, repo.source_revision(config)))
+        out.append(
+            configmaps.render_config(
+                config,
+                repo.source_revision(config),
+                store=repo.fleet.settings.secrets.get(config.environment.name),
+            )
+        )
     return out
 
 

@@ -20,22 +20,31 @@ table                 what it sets                                      type
 ``[alerts]``          alert sinks per environment                       :mod:`.alert_settings`
 ``[locks]``           keys only base/ may set                           :mod:`.lock_settings`
 ``[[migrations]]``    schema_version upgrades                           :mod:`.migration_settings`
+``[secrets.<env>]``   External Secrets store per environment            :mod:`.secret_settings`
 ====================  ================================================  ===========================
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from lamina.fleet import alert_settings, lock_settings, migration_settings, promotion_settings
+from lamina.fleet import (
+    alert_settings,
+    lock_settings,
+    migration_settings,
+    promotion_settings,
+    secret_settings,
+)
 from lamina.fleet.tables import TableReader
 from lamina.source import scalars, trees
 from lamina.source.documents import Document
 
 DEFAULT_KEEP = 5
 DEFAULT_GUARDRAIL_GLOBS = ("guardrails.*",)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 WORKLOAD_KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 
 TOP_LEVEL = (
@@ -53,6 +62,7 @@ TOP_LEVEL = (
     "alerts",
     "locks",
     "migrations",
+    "secrets",
 )
 """The tables lamina.toml may hold."""
 
@@ -79,6 +89,8 @@ class FluxSettings:
     interval: str = "5m"
     remote_clusters: bool = False
     """Each Kustomization deploys through the Secret ``<cluster>-kubeconfig``."""
+    decryption_secret: str = "sops-age"
+    """The Secret (in ``namespace``) holding the age key Flux decrypts SOPS manifests with."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,10 @@ class RenderSettings:
     """Extra kustomization ``resources`` of every rendered folder."""
     argocd: ArgoCDSettings = field(default_factory=ArgoCDSettings)
     flux: FluxSettings = field(default_factory=FluxSettings)
+    container: str | None = None
+    """The workload's container that gets the secrets as env (default: the workload's name)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """``[render.env]``: config key path of a secret reference -> its environment variable name."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +184,7 @@ class FleetSettings:
     alerts: alert_settings.AlertRoutes = field(default_factory=alert_settings.AlertRoutes)
     locks: tuple[lock_settings.Lock, ...] = ()
     migrations: tuple[migration_settings.Migration, ...] = ()
+    secrets: Mapping[str, secret_settings.SecretStore] = field(default_factory=dict)
 
 
 def load(doc: Document, environments: Collection[str]) -> FleetSettings:
@@ -197,11 +214,14 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
         alerts=alert_settings.load(doc, environments),
         locks=lock_settings.load(doc, environments),
         migrations=migration_settings.load(doc),
+        secrets=secret_settings.load(doc, environments),
     )
 
 
 def _render(doc: Document) -> RenderSettings:
-    table = TableReader(doc, ("render",), ("workload", "keep", "resources", "argocd", "flux"))
+    table = TableReader(
+        doc, ("render",), ("workload", "keep", "resources", "argocd", "flux", "container", "env")
+    )
     workload = table.string("workload")
     if workload is not None:
         kind, _, name = workload.partition("/")
@@ -211,7 +231,16 @@ def _render(doc: Document) -> RenderSettings:
                 ("workload",),
             )
     argo = table.sub("argocd", ("repo_url", "target_revision", "project", "namespace"))
-    flux = table.sub("flux", ("source", "namespace", "interval", "remote_clusters"))
+    flux = table.sub("flux", ("source", "namespace", "interval", "remote_clusters", "decryption_secret"))
+    env_table = table.sub("env")
+    env: dict[str, str] = {}
+    for key in env_table.table:
+        variable = env_table.string(key)
+        if not variable or not ENV_NAME.match(variable):
+            raise env_table.fail(
+                f"[render.env] {key!r} must name an environment variable (A-Z, 0-9, _)", (key,)
+            )
+        env[key] = variable
     return RenderSettings(
         workload=workload,
         keep=table.integer("keep", DEFAULT_KEEP, minimum=1),
@@ -227,7 +256,10 @@ def _render(doc: Document) -> RenderSettings:
             namespace=flux.text("namespace", "flux-system"),
             interval=flux.text("interval", "5m"),
             remote_clusters=flux.boolean("remote_clusters", False),
+            decryption_secret=flux.text("decryption_secret", "sops-age"),
         ),
+        container=table.string("container"),
+        env=env,
     )
 
 

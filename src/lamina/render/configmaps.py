@@ -5,13 +5,16 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.core import hashing
+from lamina.core.paths import format_path
 from lamina.errors import InputError
-from lamina.render import names
+from lamina.fleet.secret_settings import SecretStore
+from lamina.render import external, names
 from lamina.resolve.resolved import ResolvedConfig
+from lamina.secrets import sops as sops_files
 
 CONFIG_KEY = "agent-config.json"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -41,11 +44,28 @@ class RenderedConfig:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     namespace: str
+    sops: tuple[sops_files.SopsRef, ...] = ()  # the SOPS keys the target references (names only)
+    store: SecretStore | None = None
+    external: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """``vault:`` reference -> (Secret name, key) its ExternalSecret makes (``[secrets.<env>] store``)."""
 
     @property
     def name(self) -> str:
         """``<fleet>-config-<kustomize suffix>``."""
         return f"{self.base_name}-{names.configmap_suffix(self.data)}"
+
+    @property
+    def secret_name(self) -> str | None:
+        """``<fleet>-secrets-<hash>``: the Secret of the target's SOPS keys (None: it has none)."""
+        return sops_files.secret_name(self.config.fleet_name, self.sops) if self.sops else None
+
+    def external_secrets(self) -> list[dict[str, Any]]:
+        """The ExternalSecrets of the target (none without ``[secrets.<env>] store``)."""
+        if self.store is None:
+            return []
+        refs = [ref for _, ref in self.config.secret_refs()]
+        labels = {k: self.labels[k] for k in (MANAGED_BY, LABEL_ENVIRONMENT, LABEL_CLUSTER)}
+        return external.external_secrets(self.config.fleet_name, self.namespace, refs, self.store, labels)
 
     def configmap(self) -> dict[str, Any]:
         """The ConfigMap object (immutable: a change makes a new name, and the workload rolls)."""
@@ -97,7 +117,10 @@ def configmap_data(config: ResolvedConfig, writer: hashing.PrettyJson | None = N
 
 
 def render_config(
-    config: ResolvedConfig, revision: str | None, writer: hashing.PrettyJson | None = None
+    config: ResolvedConfig,
+    revision: str | None,
+    writer: hashing.PrettyJson | None = None,
+    store: SecretStore | None = None,
 ) -> RenderedConfig:
     """The ConfigMap lamina ships for a cluster target.
 
@@ -105,6 +128,7 @@ def render_config(
         config: a resolved ``ENV/CLUSTER`` target.
         revision: the git commit the config came from (None: not a git repository).
         writer: reuse one across the targets of a fleet to encode shared tables once.
+        store: the environment's ``[secrets.<env>]`` External Secrets store, if any.
     """
     if config.cluster is None:
         raise InputError(f"{config.target}: rendering needs a cluster target (ENV/CLUSTER)")
@@ -118,6 +142,7 @@ def render_config(
         ANNOTATION_REVISION: revision or "working-tree",
         ANNOTATION_BASE: config.base_revision or revision or "working-tree",
     }
+    refs = [ref for _, ref in config.secret_refs()]
     return RenderedConfig(
         config=config,
         base_name=f"{config.fleet_name}-config",
@@ -125,11 +150,76 @@ def render_config(
         labels=labels,
         annotations=annotations,
         namespace=config.cluster.namespace,
+        sops=sops_refs(config),
+        store=store,
+        external=external.targets(config.fleet_name, refs) if store is not None else {},
     )
 
 
-def workload_patch(workload: str, rendered: RenderedConfig) -> dict[str, Any]:
-    """A strategic-merge patch pointing ``kind/name``'s config volume at the new ConfigMap.
+def sops_refs(config: ResolvedConfig) -> tuple[sops_files.SopsRef, ...]:
+    """The ``sops:`` references of config, each once, sorted."""
+    found = {sops_files.SopsRef.parse(ref) for _, ref in config.secret_refs() if sops_files.is_sops_ref(ref)}
+    return tuple(sorted(found, key=str))
+
+
+def env_name(key: str) -> str:
+    """The environment variable a secret at config key gets by default (``agent.api_key`` ->
+    ``AGENT_API_KEY``)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_").upper()
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
+def secret_env(rendered: RenderedConfig, names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every secret reference of the target as a container ``env`` entry with ``secretKeyRef``.
+
+    A ``name/key`` reference points at that Kubernetes Secret; a ``sops:`` one at the Secret
+    lamina makes of the target's SOPS keys; a ``vault:`` one at its ExternalSecret's target
+    (only where ``[secrets.<env>] store`` renders one). Never a value.
+
+    Args:
+        names: ``[render.env]``: config key -> variable name (else derived from the key path).
+
+    Raises:
+        InputError: two references would set one variable.
+    """
+    names = names or {}
+    entries: dict[str, dict[str, Any]] = {}
+    owners: dict[str, str] = {}
+    for path, ref in rendered.config.secret_refs():
+        key = format_path(path)
+        target = _secret_target(rendered, ref)
+        if target is None:
+            continue
+        name = names.get(key) or env_name(key)
+        if name in owners and entries[name]["valueFrom"]["secretKeyRef"] != target:
+            raise InputError(
+                f"{rendered.config.target}: {owners[name]} and {key} would both set ${name}; "
+                "name one in [render.env]"
+            )
+        owners[name] = key
+        entries[name] = {"name": name, "valueFrom": {"secretKeyRef": target}}
+    return [entries[name] for name in sorted(entries)]
+
+
+def _secret_target(rendered: RenderedConfig, ref: str) -> dict[str, str] | None:
+    if sops_files.is_sops_ref(ref):
+        assert rendered.secret_name is not None
+        return {"name": rendered.secret_name, "key": sops_files.data_key(sops_files.SopsRef.parse(ref).key)}
+    if ref.startswith("vault:"):
+        target = rendered.external.get(ref)
+        return None if target is None else {"name": target[0], "key": target[1]}
+    secret, _, key = ref.partition("/")
+    return {"name": secret, "key": key}
+
+
+def workload_patch(
+    workload: str,
+    rendered: RenderedConfig,
+    container: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A strategic-merge patch pointing ``kind/name``'s config volume at the new ConfigMap, and
+    giving its container (``container``, default: the workload's name) each secret as env.
 
     The pod template's annotation carries the config hash, so the rollout is visible and a
     change always rolls the pods, as Kustomize's name-reference rewriting does.
@@ -140,6 +230,10 @@ def workload_patch(workload: str, rendered: RenderedConfig) -> dict[str, Any]:
         raise InputError(
             f"[render] workload {workload!r} must be deployment/NAME, statefulset/NAME or daemonset/NAME"
         )
+    pod: dict[str, Any] = {"volumes": [{"name": "agent-config", "configMap": {"name": rendered.name}}]}
+    entries = secret_env(rendered, env)
+    if entries:
+        pod["containers"] = [{"name": container or name, "env": entries}]
     return {
         "apiVersion": "apps/v1",
         "kind": kinds[kind.lower()],
@@ -147,7 +241,7 @@ def workload_patch(workload: str, rendered: RenderedConfig) -> dict[str, Any]:
         "spec": {
             "template": {
                 "metadata": {"annotations": {LABEL_HASH: rendered.config.short_hash}},
-                "spec": {"volumes": [{"name": "agent-config", "configMap": {"name": rendered.name}}]},
+                "spec": pod,
             }
         },
     }

@@ -18,7 +18,7 @@ from typing import Any
 
 from lamina.core import hashing
 from lamina.core.targets import TargetRef
-from lamina.render import cache, configmaps
+from lamina.render import cache, configmaps, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 
@@ -42,8 +42,12 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         "kind": "Kustomization",
         "namespace": rendered.namespace,
     }
-    if resources:
-        body["resources"] = list(resources)
+    listed = list(resources)
+    listed += [external_file(obj) for obj in rendered.external_secrets()]
+    if rendered.secret_name is not None:
+        listed.append(sops_secrets.manifest_name(rendered))  # encrypted by sops; Flux decrypts it
+    if listed:
+        body["resources"] = listed
     body["configMapGenerator"] = [
         {
             "name": rendered.base_name,
@@ -58,11 +62,22 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
     return body
 
 
-def folder_files(rendered: RenderedConfig, resources: Sequence[str]) -> dict[str, bytes]:
-    """Every file of a cluster's folder, by name."""
+def external_file(obj: dict[str, Any]) -> str:
+    """The file name of an ExternalSecret in a cluster folder."""
+    return f"externalsecret-{obj['metadata']['name']}.yaml"
+
+
+def folder_files(
+    rendered: RenderedConfig, resources: Sequence[str], secret_manifest: bytes | None = None
+) -> dict[str, bytes]:
+    """Every file of a cluster's folder, by name (with the encrypted Secret manifest, when given)."""
     from lamina.render import yamltext
 
     files = {name: text.encode("utf-8") for name, text in rendered.data.items()}
+    if secret_manifest is not None:
+        files[sops_secrets.manifest_name(rendered)] = secret_manifest
+    for obj in rendered.external_secrets():
+        files[external_file(obj)] = yamltext.dump_simple(obj).encode()
     header = (
         f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
@@ -214,10 +229,17 @@ def _render_targets(
         else:
             advance(1)
             continue
-        rendered = configmaps.render_config(config, repo.source_revision(config), writer)
-        planned.append((folder, folder_files(rendered, resources)))
+        rendered = configmaps.render_config(
+            config,
+            repo.source_revision(config),
+            writer,
+            repo.fleet.settings.secrets.get(config.environment.name),
+        )
+        manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
+        planned.append((folder, folder_files(rendered, resources, manifest)))
         clusters.append(config.cluster.name)
         referenced.update(config.files())
+        referenced.update(ref.path for ref in rendered.sops)
         advance(1)
     return planned, clusters, sorted(referenced)
 

@@ -117,8 +117,13 @@ def _namespace(clusters: Sequence[Cluster]) -> str:
     return '{{index .metadata.labels "lamina.dev/namespace"}}'
 
 
-def flux_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any]]:
-    """One Flux Kustomization per cluster, syncing that cluster's folder."""
+def flux_objects(fleet: Fleet, settings: GitOpsSettings, sops: bool = False) -> list[dict[str, Any]]:
+    """One Flux Kustomization per cluster, syncing that cluster's folder.
+
+    Args:
+        sops: the folders hold SOPS-encrypted Secret manifests, so each Kustomization gets a
+            ``decryption`` block naming ``[render.flux] decryption_secret``.
+    """
     source = settings.flux.source or fleet.name
     remote = settings.flux.remote_clusters
     objects = []
@@ -134,6 +139,11 @@ def flux_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any]]
             }
             if remote:
                 spec["kubeConfig"] = {"secretRef": {"name": f"{cluster.name}-kubeconfig"}}
+            if sops:
+                spec["decryption"] = {
+                    "provider": "sops",
+                    "secretRef": {"name": settings.flux.decryption_secret},
+                }
             objects.append(
                 {
                     "apiVersion": "kustomize.toolkit.fluxcd.io/v1",

@@ -3,9 +3,10 @@
 Every command's output, every stored report (drift results) and every API answer builds what
 it shows of a config through these functions, so a credential-like literal that slipped into
 a layer (``api_key = "sk-..."`` without ``lamina: allow-plaintext``) is masked wherever config
-is shown, and no new command or route can forget it. ``{secret = ...}`` references are names,
-not values, and are shown as written. The config hash and everything shipped to clusters keep
-the real values; only what is shown is masked.
+is shown, and no new command or route can forget it. Only the credential is masked, not the
+text around it (:mod:`lamina.core.credential_rules` finds where it sits). ``{secret = ...}``
+references are names, not values, and are shown as written. The config hash and everything
+shipped to clusters keep the real values; only what is shown is masked.
 """
 
 from __future__ import annotations
@@ -35,7 +36,26 @@ def shown(value: Any, key: str | None = None) -> Any:
         return value
     if key == values.SECRET_KEY and isinstance(value, str) and values.valid_secret_ref(value):
         return str(value)  # the inside of a {secret = ...} reference: a name, not a value
-    return credentials.mask_tree(_plain(value), key)
+    return mask_tree(_plain(value), key)
+
+
+def mask_tree(data: Any, key: str | None = None) -> Any:
+    """A copy of data (builtin types) with every credential-like string masked.
+
+    A string under a credential-like key (``api_key``) is masked whole; in any other string
+    only the credentials found in it are (a prompt with a pasted key stays readable).
+    """
+    if values.is_secret_ref(data):
+        return data  # a reference names a secret; it holds no value
+    if key == values.SECRET_KEY and isinstance(data, str) and values.valid_secret_ref(data):
+        return data  # the inside of such a reference
+    if isinstance(data, dict):
+        return {k: mask_tree(v, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask_tree(item, key) for item in data]
+    if isinstance(data, str) and credentials.looks_like_credential(key, data):
+        return credentials.mask_value(key, data)
+    return data
 
 
 def shown_at(path: KeyPath, value: Any) -> Any:

@@ -51,8 +51,8 @@ class FileRefs:
             ref = node[values.SECRET_KEY]
             if not values.valid_secret_ref(ref):
                 raise InputError(
-                    f"{format_path(path)}: secret reference {ref!r} must be 'secret-name/key' "
-                    "or 'vault:path#key'",
+                    f"{format_path(path)}: secret reference {ref!r} must be 'secret-name/key', "
+                    "'vault:path#key' or 'sops:file#key'",
                     self.doc.place(path),
                 )
             return node

@@ -8,7 +8,9 @@ from typing import Any
 
 SECRET_KEY = "secret"
 FILE_KEY = "file"
-_SECRET_REF = re.compile(r"^(vault:[^#\s]+#[^#\s]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+)\Z")
+_SECRET_REF = re.compile(
+    r"^(vault:[^#\s]+#[^#\s]+|sops:[^#\s]+#[^#\s]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-._a-zA-Z0-9]+)\Z"
+)
 
 
 class FileText(str):
@@ -42,7 +44,7 @@ def is_file_ref(value: Any) -> bool:
 
 
 def valid_secret_ref(ref: str) -> bool:
-    """A Kubernetes ``secret-name/key`` or a ``vault:path#key``."""
+    """A Kubernetes ``secret-name/key``, a ``vault:path#key`` or a ``sops:file#key``."""
     return bool(_SECRET_REF.match(ref))
 
 

@@ -102,7 +102,9 @@ def keep_ignored(rendered: RenderedConfig, report: DriftReport) -> RenderedConfi
             _put(data, path, copy.deepcopy(value))
     config = dataclasses.replace(rendered.config, data=data)
     revision = rendered.annotations.get(configmaps.ANNOTATION_REVISION)
-    return configmaps.render_config(config, None if revision == "working-tree" else revision)
+    return configmaps.render_config(
+        config, None if revision == "working-tree" else revision, store=rendered.store
+    )
 
 
 def _put(data: Any, path: KeyPath, value: Any) -> None:

@@ -25,7 +25,7 @@ from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet.model import Cluster
 from lamina.guard import rules, vetting
 from lamina.guard.actors import Actor
-from lamina.render import configmaps
+from lamina.render import configmaps, sops_secrets
 from lamina.resolve.repository import Repository
 from lamina.ship import records
 from lamina.source.trees import run_git
@@ -100,14 +100,25 @@ def ship(
         )
     render = repo.fleet.settings.render
     options = ApplyOptions(
-        workload=render.workload, keep=render.keep, resources=render.resources, dry_run=dry_run
+        workload=render.workload,
+        keep=render.keep,
+        resources=render.resources,
+        dry_run=dry_run,
+        container=render.container,
+        env=render.env,
     )
     rendered: dict[str, configmaps.RenderedConfig] = {}
     for ref in refs:
         config = repo.resolve(ref)
         assert config.cluster is not None
-        rendered[config.cluster.name] = configmaps.render_config(config, repo.source_revision(config))
+        rendered[config.cluster.name] = configmaps.render_config(
+            config,
+            repo.source_revision(config),
+            store=repo.fleet.settings.secrets.get(config.environment.name),
+        )
     if not dry_run:
+        # a SOPS file that does not decrypt stops the shipment before anything is written
+        sops_secrets.preflight(list(rendered.values()), repo.root)
         db.ensure_schema()  # fail closed: no apply happens that could not be recorded
     permit = authorize(
         repo, db, rendered, actor=actor, lookups=lookups, now=now, force=force, dry_run=dry_run

@@ -30,6 +30,8 @@ class Check(StrEnum):
     """An overlay or cluster layer sets a key ``[locks]`` reserves for ``base/``."""
     LINT = "lint"
     """A key set twice in one layer, or an override that changes nothing."""
+    SECRETS = "secrets"
+    """A file under ``secrets/`` or a ``sops:`` reference's file is not SOPS-encrypted, or lacks the key."""
 
 
 class Severity(StrEnum):

@@ -32,7 +32,7 @@ from lamina.fleet import lock_settings
 from lamina.resolve.provenance import Layer
 from lamina.resolve.repository import Repository
 from lamina.resolve.resolved import ResolvedConfig
-from lamina.validate import credentials, lint, locks, ordering, policies, policy_files, schemas
+from lamina.validate import credentials, lint, locks, ordering, policies, policy_files, schemas, sops_files
 from lamina.validate.diagnostics import Diagnostic
 
 
@@ -110,6 +110,7 @@ def run(repo: Repository, environments: Sequence[str] = ()) -> Report:
         found.extend(policies.check(prepared.policies, config, redactor, converter))
     found.extend(_ordering(repo, prepared, selected, configs))
     found.extend(_unique(_file_checks(prepared, configs)))
+    found.extend(_unique(sops_files.check(repo.tree, configs)))
     return Report(tuple(str(config.target) for config in configs), tuple(found))
 
 
@@ -150,6 +151,7 @@ def check_configs(repo: Repository, configs: Sequence[ResolvedConfig]) -> Report
     ordered = _ordering(repo, prepared, environments, configs)
     found.extend(d for d in ordered if d.target is None or d.target in names or d.target in environments)
     found.extend(_unique(_file_checks(prepared, configs)))
+    found.extend(_unique(sops_files.check(repo.tree, configs)))
     return Report(tuple(sorted(names)), tuple(found))
 
 

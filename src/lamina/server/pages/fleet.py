@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from lamina.core.paths import KeyPath, format_path
 from lamina.errors import LaminaError
-from lamina.reports import views
+from lamina.reports import presenting, views
 from lamina.resolve import values
 from lamina.resolve.repository import Repository
 from lamina.resolve.resolved import ResolvedConfig
@@ -26,7 +26,6 @@ from lamina.server import auth, context
 from lamina.server.guards import plain_name, plain_target
 from lamina.server.pages import rendering
 from lamina.store import summary
-from lamina.validate import credentials
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.page_viewer)])
 
@@ -58,14 +57,14 @@ def _leaves(node: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
 def config_rows(resolved: ResolvedConfig) -> list[dict[str, Any]]:
     """Every value of a target with the layer that set it, its file:line and reason (masked)."""
     rows = []
-    for path, value in _leaves(credentials.mask_tree(resolved.plain())):
+    for path, value in _leaves(presenting.shown(resolved.plain())):
         leaf = next((p for p in reversed(path) if isinstance(p, str)), None)
         settings = [
             {
                 "layer": s.layer,
                 "kind": s.kind,
                 "place": f"{s.file}:{s.line}" if s.line else s.file,
-                "value": _display(credentials.mask_tree(s.value, leaf)),
+                "value": _display(presenting.shown(s.value, leaf)),
                 "reason": s.reason,
             }
             for s in resolved.settings(path)
