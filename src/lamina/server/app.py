@@ -17,9 +17,11 @@ from lamina.server import api, context, limits, scheduler
 from lamina.server.api import audit as audit_api
 from lamina.server.api import drift as drift_api
 from lamina.server.api import fleet as fleet_api
+from lamina.server.api import freezes as freezes_api
 from lamina.server.api import health
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
+from lamina.server.api import shipments as shipments_api
 from lamina.server.pages import audit as audit_pages
 from lamina.server.pages import fleet as fleet_pages
 from lamina.server.pages import history as history_pages
@@ -34,6 +36,8 @@ ROUTERS = (
     promotions_api.router,
     history_api.router,
     drift_api.router,
+    shipments_api.router,
+    freezes_api.router,
     sessions.router,
     fleet_pages.router,
     promotion_pages.router,
