@@ -97,6 +97,16 @@ ROUTES = [
     ("GET", "/history"),
     ("GET", "/history/{environment}"),
     ("GET", "/audit"),
+    ("POST", "/actions/promote"),
+    ("POST", "/actions/change"),
+    ("POST", "/actions/rollback"),
+    ("POST", "/promotions/{request_id}/apply"),
+    ("POST", "/actions/apply"),
+    ("POST", "/actions/heal"),
+    ("POST", "/actions/drift"),
+    ("POST", "/actions/freeze"),
+    ("POST", "/actions/unfreeze"),
+    ("GET", "/events"),
 ]
 
 

@@ -22,6 +22,7 @@ from lamina.server.api import health
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
 from lamina.server.api import shipments as shipments_api
+from lamina.server.pages import actions as action_pages
 from lamina.server.pages import audit as audit_pages
 from lamina.server.pages import fleet as fleet_pages
 from lamina.server.pages import history as history_pages
@@ -43,6 +44,7 @@ ROUTERS = (
     promotion_pages.router,
     history_pages.router,
     audit_pages.router,
+    action_pages.router,
 )
 """Every router, in the order their routes are matched and listed in /openapi.json."""
 

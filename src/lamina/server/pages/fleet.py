@@ -24,6 +24,7 @@ from lamina.resolve.repository import Repository
 from lamina.resolve.resolved import ResolvedConfig
 from lamina.server import auth, context
 from lamina.server.guards import plain_name, plain_target
+from lamina.server.pages import actions as page_actions
 from lamina.server.pages import rendering
 from lamina.store import summary
 from lamina.validate import credentials
@@ -126,7 +127,15 @@ def overview(request: Request, shared: context.Shared, who: auth.Viewer) -> Resp
     for row in rows:
         for cell in row["cells"]:
             counts[cell["status"]] = counts.get(cell["status"], 0) + 1
-    data = {"title": "Fleet", "rows": rows, "counts": counts, "fleet_name": fleet_name}
+    environments = [row["env"].name for row in rows]
+    data = {
+        "title": "Fleet",
+        "rows": rows,
+        "counts": counts,
+        "fleet_name": fleet_name,
+        "can": page_actions.rights(who, environments),
+        "forms": page_actions.csrf_tokens(request),
+    }
     return rendering.page(request, who, "matrix.html", data)
 
 
