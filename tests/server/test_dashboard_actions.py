@@ -229,3 +229,11 @@ def test_the_event_stream_says_update_when_state_changes(site: Served) -> None:
         site.client.put("/api/v1/freezes/staging", json={"until": "1h", "reason": "hold"}, headers=admin)
         assert next(lines) == "event: update"
     assert rendering.csrf_token("a", "b") != rendering.csrf_token("a", "c")
+
+
+def test_a_failed_apply_shows_which_cluster(site: Served) -> None:
+    (site.root / "out").write_text("not a folder\n")
+    ship = form_token(page(site, "/", "editor"), "/actions/apply")
+    response = post(site, "/actions/apply", "editor", {"csrf": ship, "target": "staging"})
+    assert response.status_code == 502, response.text
+    assert "Not every cluster runs what was asked: staging/staging-us-1: failed (" in response.text

@@ -55,9 +55,16 @@ def _act(
     if refused is not None:
         return refused
     try:
-        work()
+        done = work()
     except LaminaError as exc:
         return rendering.failure(request, who, str(exc), exc.http_status)
+    if isinstance(done, actions.Shipment) and done.failed:
+        failed = [
+            f"{o.environment}/{o.cluster}: {o.result.value} ({o.detail})" for o in done.outcomes if o.failed
+        ]
+        return rendering.failure(
+            request, who, "Not every cluster runs what was asked: " + "; ".join(failed), 502
+        )
     return RedirectResponse(back, 303)
 
 
