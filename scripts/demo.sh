@@ -61,6 +61,23 @@ run build staging/staging-us-1 --format yaml | grep max_tokens
 run_refused --as alice promote request development production
 run history staging
 
+step "production is protected: it runs only configs an approved, applied request covers"
+run_refused apply production
+step "who may sign decisions: SSH keys in an allowed-signers file outside the repository"
+KEYS="$PWD/.cache/demo-keys"
+rm -rf "$KEYS" && mkdir -p "$KEYS"
+for name in bob carol; do
+  ssh-keygen -q -t ed25519 -N "" -C "$name" -f "$KEYS/$name"
+  printf '%s %s\n' "$name" "$(cut -d' ' -f1,2 "$KEYS/$name.pub")" >> "$KEYS/allowed_signers"
+done
+sed -i "s|# allowed_signers = \"/etc/lamina/allowed_signers\"|allowed_signers = \"$KEYS/allowed_signers\"|" "$DEMO/lamina.toml"
+commit "who may sign decisions"
+run --as alice change request production --reason "first ship of production"
+run_refused --as bob promote approve PR-2
+run --as bob --sign-with "$KEYS/bob" promote approve PR-2
+run --as carol --sign-with "$KEYS/carol" change apply PR-2
+run promote show PR-2
+
 step "apply the directory clusters, edit one by hand, find the drift and heal it"
 export LAMINA_USER=ops
 run apply production

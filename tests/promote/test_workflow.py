@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import commit_all, git
-from lamina.errors import InputError, Refused
+from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.fleet.promotion_settings import FreezeWindow
 from lamina.guard import cron, rules
@@ -271,9 +271,23 @@ def test_required_approvals(fleet: Path, db: Database, clock: Clock) -> None:
     assert decide(fleet, db, clock, record.id, "dave").status == "approved"
 
 
+def freeze(
+    root: Path, db: Database, clock: Clock, until: datetime, reason: str, actor: Actor | None = None
+) -> None:
+    with open_repo(root) as repo:
+        freezes.freeze(
+            repo, db, "staging", until=until, reason=reason, actor=actor or Actor("lead"), now=clock()
+        )
+
+
+def unfreeze(root: Path, db: Database, clock: Clock, actor: Actor | None = None) -> bool:
+    with open_repo(root) as repo:
+        return freezes.unfreeze(repo, db, "staging", actor=actor or Actor("lead"), now=clock())
+
+
 def test_manual_freeze_refuses_all_but_emergencies(fleet: Path, db: Database, clock: Clock) -> None:
     until = clock() + timedelta(hours=4)
-    freezes.freeze(db, "staging", until=until, reason="release party", actor="lead", now=clock())
+    freeze(fleet, db, clock, until, "release party")
     with pytest.raises(
         Refused,
         match=r"staging is frozen until 2026-11-27T16:00:00Z \(release party; set by lead\); "
@@ -281,10 +295,28 @@ def test_manual_freeze_refuses_all_but_emergencies(fleet: Path, db: Database, cl
     ):
         request(fleet, db, clock, "development", "staging")
     assert request(fleet, db, clock, "development", "staging", emergency=True).status == "testing"
-    assert freezes.unfreeze(db, "staging", actor="lead", now=clock())
+    assert unfreeze(fleet, db, clock)
     assert request(fleet, db, clock, "development", "staging").status == "testing"
-    assert not freezes.unfreeze(db, "staging", actor="lead", now=clock())
+    assert not unfreeze(fleet, db, clock)
     assert audit_actions(db).count("freeze") == 1 and "unfreeze" in audit_actions(db)
+
+
+def test_freezing_goes_through_the_rules_and_records_who(fleet: Path, db: Database, clock: Clock) -> None:
+    until = clock() + timedelta(hours=1)
+    editor = Actor("eve", frozenset({"editor"}), Proof.TOKEN)
+    with pytest.raises(RuleRefused, match="freezing staging needs approver:staging or admin"):
+        freeze(fleet, db, clock, until, "incident", actor=editor)
+    assert "freeze" not in audit_actions(db)
+    approver = Actor("pam", frozenset({"approver:staging"}), Proof.TOKEN)
+    freeze(fleet, db, clock, until, "incident", actor=approver)
+    with pytest.raises(RuleRefused, match="freezing staging needs approver:staging or admin"):
+        unfreeze(fleet, db, clock, actor=editor)
+    assert unfreeze(fleet, db, clock, actor=approver)
+    rows = db.read(lambda s: {row.action: row for row in audit.newest(s, 100)})
+    assert rows["freeze"].actor == "pam"
+    assert rows["freeze"].detail["reason"] == "incident"
+    assert rows["freeze"].detail["identity"]["proof"] == "token"
+    assert rows["unfreeze"].detail["identity"]["proof"] == "token"
 
 
 def test_freeze_window_from_lamina_toml(fleet: Path, db: Database, clock: Clock) -> None:
@@ -304,9 +336,7 @@ def test_freeze_window_from_lamina_toml(fleet: Path, db: Database, clock: Clock)
 def test_freeze_applies_at_apply_time_too(fleet: Path, db: Database, clock: Clock) -> None:
     record = request(fleet, db, clock, "development", "staging")
     decide(fleet, db, clock, record.id, "bob")
-    freezes.freeze(
-        db, "staging", until=clock() + timedelta(hours=1), reason="incident", actor="lead", now=clock()
-    )
+    freeze(fleet, db, clock, clock() + timedelta(hours=1), "incident")
     with pytest.raises(Refused, match="staging is frozen"):
         apply(fleet, db, clock, record.id)
     clock.advance(hours=2)

@@ -261,3 +261,19 @@ def test_an_edit_after_the_request_makes_it_stale(guarded_example: Path, signers
     assert stale.returncode == 2 and "is stale" in stale.stderr
     shown = json.loads(lamina(root, "promote", "show", "1", "--json").stdout)
     assert shown["status"] == "stale"
+
+
+def test_a_first_change_request_plans_against_the_pin(guarded_example: Path) -> None:
+    """Nothing applied yet: the plan compares with the repository at the pin, so an approver
+    sees the edit (one key), not every key as new."""
+    overlay = guarded_example / OVERLAY
+    overlay.write_text(overlay.read_text().replace("max_tokens  = 800", "max_tokens  = 900"))
+    commit_all(guarded_example, "a little longer")
+    asked = lamina(
+        guarded_example, "change", "request", "production", "--reason", "r", user="alice@example.com"
+    )
+    assert asked.returncode == 0, asked.stderr
+    plan = json.loads(lamina(guarded_example, "promote", "show", "PR-1", "--json").stdout)["plan"]
+    assert plan["from"]["label"] == "production's pin"
+    changes = [(c["path"], c.get("a"), c.get("b")) for t in plan["targets"] for c in t["changes"]]
+    assert changes == [("agent.max_tokens", 800, 900)] * 2

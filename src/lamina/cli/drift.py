@@ -83,18 +83,14 @@ def drift(
     if reason is not None and not force:
         raise InputError("--reason goes with --adopt or --heal --force")
     force_reason = forced(force, reason)
-    chosen = Selector.parse(selector)
-    refs = repo.targets(environments or (), chosen)
+    refs = repo.targets(environments or (), Selector.parse(selector))
     now = datetime.datetime.now(datetime.UTC)
-    db = state.database()
-    healed: tuple[ApplyOutcome, ...] = ()
-    overridden: tuple[str, ...] = ()
     with output.progress("checking drift", len(refs)) as advance:
         if heal:
             with secrets.Lookups.from_environment(os.environ, settings) as lookups:
                 done = healing.heal(
                     repo,
-                    db,
+                    state.database(),
                     refs,
                     actor=state.actor_identity(),
                     kube=settings,
@@ -105,35 +101,45 @@ def drift(
                 )
             reports, healed, overridden = list(done.reports), done.outcomes, done.overridden
         else:
-            reports = checking.run(repo, db, refs, settings, now, done=lambda r: advance())
-    groups = checking.group(reports)
+            reports = checking.run(repo, state.database(), refs, settings, now, done=lambda r: advance())
+            healed, overridden = (), ()
     if as_json:
-        items = [r.to_json(now) for r in reports]
-        by_cluster = {c: g for g in groups for c in g.clusters}
-        for item in items:
-            group = by_cluster.get(f"{item['environment']}/{item['cluster']}")
-            item["drift_group"] = group.key if group else None
-            healed_here = [o for o in healed if o.cluster == item["cluster"]]
-            if healed_here:
-                item["healed"] = healed_here[0].to_json()
-        output.print_json(items)
+        _print_json(reports, healed, now)
     else:
-        print_reports(reports, now)
-        for outcome in healed:
-            line = f"healed {outcome.environment}/{outcome.cluster}: {outcome.result}"
-            if outcome.detail:
-                line += f" ({outcome.detail})"
-            output.out.print(output.styled(line, "green" if not outcome.failed else "red"))
+        _print_text(reports, healed, now)
         print_overridden(overridden, force_reason)
-        for group in groups:
-            if len(group.clusters) > 1:
-                paths = ", ".join(f.path for f in group.fields)
-                output.out.print(
-                    output.styled(f"same drift on {len(group.clusters)} clusters", "bold")
-                    + f" ({', '.join(group.clusters)}): {paths}"
-                )
     if any(not r.in_sync for r in reports):
         raise typer.Exit(1)
+
+
+def _print_json(reports: list[DriftReport], healed: tuple[ApplyOutcome, ...], now: datetime.datetime) -> None:
+    """The SPEC ``drift --json`` list, each item with its drift group and what heal did."""
+    by_cluster = {c: g for g in checking.group(reports) for c in g.clusters}
+    items = [r.to_json(now) for r in reports]
+    for item in items:
+        group = by_cluster.get(f"{item['environment']}/{item['cluster']}")
+        item["drift_group"] = group.key if group else None
+        healed_here = [o for o in healed if o.cluster == item["cluster"]]
+        if healed_here:
+            item["healed"] = healed_here[0].to_json()
+    output.print_json(items)
+
+
+def _print_text(reports: list[DriftReport], healed: tuple[ApplyOutcome, ...], now: datetime.datetime) -> None:
+    """The status table, what heal did, and drift shared by several clusters."""
+    print_reports(reports, now)
+    for outcome in healed:
+        line = f"healed {outcome.environment}/{outcome.cluster}: {outcome.result}"
+        if outcome.detail:
+            line += f" ({outcome.detail})"
+        output.out.print(output.styled(line, "green" if not outcome.failed else "red"))
+    for group in checking.group(reports):
+        if len(group.clusters) > 1:
+            paths = ", ".join(f.path for f in group.fields)
+            output.out.print(
+                output.styled(f"same drift on {len(group.clusters)} clusters", "bold")
+                + f" ({', '.join(group.clusters)}): {paths}"
+            )
 
 
 def _adopt(

@@ -29,7 +29,15 @@ def freeze(
     env = state.repository().fleet.environment(environment).name
     moment = now()
     end = freezes.parse_until(until, moment)
-    freezes.freeze(state.database(), env, until=end, reason=reason, actor=state.user(), now=moment)
+    freezes.freeze(
+        state.repository(),
+        state.database(),
+        env,
+        until=end,
+        reason=reason,
+        actor=state.actor_identity(),
+        now=moment,
+    )
     output.out.print(f"{env} frozen until {end.strftime('%Y-%m-%dT%H:%M:%SZ')}: {reason}")
 
 
@@ -39,8 +47,9 @@ def unfreeze(
 ) -> None:
     """Lift the manual freeze of ENV (windows in lamina.toml still apply)."""
     state = session(ctx)
-    env = state.repository().fleet.environment(environment).name
-    if freezes.unfreeze(state.database(), env, actor=state.user(), now=now()):
+    repo = state.repository()
+    env = repo.fleet.environment(environment).name
+    if freezes.unfreeze(repo, state.database(), env, actor=state.actor_identity(), now=now()):
         output.out.print(f"{env} unfrozen")
     else:
         output.out.print(f"{env} had no manual freeze")

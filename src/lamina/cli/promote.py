@@ -58,7 +58,8 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
     flag = output.styled(" EMERGENCY", "red bold") if record.emergency else ""
     head = output.Text(f"{data['id']} ")
     head.append(f"{record.kind} ")
-    head.append(f"{record.source or '(rollback)'} -> {record.target} ")
+    # rollbacks and change requests have no source environment: they name the target alone
+    head.append(f"{record.source} -> {record.target} " if record.source else f"{record.target} ")
     head.append(f"at {record.revision[:12]} ")
     head.append(output.styled(record.status, _STATUS_STYLE.get(record.status, "")))
     head.append(flag)

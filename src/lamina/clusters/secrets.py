@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from lamina.clusters import connection, destinations, faults
 from lamina.fleet.model import Cluster
 from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 
 PRESENT = "present"
 MISSING = "missing"
@@ -127,10 +128,15 @@ def check_targets(
     repo: Repository, targets: Sequence[tuple[str, str]], lookups: Lookups
 ) -> list[SecretCheck]:
     """Check every secret reference of each ``(environment, cluster)`` target."""
+    return check_configs(repo, [repo.resolve(f"{env}/{name}") for env, name in targets], lookups)
+
+
+def check_configs(repo: Repository, configs: Sequence[ResolvedConfig], lookups: Lookups) -> list[SecretCheck]:
+    """Check every secret reference of each resolved cluster target."""
     checks: list[SecretCheck] = []
-    for env, name in targets:
-        cluster = repo.fleet.cluster(name)
-        config = repo.resolve(f"{env}/{name}")
+    for config in configs:
+        assert config.cluster is not None, "secrets live in clusters"
+        cluster = repo.fleet.cluster(config.cluster.name)
         for ref in sorted({ref for _, ref in config.secret_refs()}):
             checks.append(lookups.check(cluster, ref))
     return checks

@@ -218,8 +218,8 @@ def _roles(actor: Actor, intent: Intent) -> None:
                 raise RuleRefused(
                     f"{actor.name} lacks the role {role} (or admin) to decide on promotions into {env}"
                 )
-            what = "applying" if intent.action is Action.APPLY_REQUEST else "freezing"
-            raise RuleRefused(f"{what} into {env} needs approver:{env} or admin")
+            what = f"applying into {env}" if intent.action is Action.APPLY_REQUEST else f"freezing {env}"
+            raise RuleRefused(f"{what} needs approver:{env} or admin")
 
 
 def _decision(actor: Actor, intent: Intent, fleet: Fleet | None) -> None:

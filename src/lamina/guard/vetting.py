@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.clusters import secrets
-from lamina.core.targets import TargetRef
 from lamina.resolve.repository import Repository
+from lamina.resolve.resolved import ResolvedConfig
 from lamina.validate import runner
 from lamina.validate.diagnostics import Diagnostic, Severity
 
@@ -72,8 +72,8 @@ class Vetting:
         }
 
 
-def vet(repo: Repository, refs: Sequence[TargetRef], lookups: secrets.Lookups) -> Vetting:
-    """Validate exactly refs and check their secrets (names only)."""
-    report = runner.run_targets(repo, refs)
-    checks = secrets.check_targets(repo, [(ref.environment, ref.cluster or "") for ref in refs], lookups)
+def vet(repo: Repository, configs: Sequence[ResolvedConfig], lookups: secrets.Lookups) -> Vetting:
+    """Validate exactly the resolved targets about to ship and check their secrets (names only)."""
+    report = runner.check_configs(repo, configs)
+    checks = secrets.check_configs(repo, configs, lookups)
     return Vetting(report.targets, report.diagnostics, tuple(checks))

@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 
 from lamina.errors import InputError
 from lamina.fleet import durations
+from lamina.guard import rules
+from lamina.guard.actors import Actor
+from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
 
@@ -36,14 +39,43 @@ def parse_until(text: str, now: datetime) -> datetime:
 
 
 def freeze(
-    db: Database, environment: str, *, until: datetime, reason: str, actor: str, now: datetime
+    repo: Repository,
+    db: Database,
+    environment: str,
+    *,
+    until: datetime,
+    reason: str,
+    actor: Actor,
+    now: datetime,
 ) -> None:
-    """Freeze environment until a moment (audited)."""
+    """Freeze environment until a moment, when the rules let actor (audited with who it was).
+
+    Raises:
+        InputError: no reason.
+        RuleRefused: :func:`lamina.guard.rules.authorize` said no.
+    """
     if not reason.strip():
         raise InputError("a freeze needs a --reason")
-    store.set_freeze(db, environment=environment, until=until, reason=reason, actor=actor, at=now)
+    permit = _authorize(repo, db, environment, actor, now)
+    store.set_freeze(
+        db,
+        environment=environment,
+        until=until,
+        reason=reason,
+        actor=permit.actor.name,
+        at=now,
+        identity=permit.actor.audit_detail(),
+    )
 
 
-def unfreeze(db: Database, environment: str, *, actor: str, now: datetime) -> bool:
-    """Lift environment's manual freeze (audited); False when it had none."""
-    return store.clear_freeze(db, environment=environment, actor=actor, at=now)
+def unfreeze(repo: Repository, db: Database, environment: str, *, actor: Actor, now: datetime) -> bool:
+    """Lift environment's manual freeze when the rules let actor (audited); False when it had none."""
+    permit = _authorize(repo, db, environment, actor, now)
+    return store.clear_freeze(
+        db, environment=environment, actor=permit.actor.name, at=now, identity=permit.actor.audit_detail()
+    )
+
+
+def _authorize(repo: Repository, db: Database, environment: str, actor: Actor, now: datetime) -> rules.Permit:
+    intent = rules.Intent(rules.Action.FREEZE, environments=(environment,))
+    return rules.authorize(actor, intent, fleet=repo.fleet, db=db, now=now, root=repo.root)

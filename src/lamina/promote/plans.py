@@ -5,7 +5,7 @@ Per target of the request's environment: the keys that change with their old and
 miss (model changed, guardrail loosened...), in the ``lamina plan`` JSON shape. The *from* side
 is what the environment is approved to run now: for a promotion or rollback, the committed
 repository with the environment's current pin; for a change request, the commit of the newest
-applied request into the environment (nothing, when there is none).
+applied request into the environment (when there is none: the commit of its pin; else nothing).
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ def request_plan(
     to_side = results.Side(moved.tree.revision or "HEAD", moved.tree.revision)
     if kind is RequestKind.CHANGE:
         before = protection.covered_revision(db, target)
+        label = before
+        pin = repo.pins.get(target)
+        if before is None and pin is not None and repo.git is not None:
+            # nothing applied yet: the repository as it was when the pin was set is the
+            # nearest thing to approved, and shows the edit rather than every key as new
+            before, label = pin.revision, f"{target}'s pin"
         before_repo = repo.at(before) if before is not None else None
-        from_side = results.Side(before or "nothing approved yet", before)
+        from_side = results.Side(label or "nothing approved yet", before)
     else:
         before_repo = Repository(repo.root, moved.tree.revision)  # HEAD with the pins as they are
         from_side = results.Side(f"{target} now", moved.tree.revision)

@@ -64,11 +64,8 @@ def heal(
     rendered = {result.reports[i].cluster: result.rendered[result.reports[i].cluster] for i in to_heal}
     overridden: tuple[str, ...] = ()
     if to_heal:  # the actor may come back proven by a signature
-        targets = [TargetRef(result.reports[i].environment, result.reports[i].cluster) for i in to_heal]
         db.ensure_schema()  # fail closed: no heal happens that could not be recorded
-        permit = shipping.authorize(
-            repo, db, targets, rendered, actor=actor, lookups=lookups, now=now, force=force
-        )
+        permit = shipping.authorize(repo, db, rendered, actor=actor, lookups=lookups, now=now, force=force)
         overridden, actor = permit.overridden, permit.actor
     outcomes = []
     for index in to_heal:

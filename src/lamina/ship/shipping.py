@@ -110,7 +110,7 @@ def ship(
     if not dry_run:
         db.ensure_schema()  # fail closed: no apply happens that could not be recorded
     permit = authorize(
-        repo, db, refs, rendered, actor=actor, lookups=lookups, now=now, force=force, dry_run=dry_run
+        repo, db, rendered, actor=actor, lookups=lookups, now=now, force=force, dry_run=dry_run
     )
     clusters = [repo.fleet.cluster(name) for name in rendered]
 
@@ -143,7 +143,6 @@ def ship(
 def authorize(
     repo: Repository,
     db: Database,
-    refs: Sequence[TargetRef],
     rendered: Mapping[str, configmaps.RenderedConfig],
     *,
     actor: Actor,
@@ -152,14 +151,14 @@ def authorize(
     force: str | None,
     dry_run: bool = False,
 ) -> rules.Permit:
-    """Vet refs and ask the rules whether their rendered configs may ship; a refusal is audited.
+    """Vet the rendered targets and ask the rules whether they may ship; a refusal is audited.
 
     Raises:
         Refused: vetting found problems (and no force).
         RuleRefused: a freeze, protection or role refused.
     """
     hashes = {str(item.config.target): item.config.config_hash for item in rendered.values()}
-    found = vetting.vet(repo, refs, lookups)
+    found = vetting.vet(repo, [item.config for item in rendered.values()], lookups)
     intent = rules.Intent(
         rules.Action.SHIP,
         rules.environments_of(list(hashes)),

@@ -72,13 +72,6 @@ class EditableFile:
             return CommentedMap()
         return {}
 
-    def has(self, path: KeyPath) -> bool:
-        """True when the file sets path."""
-        try:
-            return path[-1] in self._parent(path, create=False)
-        except (KeyError, TypeError):
-            return False
-
     def set(self, path: KeyPath, value: Any) -> None:
         """Set path to value, creating tables on the way."""
         parent = self._parent(path, create=True)

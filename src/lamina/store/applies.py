@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lamina.store import audit
@@ -106,26 +106,6 @@ def record(session: Session, item: ApplyRecord, actor: str, at: datetime) -> App
 def save(db: Database, item: ApplyRecord, actor: str, at: datetime) -> None:
     """Record one apply and its audit record in a transaction of its own."""
     db.run(lambda session: record(session, item, actor, at))
-
-
-def latest_per_cluster(session: Session) -> dict[str, Apply]:
-    """The newest recorded apply of every cluster (dry runs left out)."""
-    newest = (
-        select(Apply.cluster, func.max(Apply.id).label("id"))
-        .where(Apply.result != "dry-run")
-        .group_by(Apply.cluster)
-        .subquery()
-    )
-    rows = session.execute(select(Apply).join(newest, Apply.id == newest.c.id)).scalars()
-    return {row.cluster: row for row in rows}
-
-
-def applied_hashes(session: Session, cluster: str) -> set[str]:
-    """Every config hash lamina successfully applied to cluster."""
-    query = select(Apply.config_hash).where(
-        Apply.cluster == cluster, Apply.result.in_(("applied", "unchanged"))
-    )
-    return set(session.execute(query).scalars())
 
 
 def applies_of(db: Database, environment: str, limit: int = 1000) -> list[RecordedApply]:

@@ -68,11 +68,6 @@ def save(session: Session, items: list[DriftRecord], at: datetime) -> dict[str, 
     return out
 
 
-def latest(session: Session) -> dict[str, DriftResult]:
-    """The stored status of every cluster."""
-    return {row.cluster: row for row in session.execute(select(DriftResult)).scalars()}
-
-
 def latest_json(session: Session) -> list[dict[str, Any]]:
     """The stored status of every cluster in the SPEC ``drift`` shape, plus since and detail."""
     rows = session.execute(select(DriftResult).order_by(DriftResult.environment, DriftResult.cluster))

@@ -379,7 +379,14 @@ def mark_backfill_done(db: Database, request_id: int, *, at: datetime, actor: st
 
 
 def set_freeze(
-    db: Database, *, environment: str, until: datetime, reason: str, actor: str, at: datetime
+    db: Database,
+    *,
+    environment: str,
+    until: datetime,
+    reason: str,
+    actor: str,
+    at: datetime,
+    identity: Mapping[str, Any] | None = None,
 ) -> None:
     """Freeze an environment until a moment (replacing an earlier freeze of it)."""
 
@@ -393,13 +400,20 @@ def set_freeze(
             at=at,
             environment=environment,
             subject=environment,
-            detail={"until": audit.timestamp(until), "reason": reason},
+            detail={"until": audit.timestamp(until), "reason": reason, "identity": dict(identity or {})},
         )
 
     db.run(write)
 
 
-def clear_freeze(db: Database, *, environment: str, actor: str, at: datetime) -> bool:
+def clear_freeze(
+    db: Database,
+    *,
+    environment: str,
+    actor: str,
+    at: datetime,
+    identity: Mapping[str, Any] | None = None,
+) -> bool:
     """Lift the manual freeze of an environment; False when there was none."""
 
     def write(session: Session) -> bool:
@@ -411,7 +425,13 @@ def clear_freeze(db: Database, *, environment: str, actor: str, at: datetime) ->
         if getattr(result, "rowcount", 0) == 0:
             return False
         audit.append(
-            session, actor=actor, action="unfreeze", at=at, environment=environment, subject=environment
+            session,
+            actor=actor,
+            action="unfreeze",
+            at=at,
+            environment=environment,
+            subject=environment,
+            detail={"identity": dict(identity or {})},
         )
         return True
 

@@ -74,16 +74,8 @@ def _clash(
     return None
 
 
-def dead_overrides(layers: Sequence[Layer]) -> list[Diagnostic]:
-    """Values an overlay or cluster layer writes that equal what it inherits from the layers below."""
-    found = []
-    for index, layer in enumerate(layers):
-        found.extend(dead_overrides_of(layer, layers[:index]))
-    return found
-
-
 def dead_overrides_of(layer: Layer, below: Sequence[Layer]) -> list[Diagnostic]:
-    """:func:`dead_overrides` for one layer over the layers below it."""
+    """Values layer writes that equal what it inherits from the layers below (none for base)."""
     found: list[Diagnostic] = []
     if layer.kind != "base":
         for doc in layer.documents:

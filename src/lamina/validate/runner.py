@@ -28,7 +28,6 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lamina.core.targets import TargetRef
 from lamina.fleet import lock_settings
 from lamina.resolve.provenance import Layer
 from lamina.resolve.repository import Repository
@@ -133,14 +132,13 @@ def _file_checks(prepared: Prepared, configs: Sequence[ResolvedConfig]) -> list[
     return files
 
 
-def run_targets(repo: Repository, refs: Sequence[TargetRef]) -> Report:
-    """Validate exactly the ``ENV/CLUSTER`` targets refs (what a shipment vets).
+def check_configs(repo: Repository, configs: Sequence[ResolvedConfig]) -> Report:
+    """Validate exactly the resolved ``ENV/CLUSTER`` targets configs (what a shipment vets).
 
     The checks are those of :func:`run`; ordered constraints run on the targets' environments,
     and only problems of these targets (or of the files they are built from) are kept.
     """
     prepared = prepare(repo)
-    configs = [repo.resolve(ref) for ref in dict.fromkeys(refs)]
     names = {str(config.target) for config in configs}
     environments = list(dict.fromkeys(config.environment.name for config in configs))
     found: list[Diagnostic] = []
