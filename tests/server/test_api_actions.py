@@ -118,7 +118,7 @@ def test_freeze_refuses_requests_and_shipments_until_lifted(served: Served) -> N
         headers={"Authorization": f"Bearer {served.token['editor']}"},
     )
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "freezing into production needs approver:production or admin"}
+    assert refused.json() == {"detail": "freezing production needs approver:production or admin"}
     frozen = served.client.put(
         "/api/v1/freezes/production",
         json={"until": "4h", "reason": "launch"},

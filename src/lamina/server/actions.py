@@ -23,7 +23,6 @@ from lamina.clusters.outcomes import ApplyOutcome
 from lamina.core.targets import TargetRef
 from lamina.drift.status import DriftReport
 from lamina.errors import InputError
-from lamina.guard import rules
 from lamina.promote import applying, approvals, freezes, requests
 from lamina.resolve.repository import Repository, iter_targets
 from lamina.server import auth, context
@@ -205,12 +204,11 @@ def run_drift(
         return now, checking.run(repo, shared.database, refs, kube, now)
 
 
-def _freeze_permit(shared: context.Context, who: Identity, repo: Repository, environment: str) -> str:
-    """The environment's name, once the rules let who freeze or unfreeze it."""
+def _environment(who: Identity, repo: Repository, environment: str) -> str:
+    """The environment's name, once who's roles let them freeze or unfreeze it (the library
+    asks the rules again, with the fleet and the state database)."""
     env = repo.fleet.environment(environment).name
     auth.authorize(who, auth.Permission.FREEZE, env)
-    intent = rules.Intent(rules.Action.FREEZE, (env,))
-    rules.authorize(who.actor(), intent, fleet=repo.fleet, db=shared.database, now=shared.clock())
     return env
 
 
@@ -219,15 +217,15 @@ def freeze(
 ) -> tuple[str, datetime]:
     """``lamina freeze ENV --until T --reason R``: the environment's name and the freeze's end."""
     with shared.repository() as repo:
-        env = _freeze_permit(shared, who, repo, environment)
+        env = _environment(who, repo, environment)
         moment = shared.clock()
         end = freezes.parse_until(until, moment)
-        freezes.freeze(shared.database, env, until=end, reason=reason, actor=who.user, now=moment)
+        freezes.freeze(repo, shared.database, env, until=end, reason=reason, actor=who.actor(), now=moment)
     return env, end
 
 
 def unfreeze(shared: context.Context, who: Identity, environment: str) -> tuple[str, bool]:
     """``lamina unfreeze ENV``: the environment's name, and whether it had a manual freeze."""
     with shared.repository() as repo:
-        env = _freeze_permit(shared, who, repo, environment)
-        return env, freezes.unfreeze(shared.database, env, actor=who.user, now=shared.clock())
+        env = _environment(who, repo, environment)
+        return env, freezes.unfreeze(repo, shared.database, env, actor=who.actor(), now=shared.clock())
