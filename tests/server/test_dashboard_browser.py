@@ -20,6 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def site(example_repo: Path) -> Iterator[Served]:
     browser_support.chromium_or_skip()
+    with (example_repo / "lamina.toml").open("a") as fleet:
+        # no scheduled checks: the pages update live, and a check would replace the seeded state
+        fleet.write('\n[drift]\ninterval = "0"\n')
     browser_support.commit_base_change(example_repo)
     browser_support.seed_fleet_state(example_repo)
     with browser_support.serve_dashboard(example_repo) as served:
@@ -126,7 +129,8 @@ def test_the_requester_sees_no_button_and_an_approver_approves(chromium: Any, si
     )
     card = approver.locator(f"article#{name}")
     assert "Approved" in card.inner_text() and "eval scores unchanged" in card.inner_text()
-    assert card.get_by_role("button").count() == 0
+    # decided: no approve or reject any more; the approver may now apply it
+    assert card.get_by_role("button").all_inner_texts() == [f"Apply {name}"]
     shot(approver, "07-promotion-approved")
 
     approver.get_by_role("link", name="History").click()

@@ -40,6 +40,8 @@ class Event:
     actor: str | None
     request: str | None
     detail: str
+    forced: bool = False
+    """An apply shipped with ``--force`` past a refusal (its detail says what it overrode)."""
 
     def to_json(self) -> dict[str, Any]:
         """``{"time", "kind", "environment", "revision", "actor", "request", "detail"}``."""
@@ -73,6 +75,7 @@ def events(repo: Repository, db: Database, environment: str, now: datetime) -> l
                 None,
                 f"{row.cluster}: {row.result} {row.config_hash[:12]}"
                 + (f" FORCED ({row.reason})" if row.forced else ""),
+                forced=bool(row.forced),
             )
         )
     return sorted(found, key=lambda e: e.time, reverse=True)

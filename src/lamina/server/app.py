@@ -20,9 +20,12 @@ from lamina.server import api, context, limits, scheduler
 from lamina.server.api import audit as audit_api
 from lamina.server.api import drift as drift_api
 from lamina.server.api import fleet as fleet_api
+from lamina.server.api import freezes as freezes_api
 from lamina.server.api import health
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
+from lamina.server.api import shipments as shipments_api
+from lamina.server.pages import actions as action_pages
 from lamina.server.pages import audit as audit_pages
 from lamina.server.pages import fleet as fleet_pages
 from lamina.server.pages import history as history_pages
@@ -37,11 +40,14 @@ ROUTERS = (
     promotions_api.router,
     history_api.router,
     drift_api.router,
+    shipments_api.router,
+    freezes_api.router,
     sessions.router,
     fleet_pages.router,
     promotion_pages.router,
     history_pages.router,
     audit_pages.router,
+    action_pages.router,
 )
 """Every router, in the order their routes are matched and listed in /openapi.json."""
 

@@ -51,6 +51,12 @@ class Permission(enum.Enum):
     """Approve or reject a promotion into an environment (approver:<env>)."""
     APPLY = "apply"
     """Commit an approved promotion's pin into an environment (approver:<env>)."""
+    SHIP = "ship"
+    """Apply or heal targets: write config to their clusters (editor)."""
+    RUN_DRIFT = "run-drift"
+    """Check drift now (editor)."""
+    FREEZE = "freeze"
+    """Freeze or unfreeze an environment (approver:<env>)."""
 
 
 _ACTIONS = {
@@ -58,7 +64,11 @@ _ACTIONS = {
     Permission.EDIT: rules.Action.REQUEST,
     Permission.DECIDE: rules.Action.DECIDE,
     Permission.APPLY: rules.Action.APPLY_REQUEST,
+    Permission.SHIP: rules.Action.SHIP,
+    Permission.RUN_DRIFT: rules.Action.RUN_DRIFT,
+    Permission.FREEZE: rules.Action.FREEZE,
 }
+_PER_ENVIRONMENT = (Permission.DECIDE, Permission.APPLY, Permission.FREEZE)
 
 
 def authorize(who: Identity, permission: Permission, environment: str | None = None) -> None:
@@ -69,13 +79,14 @@ def authorize(who: Identity, permission: Permission, environment: str | None = N
     Args:
         who: the caller.
         permission: what the caller wants to do.
-        environment: the environment a promotion goes into; needed for DECIDE and APPLY.
+        environment: the environment a promotion goes into (or that is frozen); needed for
+            DECIDE, APPLY and FREEZE.
 
     Raises:
         RuleRefused: the roles do not grant it (403), saying which role would.
-        ValueError: DECIDE or APPLY without an environment.
+        ValueError: DECIDE, APPLY or FREEZE without an environment.
     """
-    if permission in (Permission.DECIDE, Permission.APPLY) and environment is None:
+    if permission in _PER_ENVIRONMENT and environment is None:
         raise ValueError(f"{permission.value} is granted per environment; name one")
     intent = rules.Intent(_ACTIONS[permission], (environment,) if environment else ())
     rules.authorize(who.actor(), intent, fleet=None, db=None, now=datetime.now(UTC))
@@ -160,7 +171,27 @@ async def editor(who: Authenticated) -> Identity:
 
 
 Editor = Annotated[Identity, Depends(editor)]
-"""An API caller who may request promotions and run drift checks."""
+"""An API caller who may request promotions, rollbacks and changes."""
+
+
+async def shipper(who: Authenticated) -> Identity:
+    """An API caller who may apply or heal targets (editor or admin); 403 otherwise."""
+    authorize(who, Permission.SHIP)
+    return who
+
+
+Shipper = Annotated[Identity, Depends(shipper)]
+"""An API caller who may write config to clusters (the rules decide per target after)."""
+
+
+async def drift_runner(who: Authenticated) -> Identity:
+    """An API caller who may check drift now (editor or admin); 403 otherwise."""
+    authorize(who, Permission.RUN_DRIFT)
+    return who
+
+
+DriftRunner = Annotated[Identity, Depends(drift_runner)]
+"""An API caller who may run a drift check now."""
 
 
 def page_viewer(request: Request) -> Identity:

@@ -1,7 +1,8 @@
 """Drift over the API: the stored result of every cluster, and a check run now.
 
 The scheduled checks (:mod:`lamina.server.scheduler`) keep the stored results fresh; an
-editor may run a check at once, the same use case as ``lamina drift``.
+editor may run a check at once, the same use case as ``lamina drift``, or heal what drifted
+(``lamina drift --heal``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
 
-from lamina.server import api, auth, context
+from lamina.server import actions, api, auth, context
+from lamina.server.guards import plain_target
 from lamina.store import drift as drift_store
 
 router = APIRouter(prefix=f"{api.PREFIX}/drift", dependencies=[Depends(auth.identity)])
@@ -31,16 +34,35 @@ async def drift_results(shared: context.Shared, _who: auth.Reader) -> Response:
     return Response(cached[1], media_type="application/json")
 
 
-@router.post("/run")
-def drift_run(shared: context.Shared, _who: auth.Editor) -> list[dict[str, Any]]:
-    """Check every cluster now, store the results, and return them."""
-    from lamina.clusters import connection
-    from lamina.drift import checking
+class Targets(BaseModel):
+    """``ENV`` or ``ENV/CLUSTER`` targets; none means every target (for a check)."""
 
-    with shared.repository() as repo:
-        kube = connection.KubeSettings.from_environment(
-            shared.settings.environ, repo.root, repo.fleet.settings.apply
-        )
-        now = shared.clock()
-        reports = checking.run(repo, shared.database, repo.targets(), kube, now)
+    targets: list[str] = Field(default_factory=list, max_length=500)
+
+
+def _targets(body: Targets | None) -> list[str]:
+    return [plain_target(text) for text in body.targets] if body else []
+
+
+@router.post("/run")
+def drift_run(
+    shared: context.Shared, who: auth.DriftRunner, body: Targets | None = None
+) -> list[dict[str, Any]]:
+    """Check every cluster (or the targets named) now, store the results, and return them."""
+    now, reports = actions.run_drift(shared, who, _targets(body))
     return [report.to_json(now) for report in reports]
+
+
+@router.post("/heal")
+def drift_heal(shared: context.Shared, who: auth.Shipper, body: Targets) -> dict[str, Any]:
+    """Re-apply git's config to the drifted or out-of-sync clusters of the targets named
+    (``lamina drift --heal``): each cluster's status after, and what each heal did."""
+    healed = actions.heal(shared, who, _targets(body))
+    return {
+        "clusters": [
+            {"environment": r.environment, "cluster": r.cluster, "status": r.status.value}
+            for r in healed.reports
+        ],
+        "outcomes": [outcome.to_json() for outcome in healed.outcomes],
+        "failed": healed.failed,
+    }

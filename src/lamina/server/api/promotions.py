@@ -1,4 +1,5 @@
-"""Promotion requests over the API: list, show, request, approve, reject, apply.
+"""Promotion requests over the API: list, show, request (a promotion, a change, a rollback),
+approve, reject, apply.
 
 The same use cases as ``lamina promote``: this module parses, asks
 :mod:`lamina.server.auth` whether the caller may, calls the library and returns its JSON.
@@ -14,12 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from lamina.clusters import connection, secrets
 from lamina.errors import InputError
-from lamina.promote import applying, approvals, backfill, requests
-from lamina.server import api, auth, context
+from lamina.promote import backfill, requests
+from lamina.server import actions, api, auth, context
 from lamina.server.guards import plain_name
-from lamina.server.tokens import Identity
 from lamina.store import promotions as store
 
 router = APIRouter(prefix=f"{api.PREFIX}/promotions", dependencies=[Depends(auth.identity)])
@@ -32,6 +31,21 @@ class PromotionRequest(BaseModel):
     target: str = Field(max_length=63)
     reason: str | None = Field(default=None, max_length=2000)
     emergency: bool = False
+
+
+class ChangeRequest(BaseModel):
+    """A request that environment's configs as committed (HEAD) may ship."""
+
+    environment: str = Field(max_length=63)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RollbackRequest(BaseModel):
+    """A request to move environment's pin back to an older revision."""
+
+    environment: str = Field(max_length=63)
+    to: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._/~^-]+$")
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class Decision(BaseModel):
@@ -77,40 +91,35 @@ def request_promotion(
     shared: context.Shared, body: Annotated[PromotionRequest, Body()], who: auth.Editor
 ) -> dict[str, Any]:
     """Request a promotion and run its gates; a failed gate shows as status ``failed``."""
-    environ = shared.settings.environ
-    with shared.repository() as repo:
-        kube = connection.KubeSettings.from_environment(environ, repo.root, repo.fleet.settings.apply)
-        with secrets.Lookups.from_environment(environ, kube) as lookups:
-            record = requests.request(
-                repo,
-                shared.database,
-                source=plain_name(body.source),
-                target=plain_name(body.target),
-                actor=who.actor(),
-                now=shared.clock,
-                reason=body.reason,
-                emergency=body.emergency,
-                lookups=lookups,
-            )
+    record = actions.request_promotion(
+        shared,
+        who,
+        source=plain_name(body.source),
+        target=plain_name(body.target),
+        reason=body.reason,
+        emergency=body.emergency,
+    )
     return requests.to_json(record)
 
 
-def _decide(
-    shared: context.Context, request_id: str, who: Identity, approve: bool, comment: str | None
+@router.post("/changes", status_code=201)
+def request_change(
+    shared: context.Shared, body: Annotated[ChangeRequest, Body()], who: auth.Editor
 ) -> dict[str, Any]:
-    record = store.get_request(shared.database, _id(request_id))
-    with shared.repository() as repo:
-        auth.authorize_decision(who, record, repo.fleet)
-        decided = approvals.decide(
-            repo,
-            shared.database,
-            record.id,
-            actor=who.actor(),
-            approve=approve,
-            now=shared.clock(),
-            comment=comment,
-        )
-    return requests.to_json(decided)
+    """Request that an environment's configs as committed may ship (``lamina change request``)."""
+    record = actions.request_change(shared, who, environment=plain_name(body.environment), reason=body.reason)
+    return requests.to_json(record)
+
+
+@router.post("/rollbacks", status_code=201)
+def request_rollback(
+    shared: context.Shared, body: Annotated[RollbackRequest, Body()], who: auth.Editor
+) -> dict[str, Any]:
+    """Request moving an environment's pin back to an older revision (``lamina promote rollback``)."""
+    record = actions.request_rollback(
+        shared, who, environment=plain_name(body.environment), to=body.to, reason=body.reason
+    )
+    return requests.to_json(record)
 
 
 @router.post("/{request_id}/approve")
@@ -118,7 +127,8 @@ def approve(
     shared: context.Shared, request_id: str, who: auth.Authenticated, body: Decision | None = None
 ) -> dict[str, Any]:
     """Approve (not your own request; approver:<target> or admin)."""
-    return _decide(shared, request_id, who, True, body.comment if body else None)
+    comment = body.comment if body else None
+    return requests.to_json(actions.decide(shared, who, _id(request_id), approve=True, comment=comment))
 
 
 @router.post("/{request_id}/reject")
@@ -126,14 +136,12 @@ def reject(
     shared: context.Shared, request_id: str, who: auth.Authenticated, body: Decision | None = None
 ) -> dict[str, Any]:
     """Reject (approver:<target> or admin)."""
-    return _decide(shared, request_id, who, False, body.comment if body else None)
+    comment = body.comment if body else None
+    return requests.to_json(actions.decide(shared, who, _id(request_id), approve=False, comment=comment))
 
 
 @router.post("/{request_id}/apply")
 def apply(shared: context.Shared, request_id: str, who: auth.Authenticated) -> dict[str, Any]:
-    """Commit the approved request's pin (approver:<target> or admin)."""
-    record = store.get_request(shared.database, _id(request_id))
-    auth.authorize(who, auth.Permission.APPLY, record.target)
-    with shared.repository() as repo:
-        applied = applying.apply(repo, shared.database, record.id, actor=who.actor(), now=shared.clock())
-    return requests.to_json(applied)
+    """Commit the approved request's pin, or let a change request's configs ship
+    (approver:<target> or admin)."""
+    return requests.to_json(actions.apply_request(shared, who, _id(request_id)))

@@ -9,9 +9,12 @@ Secret values never show: configs hold references, and anything credential-like 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -24,6 +27,7 @@ from lamina.resolve.repository import Repository
 from lamina.resolve.resolved import ResolvedConfig
 from lamina.server import auth, context
 from lamina.server.guards import plain_name, plain_target
+from lamina.server.pages import actions as page_actions
 from lamina.server.pages import rendering
 from lamina.store import summary
 
@@ -112,20 +116,135 @@ def matrix(repo: Repository, shared: context.Context, now: datetime) -> list[dic
     return rows
 
 
-@router.get("/")
-def overview(request: Request, shared: context.Shared, who: auth.Viewer) -> Response:
-    """The environment x cluster matrix, with a count of clusters per drift status."""
+PAGE_SIZE = 50
+"""Clusters per page of the overview."""
+_CHECKING = threading.Lock()
+_BUILDING = threading.Lock()
+RECHECK_SECONDS = 2.0
+"""How often the overview looks at the repository's files for a change (a stat of each);
+between two looks it serves what it built (the drift and apply state is checked every time)."""
+
+
+def _repository_stamp(shared: context.Context) -> str:
+    """A digest of every config file and of git's refs, looked at once per RECHECK_SECONDS."""
+    from lamina.render import cache
+
+    now = time.monotonic()
+    hit = shared.cache.get("repository-stamp")
+    if hit is not None and now - hit[0][0] < RECHECK_SECONDS:
+        found: str = hit[1]
+        return found
+    if hit is not None and not _CHECKING.acquire(blocking=False):
+        return str(hit[1])  # another request is looking; serve what was seen last meanwhile
+    if hit is None:
+        _CHECKING.acquire()
     try:
-        with shared.repository() as repo:
-            rows = matrix(repo, shared, shared.clock())
-            fleet_name = repo.fleet.name
+        root = shared.settings.repo_root
+        refs = [".git/HEAD", ".git/packed-refs"]
+        heads = root / ".git" / "refs" / "heads"
+        if heads.is_dir():
+            refs.extend(str(p.relative_to(root)) for p in sorted(heads.rglob("*")) if p.is_file())
+        stamp = cache.fingerprint(root, {}, refs)
+        shared.cache["repository-stamp"] = ((time.monotonic(),), stamp)
+    finally:
+        _CHECKING.release()
+    return stamp
+
+
+def snapshot(shared: context.Context) -> dict[str, Any]:
+    """The whole fleet's overview (every cell, the environments, the labels), rebuilt only when
+    the repository or the recorded state (audit log, drift results) changed."""
+    key = (_repository_stamp(shared), shared.database.read(page_actions.state_stamp))
+    hit = shared.cache.get("fleet-page")
+    if hit is not None and hit[0] == key:
+        found: dict[str, Any] = hit[1]
+        return found
+    with _BUILDING:  # one request builds; the others wait for it instead of building too
+        hit = shared.cache.get("fleet-page")
+        if hit is not None and hit[0] == key:
+            done: dict[str, Any] = hit[1]
+            return done
+        return _build(shared, key)
+
+
+def _build(shared: context.Context, key: tuple[str, str]) -> dict[str, Any]:
+    with shared.repository() as repo:
+        rows = matrix(repo, shared, shared.clock())
+        fleet_name = repo.fleet.name
+    cells = [{**cell, "env": row["env"].name} for row in rows for cell in row["cells"]]
+    labels = sorted({f"{k}={v}" for cell in cells for k, v in cell["labels"].items()})
+    built = {"rows": rows, "cells": cells, "fleet_name": fleet_name, "labels": labels}
+    shared.cache["fleet-page"] = (key, built)
+    return built
+
+
+def _matches(cell: dict[str, Any], status: str, label: str, needle: str) -> bool:
+    if status and cell["status"] != status:
+        return False
+    if label:
+        name, _, value = label.partition("=")
+        if cell["labels"].get(name) != value:
+            return False
+    return not needle or needle in cell["name"].lower()
+
+
+Filter = Annotated[str, Query(max_length=100)]
+
+
+@router.get("/")
+def overview(
+    request: Request,
+    shared: context.Shared,
+    who: auth.Viewer,
+    env: Filter = "",
+    status: Filter = "",
+    label: Filter = "",
+    q: Filter = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """The environment x cluster matrix, filtered by environment, drift status, label and a
+    search of cluster names, a page of clusters at a time; with a count per drift status."""
+    if env:
+        plain_name(env)
+    try:
+        found = snapshot(shared)
     except LaminaError as exc:
         return rendering.failure(request, who, str(exc), exc.http_status)
+    needle = q.strip().lower()
     counts: dict[str, int] = {}
-    for row in rows:
-        for cell in row["cells"]:
-            counts[cell["status"]] = counts.get(cell["status"], 0) + 1
-    data = {"title": "Fleet", "rows": rows, "counts": counts, "fleet_name": fleet_name}
+    for cell in found["cells"]:
+        counts[cell["status"]] = counts.get(cell["status"], 0) + 1
+    chosen_rows = [row for row in found["rows"] if not env or row["env"].name == env]
+    picked = [
+        (row, cell) for row in chosen_rows for cell in row["cells"] if _matches(cell, status, label, needle)
+    ]
+    pages = max(1, -(-len(picked) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = picked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    rows = []
+    for row in chosen_rows:
+        cells = [cell for owner, cell in shown if owner is row]
+        if cells or (not picked and not (status or label or needle)):
+            rows.append({**row, "cells": cells})
+    filters = {"env": env, "status": status, "label": label, "q": q}
+    kept = {name: value for name, value in filters.items() if value}
+    data = {
+        "title": "Fleet",
+        "rows": rows,
+        "counts": counts,
+        "fleet_name": found["fleet_name"],
+        "environments": [row["env"].name for row in found["rows"]],
+        "labels": found["labels"],
+        "filters": filters,
+        "matched": len(picked),
+        "total": len(found["cells"]),
+        "page": page,
+        "pages": pages,
+        "previous": urlencode({**kept, "page": page - 1}) if page > 1 else None,
+        "next": urlencode({**kept, "page": page + 1}) if page < pages else None,
+        "can": page_actions.rights(who, [row["env"].name for row in found["rows"]]),
+        "forms": page_actions.csrf_tokens(request),
+    }
     return rendering.page(request, who, "matrix.html", data)
 
 

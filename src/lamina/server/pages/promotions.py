@@ -19,6 +19,7 @@ from lamina.errors import LaminaError, RuleRefused
 from lamina.fleet.model import Fleet
 from lamina.promote import approvals, backfill, requests
 from lamina.server import auth, context
+from lamina.server.pages import actions as page_actions
 from lamina.server.pages import rendering
 from lamina.server.tokens import Identity
 from lamina.store import promotions as store
@@ -44,6 +45,24 @@ def decision_rights(who: Identity, record: PromotionRecord, fleet: Fleet) -> tup
     return True, None
 
 
+def plan_summary(record: PromotionRecord) -> list[dict[str, Any]]:
+    """The stored plan of a request, per target: the keys it changes and the flags it raised
+    (paths and names only: values stay on the target's page, masked)."""
+    stored = record.plan or {}
+    found = []
+    for item in stored.get("targets", []):
+        keys = [change.get("path", "") for change in item.get("changes", [])]
+        found.append(
+            {
+                "target": item.get("target", ""),
+                "status": item.get("status", ""),
+                "paths": keys,
+                "flags": list(item.get("flags", [])),
+            }
+        )
+    return found
+
+
 def _queue_page(
     request: Request, who: Identity, message: str | None = None, error: str | None = None, status: int = 200
 ) -> Response:
@@ -58,9 +77,17 @@ def _queue_page(
                 allowed, why = decision_rights(who, record, repo.fleet)
                 state = backfill.status(repo, record, moment) if repo.git is not None else None
                 lagging = backfill.lagging(repo, record) if state in (backfill.OPEN, backfill.OVERDUE) else []
+                may_apply = record.status == requests.Status.APPROVED and auth.allows(
+                    who, auth.Permission.APPLY, record.target
+                )
                 cards.append(
                     {
                         "record": record,
+                        "plan": plan_summary(record),
+                        "may_apply": may_apply,
+                        "apply_csrf": rendering.csrf_token(token, f"apply:{record.id}")
+                        if may_apply
+                        else None,
                         "name": requests.format_id(record.id),
                         "required": approvals.required_approvals(record, repo.fleet),
                         "allowed": allowed,
@@ -70,6 +97,7 @@ def _queue_page(
                         "csrf": rendering.csrf_token(token, f"decide:{record.id}") if allowed else None,
                     }
                 )
+            environments = list(repo.fleet.ordered_environments())
     except LaminaError as exc:
         return rendering.failure(request, who, str(exc), exc.http_status)
     is_open = {str(s) for s in rendering.OPEN_STATUSES}
@@ -79,6 +107,10 @@ def _queue_page(
         "closed": [c for c in cards if c["record"].status not in is_open],
         "message": message,
         "error": error,
+        "environments": environments,
+        "freezes": [f for f in store.freezes(shared.database) if store.utc(f.until) > moment],
+        "can": page_actions.rights(who, environments),
+        "forms": page_actions.csrf_tokens(request),
     }
     return rendering.page(request, who, "promotions.html", data, status)
 
