@@ -20,6 +20,8 @@ table                 what it sets                                      type
 ``[alerts]``          alert sinks per environment                       :mod:`.alert_settings`
 ``[locks]``           keys only base/ may set                           :mod:`.lock_settings`
 ``[[migrations]]``    schema_version upgrades                           :mod:`.migration_settings`
+``[rollout]``         steps, bake, analysis of ``apply --rollout``      :mod:`.rollout_settings`
+``[[analysis]]``      metrics and bounds judging each rollout step      :mod:`.rollout_settings`
 ====================  ================================================  ===========================
 """
 
@@ -29,7 +31,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from lamina.fleet import alert_settings, lock_settings, migration_settings, promotion_settings
+from lamina.fleet import (
+    alert_settings,
+    lock_settings,
+    migration_settings,
+    promotion_settings,
+    rollout_settings,
+)
 from lamina.fleet.tables import TableReader
 from lamina.source import scalars, trees
 from lamina.source.documents import Document
@@ -53,6 +61,8 @@ TOP_LEVEL = (
     "alerts",
     "locks",
     "migrations",
+    "rollout",
+    "analysis",
 )
 """The tables lamina.toml may hold."""
 
@@ -168,6 +178,12 @@ class FleetSettings:
     alerts: alert_settings.AlertRoutes = field(default_factory=alert_settings.AlertRoutes)
     locks: tuple[lock_settings.Lock, ...] = ()
     migrations: tuple[migration_settings.Migration, ...] = ()
+    rollout: rollout_settings.RolloutSettings = field(default_factory=rollout_settings.RolloutSettings)
+    analyses: tuple[rollout_settings.Analysis, ...] = ()
+
+    def analysis(self, name: str) -> rollout_settings.Analysis:
+        """The ``[[analysis]]`` called name (load checked every name a rollout uses)."""
+        return next(analysis for analysis in self.analyses if analysis.name == name)
 
 
 def load(doc: Document, environments: Collection[str]) -> FleetSettings:
@@ -181,6 +197,7 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
             raise TableReader(doc, ()).fail(
                 f"unknown table [{key}] in lamina.toml (known: {', '.join(sorted(TOP_LEVEL))})", (key,)
             )
+    rollout, analyses = rollout_settings.load(doc, environments)
     return FleetSettings(
         render=_render(doc),
         apply=_apply(doc),
@@ -197,6 +214,8 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
         alerts=alert_settings.load(doc, environments),
         locks=lock_settings.load(doc, environments),
         migrations=migration_settings.load(doc),
+        rollout=rollout,
+        analyses=analyses,
     )
 
 
