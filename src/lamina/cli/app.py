@@ -27,6 +27,7 @@ from lamina.cli import (
     plan,
     promote,
     render,
+    rollout,
     secrets,
     serve,
     validate,
@@ -91,6 +92,7 @@ app.command("drift")(drift.drift)
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(promote.app, name="promote")
 app.add_typer(change.app, name="change")
+app.add_typer(rollout.app, name="rollout")
 app.command("history")(history.history)
 app.command("rollback")(history.rollback)
 app.command("freeze")(freeze.freeze)

@@ -145,7 +145,14 @@ class Driver:
             actor=self.actor.name,
             at=self.clock.now(),
         )
-        self.events(Event(record.id, "started", 0, f"rollout {record.id} of {env}: {len(picked)} steps"))
+        self.events(
+            Event(
+                record.id,
+                "started",
+                0,
+                f"rollout {record.id} of {env}: {len(picked)} steps, revision {str(record.revision)[:12]}",
+            )
+        )
         return record
 
     # -- driving -------------------------------------------------------------------------
@@ -232,7 +239,12 @@ class Driver:
     def _apply(self, record: RolloutRecord) -> None:
         members = record.step_clusters(record.step)
         self.events(
-            Event(record.id, "phase", record.step, f"step {record.step + 1}: applying {len(members)}")
+            Event(
+                record.id,
+                "phase",
+                record.step,
+                f"applying {len(members)} cluster{'s' if len(members) != 1 else ''}",
+            )
         )
         pending = [c for c in members if c.state is RolloutClusterState.PENDING]
         workload = self.repo.fleet.settings.render.workload
@@ -344,7 +356,7 @@ class Driver:
 
     def _bake(self, record: RolloutRecord) -> None:
         bake = float(record.plan.get("bake", 0))
-        self.events(Event(record.id, "phase", record.step, f"step {record.step + 1}: baking {bake:g}s"))
+        self.events(Event(record.id, "phase", record.step, f"baking {bake:g}s"))
         if not self._sleep_until(record.id, record.phase_at + timedelta(seconds=bake)):
             return
         self._move(record, "rollout.phase", phase=RolloutPhase.MEASURE)
@@ -398,88 +410,31 @@ class Driver:
         url: str,
         round_: int,
     ) -> list[MeasurementRecord]:
-        now = self.clock.now()
-        out: list[MeasurementRecord] = []
-        client = prometheus.Prometheus(url) if url else None
-        try:
-            for metric in analysis.metrics:
-                found: dict[str, float] = {}
-                problem: str | None = None
-                if client is None:
-                    problem = f"${analysis.provider.url_env} is not set"
-                else:
-                    try:
-                        found = self._values(client, metric, record.environment, clusters)
-                    except prometheus.ProviderDown as exc:
-                        problem = exc.message
-                for cluster in clusters:
-                    value = found.get(cluster.name)
-                    if problem is not None:
-                        outcome, detail = MeasurementOutcome.INCONCLUSIVE, problem
-                    elif value is None or math.isnan(value):
-                        outcome, detail = MeasurementOutcome.INCONCLUSIVE, "no data"
-                    elif metric.judge(value):
-                        outcome, detail = MeasurementOutcome.PASSED, None
-                    else:
-                        outcome, detail = MeasurementOutcome.FAILED, f"{value:g} not {metric.bound}"
-                    kept = None if value is None or math.isnan(value) else value
-                    out.append(
-                        MeasurementRecord(
-                            record.step,
-                            record.attempt,
-                            round_,
-                            cluster.name,
-                            metric.name,
-                            kept,
-                            outcome,
-                            detail,
-                            now,
-                        )
-                    )
-                    self.events(
-                        Event(
-                            record.id,
-                            "measured",
-                            record.step,
-                            detail or "ok",
-                            cluster=cluster.name,
-                            metric=metric.name,
-                            value=kept,
-                            bound=metric.bound,
-                            outcome=outcome.value,
-                        )
-                    )
-        finally:
-            if client is not None:
-                self.queries += client.queries
-                client.close()
-        return out
-
-    def _values(
-        self,
-        client: prometheus.Prometheus,
-        metric: rollout_settings.Metric,
-        environment: str,
-        clusters: Sequence[Cluster],
-    ) -> dict[str, float]:
-        found: dict[str, float] = {}
-        by_name = {c.name: c for c in clusters}
-        for query in queries.plan(metric.query, environment, clusters):
-            found.update(queries.spread(query, client.query(query.text)))
-            missing = [name for name in query.clusters if name not in found]
-            if query.label is not None and missing:
-                # no series for some clusters: ask each alone, so "no data" is theirs, not the batch's
-                for name in missing:
-                    (single,) = queries.plan(
-                        metric.query.replace("${cluster.name}", name), environment, [by_name[name]]
-                    )
-                    found.update(queries.spread(single, client.query(single.text)))
-        return found
+        taken, sent = measure(
+            analysis, record.environment, clusters, url, self.clock.now(), record.step, record.attempt, round_
+        )
+        self.queries += sent
+        by_name = {m.name: m for m in analysis.metrics}
+        for item in taken:
+            self.events(
+                Event(
+                    record.id,
+                    "measured",
+                    record.step,
+                    item.detail or "ok",
+                    cluster=item.cluster,
+                    metric=item.metric,
+                    value=item.value,
+                    bound=by_name[item.metric].bound,
+                    outcome=item.outcome.value,
+                )
+            )
+        return taken
 
     def _passed(self, record: RolloutRecord) -> None:
         if record.step + 1 < record.steps:
             if self._move(record, "rollout.step-passed", phase=RolloutPhase.APPLY, step=record.step + 1):
-                self.events(Event(record.id, "phase", record.step, f"step {record.step + 1} passed"))
+                self.events(Event(record.id, "phase", record.step, "passed"))
             return
         if self._move(record, "rollout.succeeded", to=RolloutStatus.SUCCEEDED, phase=RolloutPhase.DONE):
             self.events(Event(record.id, "succeeded", record.step, "every step passed"))
@@ -535,6 +490,75 @@ class Driver:
             final = rollouts.get(self.db, record.id)
             self.events(Event(record.id, status.value, record.step, reason))
             self.alert(final)
+
+
+def measure(
+    analysis: rollout_settings.Analysis,
+    environment: str,
+    clusters: Sequence[Cluster],
+    url: str,
+    now: datetime,
+    step: int = 0,
+    attempt: int = 0,
+    round_: int = 0,
+) -> tuple[list[MeasurementRecord], int]:
+    """One round: every metric of analysis on every cluster (one batched query per metric where
+    PromQL allows); returns the measurements and the number of queries sent."""
+    out: list[MeasurementRecord] = []
+    client = prometheus.Prometheus(url) if url else None
+    try:
+        for metric in analysis.metrics:
+            found: dict[str, float] = {}
+            problem: str | None = None
+            if client is None:
+                problem = f"${analysis.provider.url_env} is not set"
+            else:
+                try:
+                    found = _values(client, metric, environment, clusters)
+                except prometheus.ProviderDown as exc:
+                    problem = exc.message
+            for cluster in clusters:
+                value = found.get(cluster.name)
+                if problem is not None:
+                    outcome, detail = MeasurementOutcome.INCONCLUSIVE, problem
+                elif value is None or math.isnan(value):
+                    outcome, detail = MeasurementOutcome.INCONCLUSIVE, "no data"
+                elif metric.judge(value):
+                    outcome, detail = MeasurementOutcome.PASSED, None
+                else:
+                    outcome, detail = MeasurementOutcome.FAILED, f"{value:g} not {metric.bound}"
+                kept = None if value is None or math.isnan(value) else value
+                out.append(
+                    MeasurementRecord(
+                        step, attempt, round_, cluster.name, metric.name, kept, outcome, detail, now
+                    )
+                )
+    finally:
+        sent = client.queries if client is not None else 0
+        if client is not None:
+            client.close()
+    return out, sent
+
+
+def _values(
+    client: prometheus.Prometheus,
+    metric: rollout_settings.Metric,
+    environment: str,
+    clusters: Sequence[Cluster],
+) -> dict[str, float]:
+    found: dict[str, float] = {}
+    by_name = {c.name: c for c in clusters}
+    for query in queries.plan(metric.query, environment, clusters):
+        found.update(queries.spread(query, client.query(query.text)))
+        missing = [name for name in query.clusters if name not in found]
+        if query.label is not None and missing:
+            # no series for some clusters: ask each alone, so "no data" is theirs, not the batch's
+            for name in missing:
+                (single,) = queries.plan(
+                    metric.query.replace("${cluster.name}", name), environment, [by_name[name]]
+                )
+                found.update(queries.spread(single, client.query(single.text)))
+    return found
 
 
 def pause(db: Database, rollout_id: int, actor: str, at: datetime) -> RolloutRecord:
