@@ -14,7 +14,7 @@ from hypothesis import settings
 from lamina.fleet import scaffold
 
 # fixtures every package shares, defined once: postgres_server, postgres_url, database_url
-pytest_plugins = ["pg_support"]
+pytest_plugins = ["pg_support", "rollout_support"]
 
 # CI replays the same examples every run (a red CI must mean a change broke something);
 # local runs keep exploring new examples.

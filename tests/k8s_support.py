@@ -151,7 +151,24 @@ class FaultyEmulator(kmock.KubernetesEmulator):
                     "message": "field is immutable",
                 }
                 return aiohttp.web.json_response(body, status=422)
+        if request.resource == DEPLOYMENTS and request.action == enums.action.UPDATE and request.name:
+            return await self._patch_deployment(request)
         return await super()._handle(request)
+
+    async def _patch_deployment(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        """As an API server does: a change to a Deployment's spec bumps metadata.generation."""
+        key = (DEPLOYMENTS, request.namespace, request.name)
+        before = json.loads(json.dumps(self.objects[key].raw)) if key in self.objects else None
+        response = await super()._handle(request)
+        if before is None or key not in self.objects or self.objects[key].deleted:
+            return response
+        after = json.loads(json.dumps(self.objects[key].raw))
+        if after.get("spec") != before.get("spec"):
+            meta = after.setdefault("metadata", {})
+            meta["generation"] = int(before.get("metadata", {}).get("generation") or 1) + 1
+            self.objects[key].delete()
+            self.objects[key].create(after)
+        return response
 
     async def _serve_list(self, request: rendering.Request) -> Any:
         result = await super()._serve_list(request)

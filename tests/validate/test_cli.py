@@ -78,6 +78,38 @@ def test_problems_exit_1_grouped_by_target(write_repo: WriteRepo) -> None:
             id="malformed-schema",
         ),
         pytest.param(
+            {"lamina.toml": FLEET["lamina.toml"] + '\n[rollout]\nsteps = ["wave=0", "120%"]\n'},
+            [],
+            "error: lamina.toml:24: [rollout] steps: share '120%' must be more than 0% and at most 100%\n",
+            id="rollout-share-over-100",
+        ),
+        pytest.param(
+            {
+                "lamina.toml": FLEET["lamina.toml"]
+                + '\n[[analysis]]\nname = "health"\nprovider = { url_env = "PROM_URL" }\n'
+                "[[analysis.metrics]]\nname = \"errors\"\nquery = 'sum(rate(errors_total[5m]) by (cluster)'\n"
+                "max = 0.1\n"
+            },
+            [],
+            "error: lamina.toml:28: [[analysis.metrics]] errors: query is not valid PromQL: "
+            "unclosed left parenthesis\n",
+            id="analysis-query-not-promql",
+        ),
+        pytest.param(
+            {"lamina.toml": FLEET["lamina.toml"] + '\n[rollout]\nsteps = ["50%"]\nanalysis = "health"\n'},
+            [],
+            "error: lamina.toml:25: [rollout] analysis names unknown analysis 'health' "
+            "(known: none declared)\n",
+            id="rollout-unknown-analysis",
+        ),
+        pytest.param(
+            {"lamina.toml": FLEET["lamina.toml"] + '\n[rollout]\nsteps = ["50%"]\ntimeout = "5 min"\n'},
+            [],
+            "error: lamina.toml:25: [rollout] timeout: '5 min' is not a duration like '10m', '1h30m', "
+            "'1d12h', '30s' or '0'\n",
+            id="rollout-bad-duration",
+        ),
+        pytest.param(
             {},
             ["prod"],
             "error: lamina.toml: unknown environment 'prod' (known: production, production-eu, staging)\n",

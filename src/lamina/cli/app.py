@@ -40,6 +40,7 @@ COMMANDS: dict[str, Lazy] = {
     "unfreeze": Lazy("lamina.cli.freeze:unfreeze", "Lift the manual freeze of ENV."),
     "status": Lazy("lamina.cli.status:status", "Promotion path, drift, requests awaiting you, freezes."),
     "completion": Lazy("lamina.cli.completing:completion", "Print the shell completion script."),
+    "rollout": Lazy("lamina.cli.rollout:app", "Status, pause, resume or abort progressive rollouts."),
 }
 
 app = typer.Typer(

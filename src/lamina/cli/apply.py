@@ -51,6 +51,9 @@ def apply(
     ] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why --force is needed (recorded).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    rollout: Annotated[
+        bool, typer.Option("--rollout", help="Move the environment step by step as [rollout] says.")
+    ] = False,
 ) -> None:
     """Vet, then apply targets' ConfigMaps (and roll the workload).
 
@@ -68,6 +71,13 @@ def apply(
     if not refs:
         raise InputError(f"no cluster of {', '.join(targets)} matches the selector {selector!r}")
     force_reason = forced(force, reason)
+    if rollout:
+        if dry_run or force_reason:
+            raise InputError("--rollout ships for real and by the rules: leave --dry-run and --force out")
+        from lamina.cli import rollout as rollouts
+
+        rollouts.run(state, refs, allow_dirty=allow_dirty, as_json=as_json)
+        return
     actor = state.actor_identity()
     kube = kube_settings(repo)
     with (

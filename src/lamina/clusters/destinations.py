@@ -15,7 +15,7 @@ from lamina.clusters import connection
 from lamina.clusters.directory import DirectoryDestination
 from lamina.clusters.health import Health
 from lamina.clusters.kubernetes import KubernetesDestination
-from lamina.clusters.live import LiveConfig
+from lamina.clusters.live import LiveConfig, Rollout
 from lamina.clusters.outcomes import ApplyOptions, ApplyOutcome
 from lamina.fleet.model import Cluster
 from lamina.render.configmaps import RenderedConfig
@@ -38,6 +38,10 @@ class Destination(Protocol):
 
     def write(self, rendered: RenderedConfig, options: ApplyOptions, now: datetime.datetime) -> ApplyOutcome:
         """Ship rendered; never raises for a cluster fault (the outcome says)."""
+
+    def workload_rollout(self, workload: str) -> Rollout | None:
+        """How far workload has rolled out; None where lamina cannot see workloads (a folder:
+        its GitOps controller rolls it); raises ClusterFault when it cannot ask."""
 
     def health(self, clock: Callable[[], float] = ...) -> Health:
         """Whether the destination is usable, and how long asking took."""

@@ -75,6 +75,10 @@ class DirectoryDestination:
             return ApplyOutcome.of(rendered, ApplyResult.FAILED, detail=f"{folder}: {exc.strerror}")
         return ApplyOutcome.of(rendered, ApplyResult.APPLIED, actions=tuple(actions))
 
+    def workload_rollout(self, workload: str) -> None:
+        """None: the folder's GitOps controller rolls the workload; lamina cannot watch it."""
+        del workload
+
     def health(self, clock: Callable[[], float] = time.perf_counter) -> Health:
         """Usable when the folder exists (a folder not rendered yet is said so)."""
         started = clock()

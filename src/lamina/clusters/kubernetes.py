@@ -101,6 +101,17 @@ class KubernetesDestination:
         )
         return ApplyOutcome.of(rendered, result, actions=tuple(plan.actions), requests=self.requests)
 
+    def workload_rollout(self, workload: str) -> live.Rollout | None:
+        """How far workload has rolled out (a missing workload never has).
+
+        Raises:
+            ClusterFault: the cluster could not be asked.
+        """
+        body = live.read_workload(self.connection(), workload)
+        if body is None:
+            return live.Rollout(False, f"{workload} not found in namespace {self.cluster.namespace}")
+        return live.workload_rollout(body)
+
     def health(self, clock: Callable[[], float] = time.perf_counter) -> Health:
         """Reachable, the server's version, whether the namespace exists, how long it took."""
         started = clock()

@@ -108,6 +108,46 @@ def read_workload(conn: Connection, workload: str) -> dict[str, Any] | None:
         raise
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """How far a workload has rolled out, read from its status as its controller reports it.
+
+    Attributes:
+        done: the controller saw the newest spec and every desired replica is updated and
+            available (none of the old ones left).
+        summary: ``2/3 updated, 1/3 available`` for people.
+    """
+
+    done: bool
+    summary: str
+
+
+def workload_rollout(workload: Mapping[str, Any]) -> Rollout:
+    """Whether a Deployment (StatefulSet, DaemonSet) has rolled out its newest spec."""
+    meta, spec, status = workload.get("metadata", {}), workload.get("spec", {}), workload.get("status") or {}
+    kind = str(workload.get("kind", "Deployment"))
+    generation = int(meta.get("generation") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    if kind == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        updated = int(status.get("updatedNumberScheduled") or 0)
+        available = int(status.get("numberAvailable") or 0)
+        total = int(status.get("currentNumberScheduled") or 0)
+    else:
+        desired = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        updated = int(status.get("updatedReplicas") or 0)
+        available = int(status.get("availableReplicas") or 0)
+        total = int(status.get("replicas") or 0)
+    seen = observed >= generation
+    done = seen and updated == desired and available == desired and total == desired
+    summary = f"{updated}/{desired} updated, {available}/{desired} available"
+    if total > desired:
+        summary += f", {total - desired} old"
+    if not seen:
+        summary += f" (generation {generation} not observed yet)"
+    return Rollout(done, summary)
+
+
 def workload_configmap(workload: Mapping[str, Any]) -> str | None:
     """The ConfigMap name the workload's ``agent-config`` volume points at."""
     volumes = workload.get("spec", {}).get("template", {}).get("spec", {}).get("volumes") or []

@@ -126,3 +126,71 @@ class DriftStatus(enum.StrEnum):
     def healable(self) -> bool:
         """True when re-applying git's config is what fixes it."""
         return self in (DriftStatus.DRIFTED, DriftStatus.OUT_OF_SYNC)
+
+
+class RolloutStatus(enum.StrEnum):
+    """Where a rollout (``apply --rollout``) stands."""
+
+    RUNNING = "running"
+    """Moving step by step: applying, waiting for workloads, baking or measuring."""
+    PAUSED = "paused"
+    """Stopped until a person resumes or aborts it: a measurement was inconclusive (no data,
+    provider unreachable), or someone paused it."""
+    SUCCEEDED = "succeeded"
+    """Every step passed; every cluster runs the new config."""
+    FAILED = "failed"
+    """A step failed (metrics out of bounds, a workload that did not roll out): every cluster
+    it moved was sent back to the config it ran before."""
+    ABORTED = "aborted"
+    """Someone aborted it: every cluster it moved was sent back to the config it ran before."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when nothing can happen to the rollout any more."""
+        return self in (RolloutStatus.SUCCEEDED, RolloutStatus.FAILED, RolloutStatus.ABORTED)
+
+
+class RolloutPhase(enum.StrEnum):
+    """What a running rollout does within its current step."""
+
+    APPLY = "apply"
+    """Shipping the step's clusters (each recorded once applied, so none is applied twice)."""
+    WAIT = "wait"
+    """Waiting for each cluster's workload to roll out (within ``[rollout] timeout``)."""
+    BAKE = "bake"
+    """Waiting ``[rollout] bake`` before measuring."""
+    MEASURE = "measure"
+    """Taking the analysis' measurements."""
+    ROLLBACK = "rollback"
+    """Sending every moved cluster back to the config it ran before."""
+    DONE = "done"
+    """Nothing left to do."""
+
+
+class RolloutClusterState(enum.StrEnum):
+    """Where one cluster of a rollout stands."""
+
+    PENDING = "pending"
+    """Not moved yet."""
+    APPLYING = "applying"
+    """The config it ran before is recorded; the apply may have started."""
+    APPLIED = "applied"
+    """It runs the rollout's config."""
+    ROLLED_BACK = "rolled-back"
+    """Sent back to the config it ran before."""
+
+    @property
+    def moved(self) -> bool:
+        """True when the rollout may have changed what the cluster runs."""
+        return self in (RolloutClusterState.APPLYING, RolloutClusterState.APPLIED)
+
+
+class MeasurementOutcome(enum.StrEnum):
+    """What one measurement of one metric on one cluster said."""
+
+    PASSED = "passed"
+    """Within the metric's bounds."""
+    FAILED = "failed"
+    """Outside min/max."""
+    INCONCLUSIVE = "inconclusive"
+    """No data, NaN, or the provider could not be reached."""

@@ -21,6 +21,8 @@ table                 what it sets                                      type
 ``[locks]``           keys only base/ may set                           :mod:`.lock_settings`
 ``[[migrations]]``    schema_version upgrades                           :mod:`.migration_settings`
 ``[secrets.<env>]``   External Secrets store per environment            :mod:`.secret_settings`
+``[rollout]``         steps, bake, analysis of ``apply --rollout``      :mod:`.rollout_settings`
+``[[analysis]]``      metrics and bounds judging each rollout step      :mod:`.rollout_settings`
 ====================  ================================================  ===========================
 """
 
@@ -36,6 +38,7 @@ from lamina.fleet import (
     lock_settings,
     migration_settings,
     promotion_settings,
+    rollout_settings,
     secret_settings,
 )
 from lamina.fleet.tables import TableReader
@@ -63,6 +66,8 @@ TOP_LEVEL = (
     "locks",
     "migrations",
     "secrets",
+    "rollout",
+    "analysis",
 )
 """The tables lamina.toml may hold."""
 
@@ -185,6 +190,12 @@ class FleetSettings:
     locks: tuple[lock_settings.Lock, ...] = ()
     migrations: tuple[migration_settings.Migration, ...] = ()
     secrets: Mapping[str, secret_settings.SecretStore] = field(default_factory=dict)
+    rollout: rollout_settings.RolloutSettings = field(default_factory=rollout_settings.RolloutSettings)
+    analyses: tuple[rollout_settings.Analysis, ...] = ()
+
+    def analysis(self, name: str) -> rollout_settings.Analysis:
+        """The ``[[analysis]]`` called name (load checked every name a rollout uses)."""
+        return next(analysis for analysis in self.analyses if analysis.name == name)
 
 
 def load(doc: Document, environments: Collection[str]) -> FleetSettings:
@@ -198,6 +209,7 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
             raise TableReader(doc, ()).fail(
                 f"unknown table [{key}] in lamina.toml (known: {', '.join(sorted(TOP_LEVEL))})", (key,)
             )
+    rollout, analyses = rollout_settings.load(doc, environments)
     return FleetSettings(
         render=_render(doc),
         apply=_apply(doc),
@@ -215,6 +227,8 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
         locks=lock_settings.load(doc, environments),
         migrations=migration_settings.load(doc),
         secrets=secret_settings.load(doc, environments),
+        rollout=rollout,
+        analyses=analyses,
     )
 
 

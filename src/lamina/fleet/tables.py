@@ -60,6 +60,10 @@ class TableReader:
         """How a key is named in messages: ``[render] keep``."""
         return f"{header(self.path)} {key}"
 
+    def has(self, key: str) -> bool:
+        """True when the table sets key."""
+        return key in self.table
+
     def string(self, key: str, default: str | None = None) -> str | None:
         """A non-empty string."""
         value = self.table.get(key, default)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float as sa_Float
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -129,3 +130,59 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Rollout(Base):
+    """A rollout: one environment moved step by step (``apply --rollout``)."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(63), index=True)
+    revision: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    """Measurements count from the newest attempt (a resume measures the step again)."""
+    phase_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RolloutCluster(Base):
+    """One cluster of a rollout: its step, what it ran before, and where it stands."""
+
+    __tablename__ = "rollout_clusters"
+    __table_args__ = (UniqueConstraint("rollout_id", "cluster", name="one_row_per_rollout_cluster"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    cluster: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(16))
+    previous_configmap: Mapped[str | None] = mapped_column(String(253))
+    previous_revision: Mapped[str | None] = mapped_column(String(64))
+    configmap: Mapped[str | None] = mapped_column(String(253))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Measurement(Base):
+    """One measurement of one metric on one cluster during a rollout step."""
+
+    __tablename__ = "rollout_measurements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)
+    cluster: Mapped[str] = mapped_column(String(63))
+    metric: Mapped[str] = mapped_column(String(63))
+    value: Mapped[float | None] = mapped_column(sa_Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

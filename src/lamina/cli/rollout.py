@@ -1,0 +1,222 @@
+"""``lamina apply TARGET... --rollout`` and ``lamina rollout status|pause|resume|abort``.
+
+On a terminal the rollout shows live (each step, cluster and metric with its value against its
+bound, as it happens); piped, it prints one plain line per event; ``--json`` prints the
+rollout as it ended.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lamina.cli import lazy, output
+from lamina.cli.session import Session, session
+from lamina.clusters import connection, secrets
+from lamina.core.states import RolloutStatus
+from lamina.core.targets import TargetRef
+from lamina.errors import Refused
+
+if TYPE_CHECKING:
+    from lamina.rollout import engine
+    from lamina.store import rollouts
+    from lamina.store.rollouts import RolloutRecord
+else:
+    engine = lazy.module("lamina.rollout.engine")
+    rollouts = lazy.module("lamina.store.rollouts")
+
+app = typer.Typer(
+    help="Rollouts: an environment moved step by step, judged by its metrics.", no_args_is_help=True
+)
+
+_STATUS_STYLES = {
+    RolloutStatus.RUNNING: "cyan",
+    RolloutStatus.PAUSED: "yellow",
+    RolloutStatus.SUCCEEDED: "green",
+    RolloutStatus.FAILED: "red",
+    RolloutStatus.ABORTED: "red",
+}
+_OUTCOME_STYLES = {"passed": "green", "failed": "red", "inconclusive": "yellow"}
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _driver(
+    state: Session, kube: connection.KubeSettings, lookups: secrets.Lookups, live: bool
+) -> engine.Driver:
+    return engine.Driver(
+        repo=state.repository(),
+        db=state.database(),
+        kube=kube,
+        lookups=lookups,
+        actor=state.actor_identity(),
+        events=_show if live else (lambda event: None),
+    )
+
+
+def _show(event: engine.Event) -> None:
+    """One line per event: styled on a terminal, plain when piped."""
+    where = f"step {event.step + 1}"
+    if event.kind == "measured":
+        value = "no data" if event.value is None else f"{event.value:.4g}"
+        outcome = event.outcome or ""
+        output.out.print(
+            f"{where}  {event.cluster}  {event.metric} = {value} ({event.bound})  ",
+            output.styled(outcome, _OUTCOME_STYLES.get(outcome, "")),
+            sep="",
+        )
+    elif event.cluster:
+        output.out.print(f"{where}  {event.cluster}  {event.kind}: {event.text}")
+    else:
+        style = {"failed": "red bold", "paused": "yellow bold", "succeeded": "green bold"}.get(
+            event.kind, "bold"
+        )
+        output.out.print(output.styled(f"{where}  {event.text}", style))
+
+
+def run(state: Session, refs: Sequence[TargetRef], *, allow_dirty: bool, as_json: bool) -> None:
+    """Start a rollout of refs and drive it until it ends or pauses (``apply --rollout``)."""
+    from lamina.cli.apply import kube_settings
+
+    repo = state.repository()
+    kube = kube_settings(repo)
+    with secrets.Lookups.from_environment(os.environ, kube) as lookups:
+        driver = _driver(state, kube, lookups, live=not as_json)
+        record = driver.start(refs, allow_dirty=allow_dirty)
+        final = driver.drive(record.id)
+    _finish(final, as_json)
+
+
+def _finish(record: RolloutRecord, as_json: bool) -> None:
+    if as_json:
+        output.print_json(record.to_json())
+    else:
+        _print_status(record)
+    if record.status in (RolloutStatus.FAILED, RolloutStatus.ABORTED):
+        raise typer.Exit(1)
+
+
+def _print_status(record: RolloutRecord) -> None:
+    style = _STATUS_STYLES.get(record.status, "")
+    output.out.print(
+        output.styled(f"rollout {record.id}", "bold"),
+        f" {record.environment} ",
+        output.styled(record.status.value, style),
+        f" (step {min(record.step + 1, record.steps)}/{record.steps}, {record.phase.value})",
+        sep="",
+    )
+    if record.reason:
+        output.out.print(f"  {record.reason}")
+    latest: dict[tuple[str, str], tuple[float | None, str]] = {}
+    for item in record.measurements:
+        latest[(item.cluster, item.metric)] = (item.value, item.outcome.value)
+    rows = []
+    for cluster in record.clusters:
+        metrics = "; ".join(
+            f"{metric}={'-' if value is None else f'{value:.4g}'} {outcome}"
+            for (name, metric), (value, outcome) in sorted(latest.items())
+            if name == cluster.cluster
+        )
+        rows.append(
+            [
+                str(cluster.step + 1),
+                cluster.cluster,
+                cluster.state.value,
+                cluster.configmap or "-",
+                metrics or "-",
+            ]
+        )
+    output.print_table(["STEP", "CLUSTER", "STATE", "CONFIGMAP", "LATEST MEASUREMENTS"], rows)
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    rollout_id: Annotated[
+        int | None, typer.Argument(help="A rollout id (default: the newest rollouts).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a rollout: its steps, clusters and measurements (or list the newest rollouts)."""
+    state = session(ctx)
+    db = state.database()
+    if rollout_id is not None:
+        record = rollouts.get(db, rollout_id)
+        if as_json:
+            output.print_json(record.to_json())
+        else:
+            _print_status(record)
+        return
+    found = rollouts.list_rollouts(db)
+    if as_json:
+        output.print_json([r.to_json(measurements=False) for r in found])
+        return
+    output.print_table(
+        ["ID", "ENVIRONMENT", "STATUS", "STEP", "PHASE", "STARTED", "REASON"],
+        [
+            [
+                str(r.id),
+                r.environment,
+                output.styled(r.status.value, _STATUS_STYLES.get(r.status, "")),
+                f"{min(r.step + 1, r.steps)}/{r.steps}",
+                r.phase.value,
+                r.created_at.strftime("%Y-%m-%d %H:%M"),
+                r.reason or "-",
+            ]
+            for r in found
+        ],
+    )
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, rollout_id: Annotated[int, typer.Argument(help="The rollout.")]) -> None:
+    """Pause a running rollout (it stops at its driver's next look)."""
+    state = session(ctx)
+    record = engine.pause(state.database(), rollout_id, state.actor_identity().name, _now())
+    _print_status(record)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    rollout_id: Annotated[int, typer.Argument(help="The rollout.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Resume a paused (or orphaned) rollout and drive it until it ends or pauses."""
+    from lamina.cli.apply import kube_settings
+
+    state = session(ctx)
+    engine.resume(state.database(), rollout_id, state.actor_identity().name, _now())
+    kube = kube_settings(state.repository())
+    with secrets.Lookups.from_environment(os.environ, kube) as lookups:
+        final = _driver(state, kube, lookups, live=not as_json).drive(rollout_id)
+    _finish(final, as_json)
+
+
+@app.command("abort")
+def abort(
+    ctx: typer.Context,
+    rollout_id: Annotated[int, typer.Argument(help="The rollout.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Abort a rollout: every cluster it moved goes back to the config it ran before."""
+    from lamina.cli.apply import kube_settings
+
+    state = session(ctx)
+    engine.abort(state.database(), rollout_id, state.actor_identity().name, _now())
+    kube = kube_settings(state.repository())
+    with secrets.Lookups.from_environment(os.environ, kube) as lookups:
+        try:
+            final = _driver(state, kube, lookups, live=not as_json).drive(rollout_id)
+        except Refused:  # its driver elsewhere sends the clusters back
+            final = rollouts.get(state.database(), rollout_id)
+    if as_json:
+        output.print_json(final.to_json())
+    else:
+        _print_status(final)
