@@ -32,7 +32,8 @@ from lamina.store.promotions import PromotionRecord
 
 
 @contextlib.contextmanager
-def _apply_lock(root: Path) -> Iterator[None]:
+def apply_lock(root: Path) -> Iterator[None]:
+    """Hold the clone's apply lock (``.lamina/apply.lock``): one pin commit or branch move at a time."""
     folder = root / ".lamina"
     try:
         folder.mkdir(exist_ok=True)
@@ -58,7 +59,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now:
             frozen, or lamina.lock has changes lamina did not make.
     """
     git = requests.require_git(repo)
-    with _apply_lock(repo.root):
+    with apply_lock(repo.root):
         record = store.get_request(db, request_id)
         name = requests.format_id(request_id)
         if record.status == PromotionStatus.PROMOTED:

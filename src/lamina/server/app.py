@@ -9,6 +9,10 @@ that run while the application does.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -17,7 +21,7 @@ from lamina.server import api, context, limits, scheduler
 from lamina.server.api import audit as audit_api
 from lamina.server.api import drift as drift_api
 from lamina.server.api import fleet as fleet_api
-from lamina.server.api import health
+from lamina.server.api import health, webhooks
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
 from lamina.server.pages import audit as audit_pages
@@ -34,6 +38,7 @@ ROUTERS = (
     promotions_api.router,
     history_api.router,
     drift_api.router,
+    webhooks.router,
     sessions.router,
     fleet_pages.router,
     promotion_pages.router,
@@ -70,7 +75,20 @@ def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now)
     )
     app.state.context = shared
     app.state.templates = rendering.templates(clock)
-    app.router.lifespan_context = scheduler.Scheduler.for_server(shared, shared.metrics).lifespan
+    checks = scheduler.Scheduler.for_server(shared, shared.metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(running: object) -> AsyncIterator[None]:
+        """The scheduled drift checks and git fetches run while the application does."""
+        shared.git.start()
+        try:
+            async with checks.lifespan(running):
+                yield
+        finally:
+            await asyncio.to_thread(shared.git.stop)
+
+    app.router.lifespan_context = lifespan
+    app.state.templates.env.globals["served_revision"] = shared.served_revision
     app.add_middleware(
         limits.LimitsAndTiming,
         max_body_bytes=settings.max_body_bytes,
