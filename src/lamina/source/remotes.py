@@ -191,3 +191,62 @@ def _why(stderr: bytes) -> str:
         if line.startswith(("fatal: ", "error: ")):
             return line.split(": ", 1)[1]
     return lines[-1] if lines else "no output"
+
+
+def holder_of(path: Path) -> GitRepo | None:
+    """The git repository a path is (or would be, once made) inside, or None."""
+    probe = path.resolve()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return GitRepo.find(probe if probe.is_dir() else probe.parent)
+
+
+def commit_folder(git: GitRepo, folder: str, message: str) -> str | None:
+    """Commit what changed under folder (git-top-level relative) alone; None when nothing did.
+
+    Whatever else the user staged stays staged and out of the commit.
+    """
+    args: tuple[str, ...] = ("add", "-A", "--", folder)
+    done = try_git(git.toplevel, *args)
+    if done.returncode != 0:
+        raise git_failure(args, done.stderr)
+    if try_git(git.toplevel, "diff", "--cached", "--quiet", "--", folder).returncode == 0:
+        return None
+    args = (*git.identity_args(), "commit", "-q", "-F", "-", "--", folder)
+    done = try_git(git.toplevel, *args, input_bytes=message.encode("utf-8"))
+    if done.returncode != 0:
+        raise git_failure(args, done.stderr)
+    return git.head()
+
+
+def push_branch(git: GitRepo, remote: str, attempts: int) -> str:
+    """Push the current branch to remote, never forced; when the remote moved on, fetch and
+    rebase onto it (lamina's own commits only move) and try again, attempts times in all.
+
+    Returns:
+        the commit pushed.
+
+    Raises:
+        InputError: HEAD is detached.
+        OutsideError: the remote cannot be reached, a rebase conflicts, or every attempt was
+            refused (naming the remote).
+    """
+    branch = require_branch(git, "render --commit")
+    for _ in range(attempts):
+        head = git.head()
+        assert head is not None
+        if push(git, remote, branch, head) is PushOutcome.PUSHED:
+            return head
+        upstream = fetch(git, remote, branch)
+        args = ("rebase", "--quiet", upstream)
+        done = try_git(git.toplevel, *args)
+        if done.returncode != 0:
+            try_git(git.toplevel, "rebase", "--abort")
+            raise OutsideError(
+                f"cannot push to {remote} ({remote_url(git, remote)}) {branch}: it moved on and the "
+                f"rendered commit does not rebase onto it: {_why(done.stderr)}"
+            )
+    raise OutsideError(
+        f"cannot push to {remote} ({remote_url(git, remote)}) {branch}: the branch moved on before each "
+        f"of {attempts} attempt(s); run render --commit again"
+    )
