@@ -8,7 +8,7 @@ import pytest
 
 from conftest import WriteRepo
 from lamina.errors import FleetError
-from lamina.fleet import loading
+from lamina.fleet import git_settings, loading
 from lamina.fleet.settings import FleetSettings
 from lamina.source.trees import WorkingTree
 
@@ -47,6 +47,11 @@ interval = "30s"
 [promotion]
 soak = "2h"
 
+[git]
+push = true
+fetch_interval = "15s"
+webhook_secret_env = "HOOK_SECRET"
+
 [[promotion.freeze]]
 start = "0 18 * * FRI"
 duration = "62h"
@@ -63,6 +68,15 @@ environments = ["prod"]
     assert (found.apply.timeout, found.apply.parallelism) == (2.5, 4)
     assert (found.drift.ignore, found.drift.interval) == (("feature_flags.*",), timedelta(seconds=30))
     assert found.promotion.soak == timedelta(hours=2)
+    assert found.git == git_settings.GitSettings(
+        remote="origin",
+        branch="main",
+        push=True,
+        fetch_interval=timedelta(seconds=15),
+        webhook_secret_env="HOOK_SECRET",
+    )
+    assert found.git.pushes
+    assert not FleetSettings().git.pushes
     (window,) = found.promotion.freezes
     assert (window.start, window.duration, window.timezone) == (
         "0 18 * * FRI",
@@ -77,7 +91,7 @@ environments = ["prod"]
         pytest.param(
             "[rendr]\nkeep = 1\n",
             "lamina.toml:5: unknown table [rendr] in lamina.toml (known: alerts, analysis, apply, clusters, "
-            "drift, environments, fleet, layers, limits, locks, migrations, plan, promotion, render, "
+            "drift, environments, fleet, git, layers, limits, locks, migrations, plan, promotion, render, "
             "rollout, secrets, server)",
             id="unknown-table",
         ),
@@ -105,6 +119,29 @@ environments = ["prod"]
         ),
         pytest.param(
             "[drift]\njitter = 2\n", "lamina.toml:6: [drift] jitter must be between 0 and 1", id="jitter"
+        ),
+        pytest.param("[git]\npush = 1\n", "lamina.toml:6: [git] push must be true or false", id="git-push"),
+        pytest.param(
+            '[git]\nremote = "origin"\nforce = true\n',
+            "lamina.toml:7: unknown key 'force' in [git] (known: branch, fetch_interval, push, "
+            "push_attempts, "
+            "remote, webhook_secret_env)",
+            id="git-unknown",
+        ),
+        pytest.param(
+            '[git]\nbranch = "ma in"\n',
+            "lamina.toml:6: [git] branch 'ma in' is not a valid git branch name",
+            id="git-branch",
+        ),
+        pytest.param(
+            '[git]\nwebhook_secret_env = "s3cr3t value"\n',
+            'lamina.toml:6: [git] webhook_secret_env must name an environment variable, like "API_URL"',
+            id="git-secret-env",
+        ),
+        pytest.param(
+            "[git]\npush_attempts = 0\n",
+            "lamina.toml:6: [git] push_attempts must be a positive integer",
+            id="git-attempts",
         ),
         pytest.param(
             '[render.flux]\nremote_clusters = "yes"\n',

@@ -3,6 +3,7 @@ folders, and a workload that Kustomize repoints at each new ConfigMap name."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from cli_support import Ran, run_lamina
+from conftest import commit_all, git
+from lamina.fleet import lockfile, scaffold
 
 KUBECTL = Path(__file__).resolve().parents[2] / ".cache" / "bin" / "kubectl"
 needs_kubectl = pytest.mark.skipif(not KUBECTL.exists(), reason="run scripts/install-kubectl.sh first")
@@ -86,11 +89,34 @@ def test_gitops_folders_survive_prune(example_repo: Path) -> None:
     assert (out / "_flux" / "kustomization.yaml").is_file()
 
 
-def test_gitops_needs_an_out_folder_inside_the_repository(example_repo: Path, tmp_path: Path) -> None:
-    result = lamina(example_repo, "render", "--out", str(tmp_path / "elsewhere"), "--gitops", "flux")
+@pytest.mark.parametrize("tool", ["argocd", "flux"])
+def test_gitops_needs_an_out_folder_in_git_and_a_refusal_writes_nothing(
+    example_repo: Path, tmp_path: Path, tool: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    result = lamina(example_repo, "render", "--out", str(elsewhere / "out"), "--gitops", tool)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: --gitops: ")
-    assert "outside the repository" in result.stderr
+    assert result.stderr.strip() == (
+        f"error: --gitops: {elsewhere / 'out'} is in no git repository; Argo CD and Flux sync folders "
+        "from git: render into the config repository or a deploy repository (git init; git remote add "
+        "origin URL)"
+    )
+    assert not elsewhere.exists()
+    assert lamina(example_repo, "render").returncode == 0  # and the cache did not take it as done
+
+
+def test_argocd_without_a_repository_url_writes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "fleet"
+    scaffold.write_example(root, git=True)
+    fleet = root / "lamina.toml"
+    fleet.write_text(
+        "".join(line for line in fleet.read_text().splitlines(True) if not line.startswith("repo_url"))
+    )
+    commit_all(root, "no repo_url")
+    result = lamina(root, "render", "--out", str(root / "out"), "--gitops", "argocd")
+    assert result.returncode == 2, result.stderr
+    assert "needs the repository URL" in result.stderr
+    assert not (root / "out").exists()
 
 
 @needs_kubectl
@@ -155,3 +181,80 @@ def test_gitops_objects_satisfy_the_published_crd_schemas(example_repo: Path, to
     assert objects
     for obj in objects:
         assert validate_crd_object(obj) == [], obj["metadata"]["name"]
+
+
+DEPLOY_URL = "https://git.example.com/platform/agent-deploy.git"
+
+
+def deploy_setup(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A config repository (pins from PR-7, [git] push) and a deploy repository cloned from a bare remote."""
+    root = tmp_path / "fleet"
+    scaffold.write_example(root, git=True)
+    fleet = root / "lamina.toml"
+    text = fleet.read_text().replace(
+        'repo_url        = "https://git.example.com/platform/agent-configs.git"', f'repo_url = "{DEPLOY_URL}"'
+    )
+    fleet.write_text(text + "\n[git]\npush = true\n")
+    head = git(root, "rev-parse", "HEAD")
+    lockfile.write_pins(root, [lockfile.Pin(env, head, request="PR-7") for env in ("staging", "production")])
+    source = commit_all(root, "pins from PR-7")
+    remote = tmp_path / "deploy.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    deploy = tmp_path / "deploy"
+    git(tmp_path, "clone", "-q", str(remote), str(deploy))
+    (deploy / "README.md").write_text("rendered by lamina\n")
+    commit_all(deploy, "deploy repository")
+    git(deploy, "push", "-q", "origin", "main")
+    return root, deploy, source
+
+
+@needs_kubectl
+def test_render_into_a_deploy_repository_commits_with_trailers_and_pushes(tmp_path: Path) -> None:
+    root, deploy, source = deploy_setup(tmp_path)
+    out = deploy / "clusters"
+
+    first = lamina(root, "render", "--out", str(out), "--gitops", "argocd", "--commit", "--json")
+
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    head = git(deploy, "rev-parse", "HEAD")
+    assert (report["commit"], report["pushed"]) == (head, True)
+    assert git(tmp_path / "deploy.git", "rev-parse", "main") == head
+    assert git(deploy, "log", "-1", "--format=%B") == (
+        f"render support-agent at {str(source)[:12]}\n\n"
+        f"Lamina-Source-Revision: {source}\nLamina-Request: PR-7"
+    )
+    assert git(deploy, "status", "--porcelain") == ""
+    changed = git(deploy, "show", "--name-only", "--format=", "HEAD").split()
+    assert (
+        "clusters/prod-eu-1/kustomization.yaml" in changed
+        and "clusters/_argocd/kustomization.yaml" in changed
+    )
+    objects = kustomize(out / "_argocd")
+    assert objects[0]["spec"]["template"]["spec"]["source"] == {
+        "repoURL": DEPLOY_URL,
+        "targetRevision": "main",
+        "path": "clusters/{{.name}}",
+    }
+
+    again = lamina(root, "render", "--out", str(out), "--gitops", "argocd", "--commit", "--json")
+
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["commit"], json.loads(again.stdout)["pushed"]) == (None, False)
+    assert git(deploy, "rev-parse", "HEAD") == head  # an unchanged fleet makes no commit
+
+
+def test_flux_paths_are_relative_to_the_deploy_repository(tmp_path: Path) -> None:
+    root, deploy, _ = deploy_setup(tmp_path)
+    (deploy / "notes.txt").write_text("staged by hand\n")
+    git(deploy, "add", "notes.txt")
+
+    result = lamina(root, "render", "--out", str(deploy / "k8s" / "fleet"), "--gitops", "flux", "--commit")
+
+    assert result.returncode == 0, result.stderr
+    kustomizations = YAML(typ="safe").load(
+        (deploy / "k8s" / "fleet" / "_flux" / "kustomization-support-agent-prod-eu-1.yaml").read_text()
+    )
+    assert kustomizations["spec"]["path"] == "./k8s/fleet/prod-eu-1"
+    assert git(deploy, "diff", "--cached", "--name-only") == "notes.txt"  # still staged, not committed
+    assert "notes.txt" not in git(deploy, "show", "--name-only", "--format=", "HEAD").split()

@@ -38,6 +38,7 @@ from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli_support import start_lamina_serve
+from conftest import git
 from lamina.promote import gates
 from lamina.server import auth, tokens
 from lamina.server.app import create_app
@@ -62,6 +63,8 @@ OPEN_ROUTES = {
     ("GET", "/static/{name}"),
     ("GET", "/openapi.json"),
     ("HEAD", "/openapi.json"),
+    # the push webhook is signed with [git] webhook_secret_env, not a token (tests/server/test_git_sync.py)
+    ("POST", "/api/v1/hooks/git"),
 }
 SAMPLE = {"environment": "production", "cluster": "prod-us-1", "request_id": "1", "name": "lamina.css"}
 NEEDED_QUERY = {"/api/v1/targets/{environment}/{cluster}/explain": "?key=agent.model"}
@@ -781,7 +784,12 @@ def test_readyz_names_the_database_without_its_password(example_repo: Path) -> N
         ready = client.get("/readyz")
         audit = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {token}"})
         metrics = client.get("/metrics")
-    assert ready.status_code == 503 and ready.json() == {"status": "not ready", "problems": ["database"]}
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "status": "not ready",
+        "problems": ["database"],
+        "revision": git(example_repo, "rev-parse", "HEAD"),
+    }
     assert audit.status_code >= 500
     for response in (ready, audit, metrics):
         assert CANARY not in response.text
@@ -795,7 +803,11 @@ def test_readyz_names_what_is_not_ready_and_only_the_log_says_why(
     with caplog.at_level("ERROR", logger="lamina.server"):
         ready = site.client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json() == {"status": "not ready", "problems": ["repository"]}
+    assert ready.json() == {
+        "status": "not ready",
+        "problems": ["repository"],
+        "revision": git(site.root, "rev-parse", "HEAD"),
+    }
     assert "canary-7f3e9b" in caplog.text  # the operator learns why
 
 

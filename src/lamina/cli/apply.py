@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import completing, lazy, output, remote
 from lamina.cli.session import session
 from lamina.clusters import connection, secrets
 from lamina.clusters.outcomes import ApplyOutcome
@@ -60,6 +60,7 @@ def apply(
     Exit 1 when vetting refuses, 2 when a rule does (freeze, protected environment), 3 when a
     cluster could not be reached.
     """
+    remote.refuse_without_endpoint("lamina apply")
     state = session(ctx)
     repo = state.repository()
     chosen = Selector.parse(selector)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import completing, lazy, output, remote
 from lamina.cli.apply import forced, kube_settings, print_overridden
 from lamina.cli.session import session
 from lamina.clusters import secrets
@@ -68,6 +68,8 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Drift status per cluster with field-level differences; exit 1 when any cluster is not in sync."""
+    if heal or adopt is not None:
+        remote.refuse_without_endpoint("lamina drift --heal" if heal else "lamina drift --adopt")
     state = session(ctx)
     repo = state.repository()
     settings = kube_settings(repo)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import completing, lazy, output, remote
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
@@ -90,6 +90,21 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
         )
 
 
+def print_answer(data: Mapping[str, Any], as_json: bool) -> None:
+    """A request as the server answered it (the ``promote show`` JSON), or its one-line summary."""
+    if as_json:
+        output.print_json(dict(data))
+        return
+    status = str(data.get("status", ""))
+    line = output.Text(
+        f"{data.get('id')} {data.get('kind', 'promotion')} {data.get('source')} -> {data.get('target')}: "
+    )
+    line.append(status, style=_STATUS_STYLE.get(status, ""))
+    if data.get("commit"):
+        line.append(f" (commit {str(data['commit'])[:12]})")
+    output.out.print(line)
+
+
 def print_plan(plan: Mapping[str, Any] | None) -> None:
     """What the request's move changes: per target, its flags and changed keys (prompts as diffs)."""
     if not plan:
@@ -141,6 +156,14 @@ def request(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Request moving TARGET's pin to what SOURCE runs, and run the gates (exit 1 if one fails)."""
+    if remote.server() is not None:
+        body = {"source": source, "target": target, "reason": reason, "emergency": emergency}
+        answer = remote.call("POST", "/promotions", body)
+        print_answer(answer, as_json)
+        if answer.get("status") == "failed":
+            said_no = any(g.get("status") == "failed" for g in answer.get("gates", []))
+            raise typer.Exit(1 if said_no else 3)
+        return
     state = session(ctx)
     with secret_lookups(state.repository()) as lookups:
         record = requests.request(
@@ -223,6 +246,13 @@ def show(
 
 
 def _decide(ctx: typer.Context, request_id: str, approve: bool, comment: str | None, as_json: bool) -> None:
+    if remote.server() is not None:
+        verb = "approve" if approve else "reject"
+        answer = remote.call(
+            "POST", f"/promotions/{remote.request_id(request_id)}/{verb}", {"comment": comment}
+        )
+        print_answer(answer, as_json)
+        return
     state = session(ctx)
     record = approvals.decide(
         state.repository(),
@@ -268,6 +298,9 @@ def apply(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Commit the approved request's pin to lamina.lock and record it (safe to run again)."""
+    if remote.server() is not None:
+        print_answer(remote.call("POST", f"/promotions/{remote.request_id(request_id)}/apply"), as_json)
+        return
     state = session(ctx)
     record = applying.apply(
         state.repository(),

@@ -13,7 +13,7 @@ from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
-from lamina.render import configmaps, folders, sops_secrets, yamltext
+from lamina.render import configmaps, folders, handoff, sops_secrets, yamltext
 from lamina.render import gitops as gitops_objects
 from lamina.resolve.repository import Repository
 
@@ -38,6 +38,13 @@ def render(
         GitOpsTool | None,
         typer.Option("--gitops", help="Also write Argo CD ApplicationSets or Flux Kustomizations."),
     ] = None,
+    commit: Annotated[
+        bool,
+        typer.Option(
+            "--commit",
+            help="Commit the rendered change in the git repository holding --out (pushed when [git] push).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
 ) -> None:
     """Render ConfigMaps: --print for one target, --out DIR for GitOps folders.
@@ -57,29 +64,57 @@ def render(
         sys.stdout.write(yamltext.dump_all(_objects(repo, rendered)))
         return
     environments = [TargetRef.parse(t).environment for t in targets or []]
-    with output.progress("rendering", len(repo.targets(environments))) as advance:  # advance(n)
-        report, keep = folders.render_fleet(repo, out, environments, _resources(repo), advance)
-    if gitops is not None:
-        if out is None:
-            raise InputError("--gitops needs --out DIR (the folder Argo CD or Flux syncs)")
-        settings = _gitops_settings(repo, out)
+    if (gitops is not None or commit) and out is None:
+        flag = "--gitops" if gitops is not None else "--commit"
+        raise InputError(f"{flag} needs --out DIR (the folder Argo CD or Flux syncs)")
+    place = handoff.holder(out) if out is not None and (gitops is not None or commit) else None
+    gitops_files: dict[str, bytes] = {}
+    if gitops is not None and place is not None:  # everything that can refuse, before anything is written
+        settings = _gitops_settings(repo, place)
         if gitops is GitOpsTool.argocd:
             objects = gitops_objects.argocd_objects(repo.fleet, settings)
+        else:
+            objects = gitops_objects.flux_objects(repo.fleet, settings)
+        gitops_files = dict(gitops_objects.gitops_files(objects))
+    with output.progress("rendering", len(repo.targets(environments))) as advance:  # advance(n)
+        report, keep = folders.render_fleet(repo, out, environments, _resources(repo), advance)
+    if gitops is not None and out is not None:
+        if gitops is GitOpsTool.argocd:
             folder = out / gitops_objects.ARGOCD_FOLDER
         else:
+            folder = out / gitops_objects.FLUX_FOLDER
             uses_sops = any(
                 name.endswith(sops_secrets.MANIFEST_SUFFIX) for name in report.written + report.unchanged
             )
-            objects = gitops_objects.flux_objects(repo.fleet, settings, sops=uses_sops)
-            folder = out / gitops_objects.FLUX_FOLDER
-        folders.write_folder(folder, gitops_objects.gitops_files(objects), report)
+            if uses_sops:  # Flux decrypts the SOPS Secrets the folders now hold
+                assert place is not None  # --gitops with --out always has a holder
+                objects = gitops_objects.flux_objects(repo.fleet, _gitops_settings(repo, place), sops=True)
+                gitops_files = dict(gitops_objects.gitops_files(objects))
+        folders.write_folder(folder, gitops_files, report)
     if prune and out is not None:
         folders.prune(out, keep, report)
+    committed: str | None = None
+    pushed = False
+    if commit and place is not None:
+        text = handoff.message(repo.fleet.name, repo.head(), _pinned_requests(repo))
+        committed, pushed = handoff.commit(place, text, repo.fleet.settings.git)
     if as_json:
         output.print_json(
-            {"written": report.written, "unchanged": report.unchanged, "removed": report.removed}
+            {
+                "written": report.written,
+                "unchanged": report.unchanged,
+                "removed": report.removed,
+                **({"commit": committed, "pushed": pushed} if commit else {}),
+            }
         )
         return
+    if commit:
+        said = (
+            f"committed {committed[:12]}" + (" and pushed" if pushed else "")
+            if committed
+            else "nothing to commit"
+        )
+        output.err.print(said)
     output.out.print(
         output.Text(f"{len(keep)} cluster folders: ")
         + output.styled(f"{len(report.written)} files written", "green" if report.written else "dim")
@@ -95,20 +130,23 @@ class GitOpsTool(StrEnum):
     flux = "flux"
 
 
-def _gitops_settings(repo: Repository, out: Path) -> gitops_objects.GitOpsSettings:
+def _gitops_settings(repo: Repository, place: handoff.Holder) -> gitops_objects.GitOpsSettings:
+    """Paths relative to the git repository holding --out (the config or a deploy repository)."""
     render = repo.fleet.settings.render
-    top = repo.git.toplevel if repo.git is not None else repo.root
-    absolute = out.resolve()
-    if absolute != top and top not in absolute.parents:
-        raise InputError(
-            f"--gitops: {out} is outside the repository {top}; Argo CD and Flux sync folders from git"
-        )
     return gitops_objects.GitOpsSettings(
-        path_prefix=absolute.relative_to(top).as_posix(),
-        repo_url=repo.git.remote_url() if repo.git is not None else None,
+        path_prefix=place.folder,
+        repo_url=place.remote_url(),
         argocd=render.argocd,
         flux=render.flux,
     )
+
+
+def _pinned_requests(repo: Repository) -> list[str]:
+    """The requests (``PR-<n>``) lamina.lock's pins came from."""
+    from lamina.fleet import lockfile
+
+    pins = lockfile.read_pins(repo.tree, repo.fleet.environments)
+    return [pin.request for pin in pins.values() if pin.request and pin.request.startswith("PR-")]
 
 
 def _resources(repo: Repository) -> list[str]:

@@ -3,6 +3,8 @@
 Credentials never live in the config repository: a cluster names a kubeconfig *context*,
 and the kubeconfig comes from ``[clusters.X] kubeconfig`` (a path), else ``$KUBECONFIG``
 (read once at the edge and passed in as :class:`KubeSettings`), else ``~/.kube/config``.
+Inside a Kubernetes pod with none of these files (``lamina serve`` from the Helm chart in
+deploy/), the pod's ServiceAccount is used: in-cluster config.
 Parsed kubeconfig files are cached, so a fleet of hundreds of contexts reads its file once.
 """
 
@@ -22,6 +24,8 @@ from lamina.fleet.model import Cluster
 from lamina.fleet.settings import ApplySettings
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+"""Where Kubernetes mounts a pod's ServiceAccount token and the cluster's CA."""
 
 
 @dataclass(frozen=True)
@@ -41,17 +45,22 @@ class KubeSettings:
     timeout: float = 10.0
     retry: faults.RetryPolicy = field(default_factory=faults.RetryPolicy)
     parallelism: int = 8
+    in_cluster: tuple[str, str] | None = None
+    """``$KUBERNETES_SERVICE_HOST`` and ``_PORT`` when lamina runs in a pod (None elsewhere)."""
+    service_account: Path = SERVICE_ACCOUNT
 
     @classmethod
     def from_environment(
         cls, environ: Mapping[str, str], repo_root: Path, apply: ApplySettings
     ) -> KubeSettings:
         """Settings from the process environment and lamina.toml's ``[apply]`` table."""
+        host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
         return cls(
             kubeconfig=environ.get("KUBECONFIG") or None,
             repo_root=repo_root,
             timeout=apply.timeout,
             parallelism=apply.parallelism,
+            in_cluster=(host, port) if host and port else None,
         )
 
     def kubeconfig_paths(self, cluster: Cluster) -> tuple[str, ...]:
@@ -142,8 +151,14 @@ def connect(cluster: Cluster, settings: KubeSettings) -> Connection:
     if cluster.context is None:
         raise InputError(f"cluster {cluster.name} has no kubeconfig context (it is a directory cluster)")
     paths = settings.kubeconfig_paths(cluster)
-    merged = _merged_config(paths)
     configuration = type.__call__(Configuration)
+    if settings.in_cluster is not None and not any(os.path.exists(p) for p in paths):
+        _load_in_cluster(cluster, settings, configuration)
+        from kubernetes.client import ApiClient
+
+        configuration.retries = False
+        return Connection(cluster, ApiClient(configuration=configuration), settings)
+    merged = _merged_config(paths)
     try:
         loader = kube_config.KubeConfigLoader(  # type: ignore[no-untyped-call]
             config_dict=merged, active_context=cluster.context, config_base_path=None
@@ -159,3 +174,22 @@ def connect(cluster: Cluster, settings: KubeSettings) -> Connection:
     from kubernetes.client import ApiClient
 
     return Connection(cluster, ApiClient(configuration=configuration), settings)
+
+
+def _load_in_cluster(cluster: Cluster, settings: KubeSettings, configuration: Any) -> None:
+    """The pod's ServiceAccount token and CA, and the API server's address from the environment."""
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    assert settings.in_cluster is not None
+    host, port = settings.in_cluster
+    try:
+        InClusterConfigLoader(  # type: ignore[no-untyped-call]
+            token_filename=str(settings.service_account / "token"),
+            cert_filename=str(settings.service_account / "ca.crt"),
+            environ={"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port},
+        ).load_and_set(configuration)
+    except ConfigException as exc:
+        raise faults.ClusterFault(
+            faults.FaultKind.PERMANENT, f"in-cluster config: {str(exc).splitlines()[0]}", cluster.name
+        ) from None

@@ -16,6 +16,7 @@ table                 what it sets                                      type
 ``[layers]``          files that are not config                         :class:`LayersSettings`
 ``[plan]``            which keys are guardrails                         :class:`PlanSettings`
 ``[server]``          the tokens file                                   :class:`ServerTable`
+``[git]``             the remote pins are pushed to, fetches             :mod:`.git_settings`
 ``[promotion]``       gates, approvals, freezes                         :mod:`.promotion_settings`
 ``[alerts]``          alert sinks per environment                       :mod:`.alert_settings`
 ``[locks]``           keys only base/ may set                           :mod:`.lock_settings`
@@ -35,6 +36,7 @@ from datetime import timedelta
 
 from lamina.fleet import (
     alert_settings,
+    git_settings,
     lock_settings,
     migration_settings,
     promotion_settings,
@@ -61,6 +63,7 @@ TOP_LEVEL = (
     "layers",
     "plan",
     "server",
+    "git",
     "promotion",
     "alerts",
     "locks",
@@ -183,6 +186,7 @@ class FleetSettings:
     layers: LayersSettings = field(default_factory=LayersSettings)
     plan: PlanSettings = field(default_factory=PlanSettings)
     server: ServerTable = field(default_factory=ServerTable)
+    git: git_settings.GitSettings = field(default_factory=git_settings.GitSettings)
     promotion: promotion_settings.PromotionSettings = field(
         default_factory=promotion_settings.PromotionSettings
     )
@@ -222,6 +226,7 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
             )
         ),
         server=ServerTable(TableReader(doc, ("server",), ("tokens_file",)).string("tokens_file")),
+        git=git_settings.load(doc),
         promotion=promotion_settings.load(doc, environments),
         alerts=alert_settings.load(doc, environments),
         locks=lock_settings.load(doc, environments),

@@ -4,7 +4,8 @@ A change request moves no pin: applying it records that its config hashes may sh
 (protected) environment, once it is still what the environment's targets resolve to.
 
 Order matters for crash safety: the git commit (lamina.lock alone, with a
-``Lamina-Request: PR-<n>`` trailer) comes first, the database update second. Run again after
+``Lamina-Request: PR-<n>`` trailer) comes first, its push (with ``[git] push = true``,
+:mod:`lamina.promote.publishing`) second, the database update last. Run again after
 a crash between the two, apply finds the commit by its trailer and only completes the database
 write. Concurrent applies of one request on one clone are serialised by a lock file in
 ``.lamina/``; the database's conditional update makes sure only one of them records it.
@@ -23,7 +24,7 @@ from lamina.errors import OutsideError, Refused, RuleRefused
 from lamina.fleet import lockfile, promotion_settings
 from lamina.guard import rules
 from lamina.guard.actors import Actor
-from lamina.promote import commits, gates, requests
+from lamina.promote import commits, gates, publishing, requests
 from lamina.resolve.repository import Repository
 from lamina.store import promotions as store
 from lamina.store.database import Database
@@ -31,7 +32,8 @@ from lamina.store.promotions import PromotionRecord
 
 
 @contextlib.contextmanager
-def _apply_lock(root: Path) -> Iterator[None]:
+def apply_lock(root: Path) -> Iterator[None]:
+    """Hold the clone's apply lock (``.lamina/apply.lock``): one pin commit or branch move at a time."""
     folder = root / ".lamina"
     try:
         folder.mkdir(exist_ok=True)
@@ -57,10 +59,12 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now:
             frozen, or lamina.lock has changes lamina did not make.
     """
     git = requests.require_git(repo)
-    with _apply_lock(repo.root):
+    with apply_lock(repo.root):
         record = store.get_request(db, request_id)
         name = requests.format_id(request_id)
         if record.status == PromotionStatus.PROMOTED:
+            if record.kind is not RequestKind.CHANGE:
+                publishing.check_on_history(repo, git, name, record.commit)
             return record
         if record.status != PromotionStatus.APPROVED:
             raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
@@ -72,12 +76,15 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now:
             _check_still_allowed(repo, db, record, conf, actor, now)
             commit = None
         else:
+            publishing.require_branch(repo, git)
             commit = commits.find_request_commit(git, name)
             if commit is None:
-                _check_still_allowed(repo, db, record, conf, actor, now)
-                commit = _commit_pin(repo, record, now)
-            else:  # committed by an apply that stopped before recording it
+                with publishing.ready_to_commit(repo, git) as current:
+                    _check_still_allowed(current, db, record, conf, actor, now)
+                    commit = _commit_pin(current, record, now)
+            else:  # committed by an apply that stopped before recording (or pushing) it
                 commits.index_follows(git)
+            commit = publishing.publish(repo.fleet.settings.git, git, commit, record.target, name)
         values: dict[str, object] = {"commit": commit}
         if record.emergency:
             values["backfill_due"] = now + conf.backfill_deadline

@@ -126,6 +126,57 @@ def commit_lock(git: GitRepo, message: str) -> str:
     return head
 
 
+def rebuild_pin(git: GitRepo, commit: str, base: str, environment: str) -> str:
+    """lamina's pin commit made again on top of base: base's lamina.lock with commit's pin of
+    environment set in it, the same message and author; returns the new commit (no branch moves).
+
+    Built from plumbing in a private index, so neither the user's index nor working tree is
+    touched; the original commit already passed the repository's hooks.
+    """
+    ours = lockfile.parse_pins(lock_at(git, commit) or b"")
+    if environment not in ours:
+        raise OutsideError(f"pin commit {commit[:12]} does not pin {environment}")
+    base_lock = lock_at(git, base)
+    pins = lockfile.parse_pins(base_lock) if base_lock is not None else {}
+    pins[environment] = ours[environment]
+    data = lockfile.format_pins(pins.values()).encode("utf-8")
+    blob = run_git(git.toplevel, "hash-object", "-w", "--stdin", input_bytes=data).decode().strip()
+    fields = run_git(git.toplevel, "show", "-s", "--format=%an%x00%ae%x00%aI%x00%B", commit).decode("utf-8")
+    name, email, date, message = fields.split("\x00", 3)
+    index = Path(
+        run_git(git.toplevel, "rev-parse", "--path-format=absolute", "--git-path", PIN_INDEX).decode().strip()
+    )
+    private = {"GIT_INDEX_FILE": str(index)}
+    author = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+    try:
+        run_git(git.toplevel, "read-tree", base, env=private)
+        run_git(
+            git.toplevel,
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            f"100644,{blob},{lock_path(git)}",
+            env=private,
+        )
+        tree = run_git(git.toplevel, "write-tree", env=private).decode().strip()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            index.unlink()
+    made = run_git(
+        git.toplevel,
+        *git.identity_args(),
+        "commit-tree",
+        tree,
+        "-p",
+        base,
+        "-F",
+        "-",
+        input_bytes=message.rstrip("\n").encode("utf-8") + b"\n",
+        env=author,
+    )
+    return made.decode().strip()
+
+
 def index_follows(git: GitRepo) -> None:
     """Make the user's index agree with HEAD for lamina.lock (only), as a plain commit would leave it."""
     with contextlib.suppress(OutsideError):  # a read-only .git: git status shows it, nothing is lost

@@ -9,6 +9,9 @@ that run while the application does.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +24,7 @@ from lamina.server.api import audit as audit_api
 from lamina.server.api import drift as drift_api
 from lamina.server.api import fleet as fleet_api
 from lamina.server.api import freezes as freezes_api
-from lamina.server.api import health
+from lamina.server.api import health, webhooks
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
 from lamina.server.api import shipments as shipments_api
@@ -42,6 +45,7 @@ ROUTERS = (
     drift_api.router,
     shipments_api.router,
     freezes_api.router,
+    webhooks.router,
     sessions.router,
     fleet_pages.router,
     promotion_pages.router,
@@ -102,7 +106,20 @@ def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now)
     )
     app.state.context = shared
     app.state.templates = rendering.templates(clock)
-    app.router.lifespan_context = scheduler.Scheduler.for_server(shared, shared.metrics).lifespan
+    checks = scheduler.Scheduler.for_server(shared, shared.metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(running: object) -> AsyncIterator[None]:
+        """The scheduled drift checks and git fetches run while the application does."""
+        shared.git.start()
+        try:
+            async with checks.lifespan(running):
+                yield
+        finally:
+            await asyncio.to_thread(shared.git.stop)
+
+    app.router.lifespan_context = lifespan
+    app.state.templates.env.globals["served_revision"] = shared.served_revision
     app.add_middleware(
         limits.LimitsAndTiming,
         max_body_bytes=settings.max_body_bytes,

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 
 from lamina.errors import InputError, LaminaError, OutsideError
 from lamina.resolve.repository import Repository
-from lamina.server import metrics
+from lamina.server import metrics, revisions
 from lamina.server.settings import ServerSettings
 from lamina.server.tokens import TokenStore
 from lamina.store.database import Database
@@ -50,6 +50,8 @@ class Context:
         self.clock = clock
         self.database = Database.for_repository(settings.repo_root, settings.database_url)
         self.metrics = metrics.Metrics(self.database)
+        self.git = revisions.GitSync(settings.repo_root, settings.environ)
+        self.metrics.watch_git(self.git)
         self._tokens: tuple[float, TokenStore] | None = None
         # answers kept until what they were computed from changes: name -> (stamp, answer)
         self.cache: dict[str, tuple[Any, Any]] = {}
@@ -93,6 +95,10 @@ class Context:
                 hashes[str(ref)] = str(exc)
         self.cache["hashes"] = (stamp, hashes)
         return hashes
+
+    def served_revision(self) -> str:
+        """The commit this replica serves, or ``working tree`` outside git (pages and /readyz show it)."""
+        return self.git.revision() or "working tree"
 
     @contextmanager
     def repository(self) -> Iterator[Repository]:

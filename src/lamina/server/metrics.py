@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
@@ -66,6 +66,20 @@ class _StateCollector(Collector):
         yield from (drift, fields, up, checked, promotions, applies)
 
 
+class _GitCollector(Collector):
+    def __init__(self, sync: Any) -> None:
+        self.sync = sync
+
+    def collect(self) -> Iterator[Any]:
+        last = GaugeMetricFamily(
+            "lamina_git_last_fetch_timestamp_seconds", "When the served branch was last fetched (0: never)"
+        )
+        last.add_metric([], float(self.sync.last_fetch or 0.0))
+        failed = CounterMetricFamily("lamina_git_fetch_failures", "Fetches of the served branch that failed")
+        failed.add_metric([], float(self.sync.failures))
+        yield from (last, failed)
+
+
 class Metrics:
     """The server's registry: state from the database, request timings from the middleware."""
 
@@ -83,6 +97,10 @@ class Metrics:
             "Duration of scheduled drift checks",
             registry=self.registry,
         )
+
+    def watch_git(self, sync: Any) -> None:
+        """Export the git fetches of sync (a :class:`lamina.server.revisions.GitSync`)."""
+        self.registry.register(_GitCollector(sync))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one HTTP request."""

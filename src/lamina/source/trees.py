@@ -168,6 +168,31 @@ def run_git(
     return done.stdout
 
 
+def try_git(
+    root: Path, *args: str, input_bytes: bytes | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a git command in root whose failure the caller reads (exit code, stderr) itself.
+
+    Raises:
+        OutsideError: git cannot be started at all.
+    """
+    try:
+        return subprocess.run(
+            ["git", "-C", str(root), *args],
+            input=input_bytes,
+            capture_output=True,
+            check=False,
+            env={**os.environ, **env} if env else None,
+        )
+    except OSError as exc:
+        raise OutsideError(f"cannot run git: {exc.strerror}") from exc
+
+
+def git_failure(args: tuple[str, ...], stderr: bytes) -> OutsideError:
+    """The error of a failed git command: its verb and the line of its output that says why."""
+    return OutsideError(f"git {_subcommand(args)} failed: {_reason(stderr)}")
+
+
 def _subcommand(args: tuple[str, ...]) -> str:
     """The git verb among args, past any ``-c name=value`` options."""
     rest = list(args)

@@ -27,7 +27,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(shared: context.Shared) -> JSONResponse:
-    """503 until the repository and the database can be used.
+    """503 until the repository and the database can be used; names the revision served.
 
     Anyone may ask: the answer names what is not ready, the server's log says why.
     """
@@ -44,7 +44,8 @@ def readyz(shared: context.Shared) -> JSONResponse:
         LOG.error("not ready: database: %s", exc)
         problems.append("database")
     status = 200 if not problems else 503
-    return JSONResponse({"status": "ready" if not problems else "not ready", "problems": problems}, status)
+    answer = {"status": "ready" if not problems else "not ready", "problems": problems}
+    return JSONResponse({**answer, "revision": shared.served_revision()}, status)
 
 
 @router.get("/metrics")

@@ -1,0 +1,151 @@
+"""The revision a server serves, kept the remote's: fetched every ``[git] fetch_interval`` and
+at once on a signed push webhook.
+
+``lamina serve`` runs on a clone. :class:`GitSync` fetches ``[git] branch`` from ``[git]
+remote`` and fast-forwards the clone's branch and working tree to it (never anything else:
+a clone whose branch has diverged keeps serving what it has and logs why), under the clone's
+apply lock so no pin commit is made while the branch moves. Replicas that fetch the same
+remote serve the same revision. Without a ``[git]`` table nothing is fetched.
+
+The webhook's payload is never read: a valid signature only makes the server fetch sooner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamina.errors import LaminaError
+from lamina.fleet.git_settings import GitSettings
+from lamina.promote import applying
+from lamina.resolve.repository import Repository
+from lamina.source import remotes
+from lamina.source.trees import GitRepo
+
+LOG = logging.getLogger("lamina.server.git")
+
+
+@dataclass(frozen=True)
+class Synced:
+    """What one fetch did."""
+
+    before: str | None
+    after: str | None
+    fetched: bool
+    """False when there is no ``[git]`` table (nothing to fetch from)."""
+
+    @property
+    def moved(self) -> bool:
+        """True when the served revision changed."""
+        return self.before != self.after
+
+
+class GitSync:
+    """Fetching and fast-forwarding the clone a server serves.
+
+    Args:
+        root: the config repository (inside the clone).
+        environ: the process environment the webhook secret is read from.
+    """
+
+    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+        self.root = root
+        self.environ = environ
+        self.last_fetch: float | None = None
+        """When the last fetch succeeded (seconds since the epoch)."""
+        self.failures = 0
+        """Fetches that failed since the process started."""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def settings(self) -> GitSettings:
+        """``[git]`` as the served revision says."""
+        with Repository(self.root) as repo:
+            return repo.fleet.settings.git
+
+    def revision(self) -> str | None:
+        """The commit the server serves now (None outside git or before the first commit)."""
+        git = GitRepo.find(self.root)
+        return git.head() if git is not None else None
+
+    def sync(self) -> Synced:
+        """Fetch the remote's branch and fast-forward to it.
+
+        Raises:
+            OutsideError: the remote cannot be fetched, or the branch cannot be fast-forwarded.
+            InputError: lamina.toml cannot be read.
+        """
+        with self._lock:
+            git = GitRepo.find(self.root)
+            settings = self.settings()
+            before = git.head() if git is not None else None
+            if git is None or settings.remote is None:
+                return Synced(before, before, fetched=False)
+            try:
+                upstream = remotes.fetch(git, settings.remote, settings.branch)
+                with applying.apply_lock(self.root):
+                    remotes.fast_forward(git, upstream)
+            except LaminaError:
+                self.failures += 1
+                raise
+            self.last_fetch = time.time()
+            after = git.head()
+            if after != before:
+                LOG.info("serving %s (was %s)", (after or "")[:12], (before or "")[:12])
+            return Synced(before, after, fetched=True)
+
+    def webhook_secret(self) -> str | None:
+        """The push webhook's secret (``[git] webhook_secret_env``), None when there is none."""
+        name = self.settings().webhook_secret_env
+        value = self.environ.get(name) if name else None
+        return value or None
+
+    def start(self) -> None:
+        """Fetch every ``[git] fetch_interval`` in a background thread (none when zero or no ``[git]``)."""
+        settings = self.settings()
+        seconds = settings.fetch_interval.total_seconds()
+        if settings.remote is None or seconds <= 0 or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, args=(seconds,), name="lamina-git-fetch", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the fetch loop (a running fetch finishes first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self, seconds: float) -> None:
+        wait = 0.0  # the first fetch at once: a replica that starts serves what the remote has
+        while not self._stop.wait(wait):
+            wait = seconds
+            try:
+                self.sync()
+            except LaminaError as exc:
+                LOG.error("scheduled git fetch failed: %s", exc)
+            except Exception as exc:  # the loop must outlive any one fetch
+                LOG.error("scheduled git fetch failed: %s: %s", type(exc).__name__, exc)
+
+
+def signed(body: bytes, secret: str, headers: Mapping[str, str]) -> bool:
+    """True when the request carries GitHub's ``X-Hub-Signature-256`` (HMAC-SHA256 of the body)
+    or GitLab's ``X-Gitlab-Token`` made with secret; compared in constant time."""
+    signature = headers.get("x-hub-signature-256")
+    if signature is not None:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature.strip().encode(), expected.encode())
+    token = headers.get("x-gitlab-token")
+    if token is not None:
+        return hmac.compare_digest(token.encode(), secret.encode())
+    return False
