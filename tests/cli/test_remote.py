@@ -104,20 +104,34 @@ def test_a_bad_token_an_unreachable_server_and_half_the_settings(server: Server,
     assert server.issued["alice"] not in bad.stderr + gone.stderr + half.stderr
 
 
-@pytest.mark.parametrize(
-    ("args", "command"),
-    [
-        pytest.param(("apply", "staging"), "lamina apply", id="apply"),
-        pytest.param(("drift", "--heal"), "lamina drift --heal", id="heal"),
-    ],
-)
-def test_commands_the_api_cannot_run_yet_are_refused_not_run_locally(
-    example_repo: Path, args: tuple[str, ...], command: str
-) -> None:
+def test_apply_and_heal_through_the_server(server: Server) -> None:
+    viewer = server.lamina("vera", "apply", "staging")
+    assert viewer.returncode == 2 and "refused" in viewer.stderr
+    assert not (server.root / "out" / "staging-us-1").exists()
+    shipped = server.lamina("alice", "apply", "staging", "--json")
+    assert shipped.returncode == 0, shipped.stderr
+    outcomes = json.loads(shipped.stdout)
+    assert [(o["cluster"], o["result"]) for o in outcomes] == [("staging-us-1", "applied")]
+    live = server.root / "out" / "staging-us-1" / "agent-config.json"
+    config = json.loads(live.read_text())
+    config["guardrails"]["max_tool_calls"] = 99
+    live.write_text(json.dumps(config))
+    healed = server.lamina("alice", "drift", "--heal", "staging")
+    assert healed.returncode == 0, healed.stderr
+    assert "healed staging/staging-us-1: applied" in healed.stdout
+    assert json.loads(live.read_text())["guardrails"]["max_tool_calls"] != 99
+    audit = run_lamina("--repo", server.root, "audit", "--json")
+    actors = {(row["action"], row["actor"]) for row in json.loads(audit.stdout)}
+    assert ("apply", "alice@example.com") in actors  # the token's user, proven, not a typed name
+
+
+def test_adopt_is_refused_not_run_locally(example_repo: Path) -> None:
     env = {"LAMINA_SERVER": "http://127.0.0.1:9", "LAMINA_TOKEN": "x"}
-    refused = run_lamina("--repo", example_repo, *args, env=env)
+    refused = run_lamina(
+        "--repo", example_repo, "drift", "--adopt", "staging/staging-us-1", "--reason", "r", env=env
+    )
     assert (refused.returncode, refused.stderr.strip()) == (
         2,
-        f"error: {command} cannot go through the server yet (its API has no endpoint for it); unset "
-        "LAMINA_SERVER and LAMINA_TOKEN to run it from this clone",
+        "error: lamina drift --adopt cannot go through the server yet (its API has no endpoint for it); "
+        "unset LAMINA_SERVER and LAMINA_TOKEN to run it from this clone",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -60,7 +60,13 @@ def apply(
     Exit 1 when vetting refuses, 2 when a rule does (freeze, protected environment), 3 when a
     cluster could not be reached.
     """
-    remote.refuse_without_endpoint("lamina apply")
+    if remote.server() is not None:
+        if dry_run or allow_dirty or rollout or selector:
+            raise InputError(
+                "through the server (LAMINA_SERVER), apply takes targets, --force --reason and --json only"
+            )
+        apply_remotely(targets, forced(force, reason), as_json)
+        return
     state = session(ctx)
     repo = state.repository()
     chosen = Selector.parse(selector)
@@ -106,6 +112,37 @@ def apply(
         print_overridden(shipped.overridden, force_reason)
     if shipped.failed:
         raise typer.Exit(3)
+
+
+def apply_remotely(targets: list[str], force_reason: str | None, as_json: bool) -> None:
+    """``lamina apply`` by the server (``POST /api/v1/apply``): its rules, its clusters, its record."""
+    answer = remote.call("POST", "/apply", {"targets": targets, "force": force_reason})
+    outcomes = answer.get("outcomes", [])
+    if as_json:
+        forced_json = {"forced": True, "overridden": answer.get("overridden", [])} if force_reason else {}
+        output.print_json([{**o, **forced_json} for o in outcomes])
+    else:
+        print_outcome_rows(outcomes)
+        print_overridden(tuple(answer.get("overridden", ())), force_reason)
+    if answer.get("failed"):
+        raise typer.Exit(3)
+
+
+def print_outcome_rows(outcomes: list[dict[str, Any]]) -> None:
+    """The table of :func:`print_outcomes`, from outcomes as JSON (the server's answer)."""
+    output.print_table(
+        ["CLUSTER", "ENVIRONMENT", "RESULT", "CONFIGMAP", "DETAIL"],
+        [
+            [
+                output.styled(o["cluster"], "bold"),
+                o["environment"],
+                output.styled(o["result"], _STYLES.get(ApplyResult(o["result"]), "")),
+                o.get("configmap") or "-",
+                o.get("detail") or "; ".join(o.get("actions", [])) or "-",
+            ]
+            for o in outcomes
+        ],
+    )
 
 
 def forced(force: bool, reason: str | None) -> str | None:

@@ -68,8 +68,15 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Drift status per cluster with field-level differences; exit 1 when any cluster is not in sync."""
-    if heal or adopt is not None:
-        remote.refuse_without_endpoint("lamina drift --heal" if heal else "lamina drift --adopt")
+    if adopt is not None:
+        remote.refuse_without_endpoint("lamina drift --adopt")
+    if heal and remote.server() is not None:
+        if selector:
+            raise InputError(
+                "through the server (LAMINA_SERVER), drift --heal takes environments, not --selector"
+            )
+        _heal_remotely(environments or [], forced(force, reason), as_json)
+        return
     state = session(ctx)
     repo = state.repository()
     settings = kube_settings(repo)
@@ -114,6 +121,34 @@ def drift(
         _print_text(reports, healed, now)
         print_overridden(overridden, force_reason)
     if any(not r.in_sync for r in reports):
+        raise typer.Exit(1)
+
+
+def _heal_remotely(environments: list[str], force_reason: str | None, as_json: bool) -> None:
+    """``drift --heal`` by the server (``POST /api/v1/drift/heal``): its rules, clusters and record."""
+    answer = remote.call("POST", "/drift/heal", {"targets": environments, "force": force_reason})
+    if as_json:
+        output.print_json(answer)
+    else:
+        output.print_table(
+            ["CLUSTER", "ENVIRONMENT", "STATUS"],
+            [
+                [
+                    output.styled(c["cluster"], "bold"),
+                    c["environment"],
+                    output.styled(c["status"], _STYLES.get(DriftStatus(c["status"]), "")),
+                ]
+                for c in answer.get("clusters", [])
+            ],
+        )
+        for o in answer.get("outcomes", []):
+            failed = o["result"] in ("failed", "unreachable")
+            line = f"healed {o['environment']}/{o['cluster']}: {o['result']}" + (
+                f" ({o['detail']})" if o.get("detail") else ""
+            )
+            output.out.print(output.styled(line, "red" if failed else "green"))
+        print_overridden(tuple(answer.get("overridden", ())), force_reason)
+    if any(c["status"] != DriftStatus.IN_SYNC.value for c in answer.get("clusters", [])):
         raise typer.Exit(1)
 
 

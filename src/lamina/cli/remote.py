@@ -1,6 +1,7 @@
 """The CLI as a client of ``lamina serve``: with ``LAMINA_SERVER`` and ``LAMINA_TOKEN`` set,
-``promote request|approve|reject|apply`` call the server's API instead of acting on the local
-clone, so the token's user decides (proven, not typed) and the server's rules apply.
+``promote request|approve|reject|apply``, ``apply`` and ``drift --heal`` call the server's API
+instead of acting on the local clone, so the token's user decides (proven, not typed) and the
+server's rules apply.
 
 The server's answer keeps lamina's exit codes: 400/401/422 exit 2 (bad input or no valid
 token), 403 exit 2 (a rule refused), 404 exit 2 (no such request), 409 exit 1 (refused),

@@ -53,11 +53,17 @@ def drift_run(
     return [report.to_json(now) for report in reports]
 
 
+class Healing(Targets):
+    """Targets to heal (every cluster when none); ``force``: why to ship past a refusal (admin)."""
+
+    force: str | None = Field(default=None, max_length=2000)
+
+
 @router.post("/heal")
-def drift_heal(shared: context.Shared, who: auth.Shipper, body: Targets) -> dict[str, Any]:
+def drift_heal(shared: context.Shared, who: auth.Shipper, body: Healing) -> dict[str, Any]:
     """Re-apply git's config to the drifted or out-of-sync clusters of the targets named
     (``lamina drift --heal``): each cluster's status after, and what each heal did."""
-    healed = actions.heal(shared, who, _targets(body))
+    healed = actions.heal(shared, who, _targets(body), force=body.force)
     return {
         "clusters": [
             {"environment": r.environment, "cluster": r.cluster, "status": r.status.value}
@@ -65,4 +71,5 @@ def drift_heal(shared: context.Shared, who: auth.Shipper, body: Targets) -> dict
         ],
         "outcomes": [outcome.to_json() for outcome in healed.outcomes],
         "failed": healed.failed,
+        **({"overridden": list(healed.overridden)} if body.force is not None else {}),
     }
