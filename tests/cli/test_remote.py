@@ -135,3 +135,24 @@ def test_adopt_is_refused_not_run_locally(example_repo: Path) -> None:
         "error: lamina drift --adopt cannot go through the server yet (its API has no endpoint for it); "
         "unset LAMINA_SERVER and LAMINA_TOKEN to run it from this clone",
     )
+
+
+def test_change_requests_and_freezes_through_the_server(server: Server) -> None:
+    asked = server.lamina("alice", "change", "request", "staging", "--reason", "tune", "--json")
+    assert asked.returncode == 0, asked.stderr
+    made = json.loads(asked.stdout)
+    assert (made["kind"], made["requested_by"], made["target"]) == ("change", "alice@example.com", "staging")
+    editor = server.lamina("alice", "freeze", "staging", "--until", "2h", "--reason", "release")
+    assert editor.returncode == 2
+    assert "freezing staging needs approver:staging or admin" in editor.stderr
+    frozen = server.lamina("bob", "freeze", "staging", "--until", "2h", "--reason", "release")
+    assert frozen.returncode == 0, frozen.stderr
+    assert frozen.stdout.startswith("staging frozen until ") and frozen.stdout.strip().endswith(": release")
+    refused = server.lamina("alice", "change", "request", "staging")
+    assert refused.returncode == 2 and "staging is frozen until" in refused.stderr
+    lifted = server.lamina("bob", "unfreeze", "staging")
+    assert (lifted.returncode, lifted.stdout.strip()) == (0, "staging unfrozen")
+    audit = json.loads(run_lamina("--repo", server.root, "audit", "--json").stdout)
+    assert {("freeze", "bob@example.com"), ("unfreeze", "bob@example.com")} <= {
+        (row["action"], row["actor"]) for row in audit
+    }

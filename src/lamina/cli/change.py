@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import completing, lazy
+from lamina.cli import completing, lazy, promote, remote
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -42,6 +42,13 @@ def request(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Request that ENV's configs as committed (HEAD) may ship; the gates run (exit 1 if one fails)."""
+    if remote.server() is not None:
+        answer = remote.call("POST", "/promotions/changes", {"environment": environment, "reason": reason})
+        promote.print_answer(answer, as_json)
+        if answer.get("status") == "failed":
+            said_no = any(g.get("status") == "failed" for g in answer.get("gates", []))
+            raise typer.Exit(1 if said_no else 3)
+        return
     state = session(ctx)
     repo = state.repository()
     with secret_lookups(repo) as lookups:
@@ -69,6 +76,11 @@ def apply(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Let the approved change request's configs ship (then `lamina apply ENV` ships them)."""
+    if remote.server() is not None:
+        promote.print_answer(
+            remote.call("POST", f"/promotions/{remote.request_id(request_id)}/apply"), as_json
+        )
+        return
     state = session(ctx)
     record = applying.apply(
         state.repository(),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import completing, lazy, output, remote
 from lamina.cli.promote import now
 from lamina.cli.session import session
 
@@ -30,6 +30,10 @@ def freeze(
     reason: Annotated[str, typer.Option("--reason", help="Why (shown to anyone refused).")],
 ) -> None:
     """Refuse promotions into ENV (except emergency ones) until a time."""
+    if remote.server() is not None:
+        answer = remote.call("PUT", f"/freezes/{environment}", {"until": until, "reason": reason})
+        output.out.print(f"{answer['environment']} frozen until {answer['until']}: {answer['reason']}")
+        return
     state = session(ctx)
     env = state.repository().fleet.environment(environment).name
     moment = now()
@@ -56,6 +60,12 @@ def unfreeze(
     ],
 ) -> None:
     """Lift the manual freeze of ENV (windows in lamina.toml still apply)."""
+    if remote.server() is not None:
+        answer = remote.call("DELETE", f"/freezes/{environment}")
+        output.out.print(
+            f"{answer['environment']} " + ("unfrozen" if answer["unfrozen"] else "had no manual freeze")
+        )
+        return
     state = session(ctx)
     repo = state.repository()
     env = repo.fleet.environment(environment).name

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import completing, lazy, output, promote, remote
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -102,6 +102,14 @@ def rollback(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Request a rollback of ENV to an older revision: a promotion with the same gates and approvals."""
+    if remote.server() is not None:
+        answer = remote.call(
+            "POST", "/promotions/rollbacks", {"environment": environment, "to": to, "reason": reason}
+        )
+        promote.print_answer(answer, as_json)
+        if answer.get("status") == "failed":
+            raise typer.Exit(1)
+        return
     state = session(ctx)
     with secret_lookups(state.repository()) as lookups:
         record = requests.rollback(
