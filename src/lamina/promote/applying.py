@@ -60,7 +60,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now:
     with _apply_lock(repo.root):
         record = store.get_request(db, request_id)
         name = requests.format_id(request_id)
-        if record.status == PromotionStatus.PROMOTED:
+        if record.status.landed:
             return record
         if record.status != PromotionStatus.APPROVED:
             raise RuleRefused(f"{name} is {record.status}; only an approved request can be applied")
