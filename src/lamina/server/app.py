@@ -20,6 +20,7 @@ from lamina.server.api import fleet as fleet_api
 from lamina.server.api import health
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
+from lamina.server.api import rollouts as rollouts_api
 from lamina.server.pages import audit as audit_pages
 from lamina.server.pages import fleet as fleet_pages
 from lamina.server.pages import history as history_pages
@@ -34,6 +35,7 @@ ROUTERS = (
     promotions_api.router,
     history_api.router,
     drift_api.router,
+    rollouts_api.router,
     sessions.router,
     fleet_pages.router,
     promotion_pages.router,
