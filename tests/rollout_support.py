@@ -102,7 +102,8 @@ def deployment(
 # -- the exporter ------------------------------------------------------------------------------
 
 Samples = Callable[[], dict[str, dict[str, float]]]
-"""cluster -> metric name -> value, asked at every scrape."""
+"""cluster -> metric (a name, optionally with more labels: ``calls_total{status="ok"}``) -> value,
+asked at every scrape."""
 
 
 class Exporter:
@@ -120,7 +121,9 @@ class Exporter:
                 lines = []
                 for cluster, metrics in sorted(exporter.samples().items()):
                     for metric, value in sorted(metrics.items()):
-                        lines.append(f'{metric}{{cluster="{cluster}"}} {value!r}')
+                        name, _, more = metric.partition("{")  # 'calls_total{status="ok"}': more labels
+                        labels = f'cluster="{cluster}"' + ("," + more.rstrip("}") if more else "")
+                        lines.append(f"{name}{{{labels}}} {value!r}")
                 body = ("\n".join(lines) + "\n").encode()
                 try:
                     self.send_response(200)

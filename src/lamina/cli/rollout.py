@@ -17,7 +17,7 @@ import typer
 from lamina.cli import lazy, output
 from lamina.cli.session import Session, session
 from lamina.clusters import connection, secrets
-from lamina.core.states import RolloutStatus
+from lamina.core.states import PromotionStatus, RolloutStatus
 from lamina.core.targets import TargetRef
 from lamina.errors import Refused
 
@@ -220,3 +220,51 @@ def abort(
         output.print_json(final.to_json())
     else:
         _print_status(final)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    request_id: Annotated[str, typer.Argument(help="A promoted request, PR-N.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run [promotion] verify's analysis on a promoted request's target environment.
+
+    Exit 1 when it fails (a rollback request is opened), 3 when it was inconclusive.
+    """
+    from lamina.cli.apply import kube_settings
+    from lamina.promote import requests, verification
+
+    state = session(ctx)
+    repo = state.repository()
+    with secrets.Lookups.from_environment(os.environ, kube_settings(repo)) as lookups:
+        done = verification.verify(
+            repo,
+            state.database(),
+            requests.parse_id(request_id),
+            actor=state.actor_identity(),
+            environ=os.environ,
+            lookups=lookups,
+        )
+    record = done.request
+    if as_json:
+        output.print_json(
+            {
+                "request": requests.format_id(record.id),
+                "status": record.status.value,
+                "measurements": [m.to_json() for m in done.measurements],
+                "rollback": requests.format_id(done.rollback.id) if done.rollback else None,
+            }
+        )
+    else:
+        style = "green" if record.status is PromotionStatus.VERIFIED else "red"
+        output.out.print(
+            requests.format_id(record.id), " ", output.styled(record.status.value, style), sep=""
+        )
+        for item in done.measurements:
+            value = "-" if item.value is None else f"{item.value:.4g}"
+            output.out.print(f"  {item.cluster}  {item.metric} = {value}  {item.outcome.value}")
+        if done.rollback is not None:
+            output.out.print(f"opened rollback request {requests.format_id(done.rollback.id)}")
+    if record.status is PromotionStatus.VERIFICATION_FAILED:
+        raise typer.Exit(1)

@@ -40,6 +40,20 @@ class PromotionStatus(enum.StrEnum):
     """A gate failed or could not run."""
     STALE = "stale"
     """The target's resolved configs changed after the request; open a new one."""
+    VERIFIED = "verified"
+    """Promoted, and ``[promotion] verify``'s analysis passed on the target environment."""
+    VERIFICATION_FAILED = "verification-failed"
+    """Promoted, but ``[promotion] verify``'s analysis failed there: a rollback request is open."""
+
+    @classmethod
+    def landed_statuses(cls) -> tuple[PromotionStatus, ...]:
+        """The statuses of requests that were applied (their pin is committed)."""
+        return (cls.PROMOTED, cls.VERIFIED, cls.VERIFICATION_FAILED)
+
+    @property
+    def landed(self) -> bool:
+        """True when the request was applied (verified or not)."""
+        return self in PromotionStatus.landed_statuses()
 
     @property
     def is_open(self) -> bool:

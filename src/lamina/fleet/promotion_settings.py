@@ -9,6 +9,8 @@
     check_timeout      = "10m"
     soak               = "2h"                          # minimum time in the source environment
     backfill_deadline  = "24h"                         # after an emergency promotion
+    verify             = "agent-health"                # an [[analysis]] run after each promotion
+    auto               = ["staging"]                   # no approval once gates pass and the source verified
 
     [promotion.required_approvals]
     production = 2
@@ -48,6 +50,8 @@ _KEYS = (
     "required_approvals",
     "approvers",
     "freeze",
+    "verify",
+    "auto",
 )
 _FREEZE_KEYS = ("start", "duration", "environments", "reason", "timezone")
 MAX_FREEZE = timedelta(days=31)
@@ -84,6 +88,11 @@ class PromotionSettings:
     approvers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     backfill_deadline: timedelta = timedelta(hours=24)
     freezes: tuple[FreezeWindow, ...] = ()
+    verify: str | None = None
+    """The ``[[analysis]]`` run on the target environment once a promoted config runs there."""
+    auto: tuple[str, ...] = ()
+    """Unprotected environments whose requests need no approval once their gates pass and their
+    source environment is verified."""
 
     def required(self, environment: str, emergency: bool) -> int:
         """Approvals a request into environment needs (an emergency needs at least two)."""
@@ -129,7 +138,22 @@ def load(doc: Document, environments: Collection[str]) -> PromotionSettings:
         approvers=approvers,
         backfill_deadline=deadline,
         freezes=_freezes(table, environments),
+        verify=table.string("verify"),
+        auto=_auto(table, environments, protect),
     )
+
+
+def _auto(table: TableReader, environments: Collection[str], protect: Collection[str]) -> tuple[str, ...]:
+    auto = table.strings("auto", what="environment names")
+    for index, env in enumerate(auto):
+        if env not in environments:
+            raise table.fail(f"[promotion] auto names unknown environment {env!r}", ("auto", index))
+        if env in protect:
+            raise table.fail(
+                f"[promotion] auto names protected environment {env!r}: its requests always need approval",
+                ("auto", index),
+            )
+    return auto
 
 
 def _checks(table: TableReader) -> tuple[tuple[str, ...], ...]:

@@ -214,6 +214,12 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
                 f"unknown table [{key}] in lamina.toml (known: {', '.join(sorted(TOP_LEVEL))})", (key,)
             )
     rollout, analyses = rollout_settings.load(doc, environments)
+    promotion = promotion_settings.load(doc, environments)
+    if promotion.verify is not None and promotion.verify not in {a.name for a in analyses}:
+        known = ", ".join(sorted(a.name for a in analyses)) or "none declared"
+        raise TableReader(doc, ("promotion",)).fail(
+            f"[promotion] verify names unknown analysis {promotion.verify!r} (known: {known})", ("verify",)
+        )
     return FleetSettings(
         render=_render(doc),
         apply=_apply(doc),
@@ -227,7 +233,7 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
         ),
         server=ServerTable(TableReader(doc, ("server",), ("tokens_file",)).string("tokens_file")),
         git=git_settings.load(doc),
-        promotion=promotion_settings.load(doc, environments),
+        promotion=promotion,
         alerts=alert_settings.load(doc, environments),
         locks=lock_settings.load(doc, environments),
         migrations=migration_settings.load(doc),

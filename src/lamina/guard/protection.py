@@ -45,7 +45,7 @@ def covered(db: Database, environments: Sequence[str]) -> dict[str, tuple[str, s
     """For each target of environments: the hash its newest applied request recorded, and that request."""
     found: dict[str, tuple[str, str]] = {}
     wanted = set(environments)
-    for record in store.list_requests(db, statuses=(PromotionStatus.PROMOTED,)):  # newest first
+    for record in store.list_requests(db, statuses=PromotionStatus.landed_statuses()):  # newest first
         if record.target not in wanted:
             continue
         for target, digest in record.config_hashes.items():
@@ -76,7 +76,7 @@ def covered_revision(db: Database, environment: str) -> str | None:
     An applied promotion or rollback covers its pin commit; a change request the commit it was
     made at.
     """
-    for record in store.list_requests(db, statuses=(PromotionStatus.PROMOTED,), target=environment):
+    for record in store.list_requests(db, statuses=PromotionStatus.landed_statuses(), target=environment):
         if record.kind is RequestKind.CHANGE:
             return record.head or record.revision
         if record.commit is not None:

@@ -62,7 +62,7 @@ def apply(repo: Repository, db: Database, request_id: int, *, actor: Actor, now:
     with apply_lock(repo.root):
         record = store.get_request(db, request_id)
         name = requests.format_id(request_id)
-        if record.status == PromotionStatus.PROMOTED:
+        if record.status.landed:
             if record.kind is not RequestKind.CHANGE:
                 publishing.check_on_history(repo, git, name, record.commit)
             return record

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lamina.core.states import PromotionStatus
 from lamina.fleet.model import Fleet
 from lamina.promote import commits, requests
 from lamina.resolve.repository import Repository
@@ -46,7 +45,7 @@ def lagging(repo: Repository, record: PromotionRecord) -> list[str]:
 
 def status(repo: Repository, record: PromotionRecord, now: datetime) -> str | None:
     """``done``, ``open`` or ``overdue`` for a promoted emergency; None for anything else."""
-    if not record.emergency or record.status != PromotionStatus.PROMOTED:
+    if not record.emergency or not record.status.landed:
         return None
     if record.backfill_done_at is not None or not lagging(repo, record):
         return DONE

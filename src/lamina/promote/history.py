@@ -8,7 +8,8 @@ the four DORA figures from lamina's own records only:
   and per week over the last ``window`` days;
 - lead time for changes: for promotions into a production-stage environment, from the
   commit time of the promoted revision to the promotion (median and samples);
-- change failure rate: (rollbacks + emergencies) / all promotions that reached ``promoted``;
+- change failure rate: (rollbacks + emergencies + promotions whose verification failed) / all
+  promotions that reached ``promoted`` (verified or not);
 - time to restore: for promoted rollbacks, from the rollback request to its promotion (median).
 """
 
@@ -134,7 +135,7 @@ def stats(
     fleet = repo.fleet
     wanted = [fleet.environment(e).name for e in environments] or list(fleet.ordered_environments())
     promoted = [
-        r for r in store.list_requests(db, statuses=(PromotionStatus.PROMOTED,)) if r.target in wanted
+        r for r in store.list_requests(db, statuses=PromotionStatus.landed_statuses()) if r.target in wanted
     ]
     since = now - timedelta(days=window_days)
     frequency = {}
@@ -153,7 +154,11 @@ def stats(
             if record.target in production and record.kind == "promotion":
                 start = commits.commit_time(repo.git, record.revision)
                 leads.append((record.updated_at - start).total_seconds() / 3600)
-    failures = [r for r in promoted if r.kind == "rollback" or r.emergency]
+    failures = [
+        r
+        for r in promoted
+        if r.kind == "rollback" or r.emergency or r.status is PromotionStatus.VERIFICATION_FAILED
+    ]
     restores = [
         (r.updated_at - r.requested_at).total_seconds() / 3600 for r in promoted if r.kind == "rollback"
     ]

@@ -249,8 +249,15 @@ class Driver:
         pending = [c for c in members if c.state is RolloutClusterState.PENDING]
         workload = self.repo.fleet.settings.render.workload
 
-        def remember(cluster: str) -> None:
-            previous = self._previous(record, cluster, workload)
+        # resolving reads git through one helper process: render here, then ask the clusters at once
+        rendered = {c.cluster: self._rendered(self._ref(record, c.cluster, record.revision)) for c in pending}
+
+        def read(cluster: str) -> tuple[str, tuple[str | None, str | None]]:
+            return cluster, self._previous(cluster, rendered[cluster], workload)
+
+        with ThreadPoolExecutor(max_workers=self.kube.parallelism) as pool:
+            found = list(pool.map(read, list(rendered)))
+        for cluster, previous in found:
             rollouts.mark_cluster(
                 self.db,
                 record.id,
@@ -261,9 +268,6 @@ class Driver:
                 at=self.clock.now(),
                 previous=previous,
             )
-
-        with ThreadPoolExecutor(max_workers=self.kube.parallelism) as pool:
-            list(pool.map(remember, [c.cluster for c in pending]))
         todo = [c.cluster for c in members if c.state is not RolloutClusterState.APPLIED]
         failed: list[ApplyOutcome] = []
 
@@ -303,12 +307,12 @@ class Driver:
         self._move(record, "rollout.phase", phase=RolloutPhase.WAIT)
 
     def _previous(
-        self, record: RolloutRecord, cluster: str, workload: str | None
+        self, cluster: str, rendered: configmaps.RenderedConfig, workload: str | None
     ) -> tuple[str | None, str | None]:
         """The ConfigMap and revision the cluster runs now (None, None: nothing yet)."""
         destination = destinations.open_destination(self.repo.fleet.cluster(cluster), self.kube)
         try:
-            found = destination.read(self._rendered(self._ref(record, cluster, record.revision)), workload)
+            found = destination.read(rendered, workload)
         except faults.ClusterFault:
             return None, None  # the apply finds out and fails the step
         finally:
@@ -320,19 +324,33 @@ class Driver:
         names = [c.cluster for c in record.step_clusters(record.step)]
         deadline = record.phase_at + timedelta(seconds=float(record.plan.get("timeout", 600)))
         waiting = set(names) if workload else set()
+        opened: dict[str, destinations.Destination] = {}  # one connection per cluster for the whole wait
+
+        def look(name: str) -> tuple[str, bool, str]:
+            if name not in opened:
+                opened[name] = destinations.open_destination(self.repo.fleet.cluster(name), self.kube)
+            try:
+                status = opened[name].workload_rollout(workload or "")
+            except faults.ClusterFault as exc:
+                return name, False, exc.message
+            return name, status is None or status.done, "" if status is None else status.summary
+
+        try:
+            self._wait_for(record, workload, deadline, waiting, look)
+        finally:
+            for destination in opened.values():
+                destination.close()
+
+    def _wait_for(
+        self,
+        record: RolloutRecord,
+        workload: str | None,
+        deadline: datetime,
+        waiting: set[str],
+        look: Callable[[str], tuple[str, bool, str]],
+    ) -> None:
         last: dict[str, str] = {}
         while waiting:
-
-            def look(name: str) -> tuple[str, bool, str]:
-                destination = destinations.open_destination(self.repo.fleet.cluster(name), self.kube)
-                try:
-                    status = destination.workload_rollout(workload or "")
-                except faults.ClusterFault as exc:
-                    return name, False, exc.message
-                finally:
-                    destination.close()
-                return name, status is None or status.done, "" if status is None else status.summary
-
             with ThreadPoolExecutor(max_workers=self.kube.parallelism) as pool:
                 seen = list(pool.map(look, sorted(waiting)))
             for name, done, summary in seen:

@@ -27,6 +27,7 @@ from lamina.server.api import freezes as freezes_api
 from lamina.server.api import health, webhooks
 from lamina.server.api import history as history_api
 from lamina.server.api import promotions as promotions_api
+from lamina.server.api import rollouts as rollouts_api
 from lamina.server.api import shipments as shipments_api
 from lamina.server.pages import actions as action_pages
 from lamina.server.pages import audit as audit_pages
@@ -46,6 +47,7 @@ ROUTERS = (
     shipments_api.router,
     freezes_api.router,
     webhooks.router,
+    rollouts_api.router,
     sessions.router,
     fleet_pages.router,
     promotion_pages.router,

@@ -27,7 +27,7 @@ class Promotion(Base):
     source: Mapped[str | None] = mapped_column(String(63))
     target: Mapped[str] = mapped_column(String(63), index=True)
     revision: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(255))

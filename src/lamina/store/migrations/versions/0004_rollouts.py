@@ -1,4 +1,5 @@
-"""Rollouts: each rollout, its clusters (what each ran before) and its measurements.
+"""Rollouts: each rollout, its clusters (what each ran before) and its measurements; a request's
+status holds ``verification-failed``.
 
 Revision ID: 0004_rollouts
 Revises: 0003
@@ -14,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("promotions") as batch:  # "verification-failed" is 19 characters
+        batch.alter_column("status", type_=sa.String(length=32), existing_type=sa.String(length=16))
     op.create_table(
         "rollouts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -70,3 +73,5 @@ def downgrade() -> None:
     op.drop_table("rollout_measurements")
     op.drop_table("rollout_clusters")
     op.drop_table("rollouts")
+    with op.batch_alter_table("promotions") as batch:
+        batch.alter_column("status", type_=sa.String(length=16), existing_type=sa.String(length=32))
