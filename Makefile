@@ -14,7 +14,7 @@ lint:
 	.venv/bin/lint-imports
 
 test:
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n 2  # two workers: the suite waits on subprocesses, servers and git as much as on CPU
 
 check: setup lint test fuzz
 
