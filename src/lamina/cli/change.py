@@ -43,11 +43,8 @@ def request(
 ) -> None:
     """Request that ENV's configs as committed (HEAD) may ship; the gates run (exit 1 if one fails)."""
     if remote.server() is not None:
-        answer = remote.call("POST", "/promotions/changes", {"environment": environment, "reason": reason})
-        promote.print_answer(answer, as_json)
-        if answer.get("status") == "failed":
-            said_no = any(g.get("status") == "failed" for g in answer.get("gates", []))
-            raise typer.Exit(1 if said_no else 3)
+        body = {"environment": environment, "reason": reason}
+        promote.print_opened(remote.call("POST", "/promotions/changes", body), as_json)
         return
     state = session(ctx)
     repo = state.repository()
@@ -76,17 +73,4 @@ def apply(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Let the approved change request's configs ship (then `lamina apply ENV` ships them)."""
-    if remote.server() is not None:
-        promote.print_answer(
-            remote.call("POST", f"/promotions/{remote.request_id(request_id)}/apply"), as_json
-        )
-        return
-    state = session(ctx)
-    record = applying.apply(
-        state.repository(),
-        state.database(),
-        requests.parse_id(request_id),
-        actor=state.actor_identity(),
-        now=now(),
-    )
-    print_request(record, as_json)
+    promote.apply(ctx, request_id, as_json)  # a change request is applied like any request

@@ -103,12 +103,8 @@ def rollback(
 ) -> None:
     """Request a rollback of ENV to an older revision: a promotion with the same gates and approvals."""
     if remote.server() is not None:
-        answer = remote.call(
-            "POST", "/promotions/rollbacks", {"environment": environment, "to": to, "reason": reason}
-        )
-        promote.print_answer(answer, as_json)
-        if answer.get("status") == "failed":
-            raise typer.Exit(1)
+        body = {"environment": environment, "to": to, "reason": reason}
+        promote.print_opened(remote.call("POST", "/promotions/rollbacks", body), as_json)
         return
     state = session(ctx)
     with secret_lookups(state.repository()) as lookups:

@@ -90,6 +90,14 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
         )
 
 
+def print_opened(answer: Mapping[str, Any], as_json: bool) -> None:
+    """A request the server opened; exit 1 when a gate said no, 3 when one could not run."""
+    print_answer(answer, as_json)
+    if answer.get("status") == "failed":
+        said_no = any(g.get("status") == "failed" for g in answer.get("gates", []))
+        raise typer.Exit(1 if said_no else 3)
+
+
 def print_answer(data: Mapping[str, Any], as_json: bool) -> None:
     """A request as the server answered it (the ``promote show`` JSON), or its one-line summary."""
     if as_json:
@@ -158,11 +166,7 @@ def request(
     """Request moving TARGET's pin to what SOURCE runs, and run the gates (exit 1 if one fails)."""
     if remote.server() is not None:
         body = {"source": source, "target": target, "reason": reason, "emergency": emergency}
-        answer = remote.call("POST", "/promotions", body)
-        print_answer(answer, as_json)
-        if answer.get("status") == "failed":
-            said_no = any(g.get("status") == "failed" for g in answer.get("gates", []))
-            raise typer.Exit(1 if said_no else 3)
+        print_opened(remote.call("POST", "/promotions", body), as_json)
         return
     state = session(ctx)
     with secret_lookups(state.repository()) as lookups:
