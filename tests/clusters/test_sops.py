@@ -11,13 +11,13 @@ import base64
 import json
 import sqlite3
 from pathlib import Path
-from secrets.conftest import AgeKey, make_key
 
 import pytest
 
 from cli_support import Ran, run_lamina_in_process
 from conftest import WriteRepo, commit_all
 from k8s_support import CONFIGMAPS, DEPLOYMENTS, SECRETS, EmulatedFleet
+from sops_support import AgeKey, make_key
 
 from .conftest import deployment, secret
 
