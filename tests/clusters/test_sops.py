@@ -17,7 +17,7 @@ import pytest
 from cli_support import Ran, run_lamina_in_process
 from conftest import WriteRepo, commit_all
 from k8s_support import CONFIGMAPS, DEPLOYMENTS, SECRETS, EmulatedFleet
-from secret_files.conftest import AgeKey, make_key
+from sops_support import AgeKey, make_key
 
 from .conftest import deployment, secret
 

@@ -142,23 +142,27 @@ def render_config(
         ANNOTATION_REVISION: revision or "working-tree",
         ANNOTATION_BASE: config.base_revision or revision or "working-tree",
     }
-    refs = [ref for _, ref in config.secret_refs()]
+    data = configmap_data(config, writer)
+    # walking a thousand configs for references costs; the encoded config says if there are any
+    text = data[CONFIG_KEY]
+    with_sops = f'"{sops_files.PREFIX}' in text
+    refs = [ref for _, ref in config.secret_refs()] if with_sops or store is not None else []
     return RenderedConfig(
         config=config,
         base_name=f"{config.fleet_name}-config",
-        data=configmap_data(config, writer),
+        data=data,
         labels=labels,
         annotations=annotations,
         namespace=config.cluster.namespace,
-        sops=sops_refs(config),
+        sops=_sops_refs(refs),
         store=store,
         external=external.targets(config.fleet_name, refs) if store is not None else {},
     )
 
 
-def sops_refs(config: ResolvedConfig) -> tuple[sops_files.SopsRef, ...]:
-    """The ``sops:`` references of config, each once, sorted."""
-    found = {sops_files.SopsRef.parse(ref) for _, ref in config.secret_refs() if sops_files.is_sops_ref(ref)}
+def _sops_refs(refs: list[str]) -> tuple[sops_files.SopsRef, ...]:
+    """The ``sops:`` references among refs, each once, sorted."""
+    found = {sops_files.SopsRef.parse(ref) for ref in refs if sops_files.is_sops_ref(ref)}
     return tuple(sorted(found, key=str))
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator, Sequence
+from typing import Any
 
-from lamina.core.paths import format_path
+from lamina.core.paths import KeyPath, format_path
 from lamina.errors import InputError, Place
+from lamina.resolve import values
 from lamina.resolve.resolved import ResolvedConfig
 from lamina.secrets import sops
+from lamina.source.documents import Document
 from lamina.source.trees import Tree
 from lamina.validate.diagnostics import Check, Diagnostic, Severity
 
@@ -45,12 +48,11 @@ def check(tree: Tree, configs: Sequence[ResolvedConfig]) -> list[Diagnostic]:
 
     for rel in files_under(tree, sops.FOLDER):
         inspect(rel)
-    for config in configs:
-        for path, ref in config.secret_refs():
-            if not sops.is_sops_ref(ref):
-                continue
+    # references are read from each layer's files once, not from a thousand resolved configs
+    for doc in _documents(configs):
+        for path, ref in _sops_refs_of(doc.data, ()):
             wanted = sops.SopsRef.parse(ref)
-            place = config.place_of(path)
+            place = doc.place(path)
             key = format_path(path)
             if not tree.is_file(wanted.path):
                 found.append(_problem(key, place, f"{key}: SOPS file {wanted.path} does not exist"))
@@ -66,6 +68,28 @@ def check(tree: Tree, configs: Sequence[ResolvedConfig]) -> list[Diagnostic]:
                     )
                 )
     return found
+
+
+def _documents(configs: Sequence[ResolvedConfig]) -> list[Document]:
+    seen: dict[int, Document] = {}
+    for config in configs:
+        for layer in config.layers:
+            for doc in layer.documents:
+                seen.setdefault(id(doc), doc)
+    return list(seen.values())
+
+
+def _sops_refs_of(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    if values.is_secret_ref(node):
+        ref = node[values.SECRET_KEY]
+        if sops.is_sops_ref(ref):
+            yield path, ref
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _sops_refs_of(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _sops_refs_of(value, (*path, index))
 
 
 def _problem(key: str | None, place: Place | None, message: str) -> Diagnostic:

@@ -1,12 +1,10 @@
-"""Real age keys and real sops-encrypted files (no key material leaves the test's tmp folder)."""
+"""Real age keys (age-keygen) and files encrypted by the real sops, for tests of SOPS references."""
 
 from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from lamina.secrets import sops
 
@@ -45,13 +43,3 @@ def make_key(folder: Path) -> AgeKey:
     subprocess.run(["age-keygen", "-o", str(path)], capture_output=True, check=True)
     recipient = subprocess.run(["age-keygen", "-y", str(path)], capture_output=True, check=True, text=True)
     return AgeKey(path, recipient.stdout.strip())
-
-
-@pytest.fixture
-def age_key(tmp_path: Path) -> AgeKey:
-    return make_key(tmp_path / "age")
-
-
-@pytest.fixture
-def other_key(tmp_path: Path) -> AgeKey:
-    return make_key(tmp_path / "other-age")

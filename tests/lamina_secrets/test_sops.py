@@ -9,8 +9,7 @@ import pytest
 
 from lamina.errors import InputError, OutsideError
 from lamina.secrets import sops
-
-from .conftest import AgeKey
+from sops_support import AgeKey
 
 PLAIN = "openai_api_key: sk-canary-sops-0123456789abcdef\ndb:\n  password: hunter2-canary\n"
 
