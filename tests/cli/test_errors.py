@@ -381,3 +381,18 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], expected: st
     assert done.returncode == 2
     assert done.stderr == expected + "\n"
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        pytest.param([], "Usage: lamina [OPTIONS] COMMAND [ARGS]...", id="lamina"),
+        pytest.param(["promote"], "Usage: lamina promote [OPTIONS] COMMAND [ARGS]...", id="a group"),
+    ],
+)
+def test_a_command_alone_prints_its_help_and_succeeds(tmp_path: Path, args: list[str], usage: str) -> None:
+    """As `git` or `kubectl` alone: the help on stdout, not an error."""
+    done = lamina(*args, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(usage + "\n")
+    assert "Commands:" in done.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
 from typer.exceptions import TyperException
 
 from lamina.cli.commands import Lazy, group
@@ -95,6 +96,10 @@ def main() -> None:
     except typer.Abort:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
+    except NoArgsIsHelpError as exc:  # `lamina` or `lamina promote` alone: the help, as -h prints it
+        helped = exc.ctx
+        sys.stdout.write(helped.get_help() + "\n" if helped is not None else exc.format_message())
+        sys.exit(0)
     except TyperException as exc:  # a usage error: one line, like every other error, naming the command
         context = getattr(exc, "ctx", None)
         where = context.command_path if context is not None else "lamina"

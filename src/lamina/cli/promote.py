@@ -35,6 +35,8 @@ app = typer.Typer(
 
 _STATUS_STYLE = {
     "promoted": "green",
+    "verified": "green bold",
+    "verification-failed": "red bold",
     "approved": "green",
     "testing": "cyan",
     "pending": "cyan",

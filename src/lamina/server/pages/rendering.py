@@ -57,6 +57,8 @@ PROMOTION = {
     "testing": ("info", "Awaiting approval", "●"),
     "approved": ("ok", "Approved", "✓"),
     "promoted": ("ok", "Promoted", "✓"),
+    "verified": ("ok", "Verified", "✓"),
+    "verification-failed": ("bad", "Verification failed", "✗"),
     "rejected": ("bad", "Rejected", "✗"),
     "failed": ("bad", "Gate failed", "✗"),
     "stale": ("warn", "Stale", "↻"),
