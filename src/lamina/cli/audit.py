@@ -79,7 +79,7 @@ def audit(
         [
             [
                 str(r["seq"]),
-                r["time"],
+                output.moment(r["time"]),
                 r["actor"],
                 output.styled(r["action"], "red" if "emergency" in r["action"] else ""),
                 r["environment"] or "-",

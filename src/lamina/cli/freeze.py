@@ -47,7 +47,7 @@ def freeze(
         actor=state.actor_identity(),
         now=moment,
     )
-    output.out.print(f"{env} frozen until {end.strftime('%Y-%m-%dT%H:%M:%SZ')}: {reason}")
+    output.out.print(f"{env} frozen until {output.moment(end)}: {reason}")
 
 
 def unfreeze(

@@ -77,7 +77,7 @@ def history(
         ["TIME", "KIND", "REVISION", "ACTOR", "REQUEST", "DETAIL"],
         [
             [
-                row.to_json()["time"],
+                output.moment(row.to_json()["time"]),
                 output.styled(row.kind, styles.get(row.kind, "")),
                 (row.revision or "-")[:12],
                 row.actor or "-",

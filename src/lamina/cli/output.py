@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich loads when something is first shown on a terminal or styled
@@ -149,6 +150,18 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def moment(when: datetime | str | None) -> str:
+    """A time as every table and summary shows it: UTC to the second, ``2026-12-03T14:05:09Z``
+    (``--json`` keeps the full precision)."""
+    if when is None:
+        return "-"
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def progress(label: str, total: int) -> _Progress:

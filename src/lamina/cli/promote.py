@@ -66,7 +66,7 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
     head.append(output.styled(record.status, _STATUS_STYLE.get(record.status, "")))
     head.append(flag)
     output.out.print(head)
-    output.out.print(f"  requested by {record.requested_by} at {data['requested_at']}")
+    output.out.print(f"  requested by {record.requested_by} at {output.moment(record.requested_at)}")
     if record.reason:
         output.out.print(f"  reason: {record.reason}")
     for target, digest in sorted(record.config_hashes.items()):
@@ -83,7 +83,7 @@ def print_request(record: PromotionRecord, as_json: bool, backfill_state: str | 
                 output.out.print(f"    | {text}")
     print_plan(record.plan)
     for decision in record.decisions:
-        output.out.print(f"  {decision.decision}d by {decision.actor} at {decision.at.isoformat()}")
+        output.out.print(f"  {decision.decision}d by {decision.actor} at {output.moment(decision.at)}")
     if record.commit:
         output.out.print(f"  commit {record.commit[:12]}")
     if backfill_state:
