@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -14,7 +15,9 @@ from lamina.clusters import faults
 
 def _set_timeout(fleet: ApiFleet, seconds: float) -> None:
     toml = fleet.root / "lamina.toml"
-    toml.write_text(toml.read_text().replace("timeout = 2", f"timeout = {seconds}"))
+    text, count = re.subn(r"(?m)^timeout = .*$", f"timeout = {seconds}", toml.read_text())
+    assert count == 1, "the fixture's [apply] timeout line moved"
+    toml.write_text(text)
     commit_all(fleet.root, "timeout")
 
 
@@ -115,7 +118,8 @@ def test_retry_after_is_honoured_and_capped() -> None:
 
 
 def test_one_unreachable_cluster_makes_drift_report_it(api_fleet: ApiFleet) -> None:
-    assert api_fleet.run("apply", "production")[0] == 0
+    code, out, err = api_fleet.run("apply", "production")
+    assert code == 0, out + err
     api_fleet.k8s.add_unreachable("prod-2", "refused")
     code, out, _ = api_fleet.run("drift", "production", "--json")
     rows = {row["cluster"]: row for row in json.loads(out)}

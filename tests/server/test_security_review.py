@@ -66,7 +66,13 @@ OPEN_ROUTES = {
     # the push webhook is signed with [git] webhook_secret_env, not a token (tests/server/test_git_sync.py)
     ("POST", "/api/v1/hooks/git"),
 }
-SAMPLE = {"environment": "production", "cluster": "prod-us-1", "request_id": "1", "name": "lamina.css"}
+SAMPLE = {
+    "environment": "production",
+    "cluster": "prod-us-1",
+    "request_id": "1",
+    "rollout_id": "1",
+    "name": "lamina.css",
+}
 NEEDED_QUERY = {"/api/v1/targets/{environment}/{cluster}/explain": "?key=agent.model"}
 CANARY = "CanaryValue-7f3e9b"
 
@@ -328,8 +334,14 @@ def test_a_hostile_path_parameter_is_refused_everywhere(site: Site, outside_file
 
 def test_the_same_routes_answer_with_plain_names(site: Site) -> None:
     # the control for the test above: the refusals come from the values, not the routes
+    # (a request or rollout id names a row this site has none of: those answer 404 either way)
     for method, template in every_route(site.app):
-        if method == "GET" and "{" in template and "{request_id}" not in template:
+        if (
+            method == "GET"
+            and "{" in template
+            and "{request_id}" not in template
+            and "{rollout_id}" not in template
+        ):
             headers = site.cookie("viewer") if not template.startswith("/api/") else site.bearer("viewer")
             status, body = site.raw(method, concrete(template, SAMPLE), headers)
             assert status == 200, (template, body[:300])
