@@ -64,9 +64,7 @@ def test_viewer_editor_approver_and_a_second_browser(chromium: Any, site: Served
     approver.wait_for_load_state()
     assert "Promoted" in approver.locator("#PR-1").inner_text()
 
-    viewer.wait_for_function(
-        "document.querySelector('#PR-1') && document.querySelector('#PR-1').innerText.includes('Promoted')",
-        timeout=10_000,
-    )
+    # a locator waits from outside the page: the page's CSP (no eval) cannot refuse it
+    viewer.locator("#PR-1", has_text="Promoted").wait_for(timeout=10_000)
     assert viewer.evaluate("window.stayedOnThisPage") is True
     assert "eval suite is green" in viewer.locator("#PR-1").inner_text()
