@@ -142,6 +142,60 @@ CASES = [
     ),
     pytest.param(
         Case(
+            VIEWER,
+            rules.Intent(A.PAUSE_ROLLOUT, ("staging",)),
+            RuleRefused,
+            "this needs the editor or admin role",
+        ),
+        id="a viewer may not pause a rollout",
+    ),
+    pytest.param(
+        Case(
+            STAGING_APPROVER,
+            rules.Intent(A.RESUME_ROLLOUT, ("staging",)),
+            RuleRefused,
+            "this needs the editor or admin role",
+        ),
+        id="an approver without editor may not resume a rollout",
+    ),
+    pytest.param(
+        Case(
+            VIEWER,
+            rules.Intent(A.ABORT_ROLLOUT, ("production",)),
+            RuleRefused,
+            "this needs the editor or admin role",
+        ),
+        id="a viewer may not abort a rollout",
+    ),
+    pytest.param(Case(EDITOR, rules.Intent(A.PAUSE_ROLLOUT, ("staging",))), id="an editor pauses a rollout"),
+    pytest.param(
+        Case(EDITOR, rules.Intent(A.RESUME_ROLLOUT, ("staging",))), id="an editor resumes a rollout"
+    ),
+    pytest.param(Case(ADMIN, rules.Intent(A.ABORT_ROLLOUT, ("staging",))), id="an admin aborts a rollout"),
+    pytest.param(
+        Case(CLI, rules.Intent(A.RESUME_ROLLOUT, ("production",))),
+        id="a typed name resumes a rollout of a protected environment: its steps ship under the rules",
+    ),
+    pytest.param(
+        Case(
+            EDITOR,
+            rules.Intent(A.RESUME_ROLLOUT, ("staging",)),
+            RuleRefused,
+            FREEZE_MESSAGE,
+            frozen=("staging",),
+        ),
+        id="a freeze stops a rollout from resuming",
+    ),
+    pytest.param(
+        Case(EDITOR, rules.Intent(A.PAUSE_ROLLOUT, ("staging",)), frozen=("staging",)),
+        id="a freeze does not stop a pause",
+    ),
+    pytest.param(
+        Case(CLI, rules.Intent(A.ABORT_ROLLOUT, ("staging",)), frozen=("staging",)),
+        id="a freeze does not stop an abort",
+    ),
+    pytest.param(
+        Case(
             CLI,
             ship(vetting=BAD),
             Refused,

@@ -293,7 +293,13 @@ def test_kill_9_during_bake_then_resume_completes_applying_each_cluster_once(
     seen = None
     while time.monotonic() < deadline:
         found = rollouts.list_rollouts(fleet.db) if (fleet.root / ".lamina/state.db").exists() else []
-        if found and found[0].step == 1 and found[0].phase.value == "bake":
+        # the phase is recorded before the driver prints it: wait for both, then kill
+        if (
+            found
+            and found[0].step == 1
+            and found[0].phase.value == "bake"
+            and b"step 2  baking" in log.read_bytes()
+        ):
             seen = found[0]
             break
         time.sleep(0.05)

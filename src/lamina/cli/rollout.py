@@ -178,7 +178,8 @@ def status(
 def pause(ctx: typer.Context, rollout_id: Annotated[int, typer.Argument(help="The rollout.")]) -> None:
     """Pause a running rollout (it stops at its driver's next look)."""
     state = session(ctx)
-    record = engine.pause(state.database(), rollout_id, state.actor_identity().name, _now())
+    fleet = state.repository().fleet
+    record = engine.pause(fleet, state.database(), rollout_id, state.actor_identity(), _now())
     _print_status(record)
 
 
@@ -192,7 +193,7 @@ def resume(
     from lamina.cli.apply import kube_settings
 
     state = session(ctx)
-    engine.resume(state.database(), rollout_id, state.actor_identity().name, _now())
+    engine.resume(state.repository().fleet, state.database(), rollout_id, state.actor_identity(), _now())
     kube = kube_settings(state.repository())
     with secrets.Lookups.from_environment(os.environ, kube) as lookups:
         final = _driver(state, kube, lookups, live=not as_json).drive(rollout_id)
@@ -209,7 +210,7 @@ def abort(
     from lamina.cli.apply import kube_settings
 
     state = session(ctx)
-    engine.abort(state.database(), rollout_id, state.actor_identity().name, _now())
+    engine.abort(state.repository().fleet, state.database(), rollout_id, state.actor_identity(), _now())
     kube = kube_settings(state.repository())
     with secrets.Lookups.from_environment(os.environ, kube) as lookups:
         try:

@@ -5,13 +5,15 @@ rule is written once. It decides, in this order:
 
 1. **self-approval and approver lists**: nobody decides on their own request;
    ``[promotion.approvers] ENV = [...]`` limits who may decide on requests into ENV;
-2. **roles** (server callers): reading needs any role; requesting, shipping and drift runs
-   need ``editor``; deciding on, applying, freezing or unfreezing a request into ENV needs
-   ``approver:ENV``; ``--force`` needs ``admin`` (``admin`` may do everything);
+2. **roles** (server callers): reading needs any role; requesting, shipping, drift runs and
+   pausing, resuming or aborting a rollout need ``editor``; deciding on, applying, freezing or
+   unfreezing a request into ENV needs ``approver:ENV``; ``--force`` needs ``admin`` (``admin``
+   may do everything);
 3. **proven identity**: on a protected environment (``[promotion] protect``) a decision, an
    apply of a request and ``--force`` need a name a token or an SSH signature proves;
-4. **freezes**: a frozen environment takes no request, apply of a request or shipment, except
-   an emergency request (and its apply) and ``--force``;
+4. **freezes**: a frozen environment takes no request, apply of a request, shipment or resumed
+   rollout, except an emergency request (and its apply) and ``--force``; pausing or aborting a
+   rollout stops change and passes a freeze;
 5. **protection**: a protected target ships only the config hash its newest applied request
    recorded (``--force`` overrides);
 6. **vetting**: a shipment whose targets fail ``validate`` or ``secrets check`` is refused
@@ -56,11 +58,26 @@ class Action(enum.StrEnum):
     """Check drift now."""
     FREEZE = "freeze"
     """Freeze or unfreeze an environment."""
+    PAUSE_ROLLOUT = "pause-rollout"
+    """Pause a running rollout (it stops change, so a freeze does not stop it)."""
+    RESUME_ROLLOUT = "resume-rollout"
+    """Let a paused rollout ship its next steps (a freeze stops it, as it stops a shipment)."""
+    ABORT_ROLLOUT = "abort-rollout"
+    """Abort a rollout: every cluster it moved goes back (it stops change: a freeze does not stop it)."""
 
 
-_EDITOR_ACTIONS = (Action.REQUEST, Action.SHIP, Action.RUN_DRIFT)
+_EDITOR_ACTIONS = (
+    Action.REQUEST,
+    Action.SHIP,
+    Action.RUN_DRIFT,
+    Action.PAUSE_ROLLOUT,
+    Action.RESUME_ROLLOUT,
+    Action.ABORT_ROLLOUT,
+)
 _APPROVER_ACTIONS = (Action.DECIDE, Action.APPLY_REQUEST, Action.FREEZE)
 _PROVEN_ACTIONS = (Action.DECIDE, Action.APPLY_REQUEST)
+_FROZEN_ACTIONS = (Action.REQUEST, Action.APPLY_REQUEST, Action.SHIP, Action.RESUME_ROLLOUT)
+"""What a freeze stops."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,7 @@ def authorize(
     if intent.force is not None and not intent.force.strip():
         raise InputError("--force needs --reason: why this ships although lamina would refuse it")
     overridden: list[str] = []
-    if intent.action in (Action.REQUEST, Action.APPLY_REQUEST, Action.SHIP) and db is not None:
+    if intent.action in _FROZEN_ACTIONS and db is not None:
         emergency = intent.emergency or (intent.request is not None and intent.request.emergency)
         for env in intent.environments:
             frozen = freezes.active_freeze(fleet.settings.promotion.freezes, db, env, now)

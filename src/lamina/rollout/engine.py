@@ -34,15 +34,16 @@ from lamina.clusters import connection, destinations, faults, secrets
 from lamina.clusters.outcomes import ApplyOutcome
 from lamina.core.states import MeasurementOutcome, RolloutClusterState, RolloutPhase, RolloutStatus
 from lamina.core.targets import TargetRef
-from lamina.errors import InputError, Refused
+from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet import rollout_settings
-from lamina.fleet.model import Cluster
+from lamina.fleet.model import Cluster, Fleet
+from lamina.guard import rules
 from lamina.guard.actors import Actor
 from lamina.render import configmaps
 from lamina.resolve.repository import Repository
 from lamina.rollout import clocks, prometheus, queries
 from lamina.ship import shipping
-from lamina.store import rollouts
+from lamina.store import audit, rollouts
 from lamina.store.database import Database
 from lamina.store.rollouts import MeasurementRecord, RolloutRecord
 
@@ -579,34 +580,97 @@ def _values(
     return found
 
 
-def pause(db: Database, rollout_id: int, actor: str, at: datetime) -> RolloutRecord:
-    """Pause a running rollout (its driver stops at its next look).
+MOVES = {
+    "pause": rules.Action.PAUSE_ROLLOUT,
+    "resume": rules.Action.RESUME_ROLLOUT,
+    "abort": rules.Action.ABORT_ROLLOUT,
+}
+"""What a person may do to a rollout (``lamina rollout VERB ID``, the API, the dashboard's buttons)."""
+
+
+def _authorize(
+    fleet: Fleet, db: Database, rollout_id: int, verb: str, actor: Actor, at: datetime
+) -> tuple[RolloutRecord, rules.Permit]:
+    """The rollout, once :func:`lamina.guard.rules.authorize` lets actor make the move; a refusal
+    is audited.
+
+    The roles are asked before the rollout is looked up, so a caller without them learns
+    nothing, not even whether the rollout exists.
 
     Raises:
+        RuleRefused: the roles or a freeze said no.
+        UnknownTargetError: no such rollout.
+    """
+    action = MOVES[verb]
+    environment: str | None = None
+    try:
+        rules.authorize(actor, rules.Intent(action), fleet=None, db=None, now=at)
+        record = rollouts.get(db, rollout_id)
+        environment = record.environment
+        intent = rules.Intent(action, (record.environment,))
+        return record, rules.authorize(actor, intent, fleet=fleet, db=db, now=at)
+    except RuleRefused as exc:
+        audit.record(
+            db,
+            actor=actor.name,
+            action=f"rollout.{verb}-refused",
+            at=at,
+            environment=environment,
+            subject=f"rollout {rollout_id}",
+            detail={"refusal": exc.message, "identity": actor.audit_detail()},
+        )
+        raise
+
+
+def moves(fleet: Fleet, db: Database, record: RolloutRecord, actor: Actor, at: datetime) -> tuple[str, ...]:
+    """What actor may do to the rollout as it stands (the dashboard's buttons): pause a running
+    one, resume a paused one, abort either; nothing while it rolls back or once it ended."""
+    if record.status is RolloutStatus.RUNNING and record.phase is not RolloutPhase.ROLLBACK:
+        possible: tuple[str, ...] = ("pause", "abort")
+    elif record.status is RolloutStatus.PAUSED:
+        possible = ("resume", "abort")
+    else:
+        return ()
+    return tuple(
+        verb
+        for verb in possible
+        if rules.allowed(actor, rules.Intent(MOVES[verb], (record.environment,)), fleet=fleet, db=db, now=at)
+    )
+
+
+def pause(fleet: Fleet, db: Database, rollout_id: int, actor: Actor, at: datetime) -> RolloutRecord:
+    """Pause a running rollout (its driver stops at its next look), when the rules let actor.
+
+    Raises:
+        RuleRefused: the rules said no (audited).
         Refused: it is not running.
     """
+    _record, permit = _authorize(fleet, db, rollout_id, "pause", actor, at)
+    name = permit.actor.name
     if not rollouts.transition(
         db,
         rollout_id,
         from_statuses=(RolloutStatus.RUNNING,),
         to=RolloutStatus.PAUSED,
-        actor=actor,
+        actor=name,
         action="rollout.paused",
         at=at,
-        reason=f"paused by {actor}",
+        reason=f"paused by {name}",
+        detail={"identity": permit.actor.audit_detail()},
     ):
         raise Refused(f"rollout {rollout_id} is {rollouts.get(db, rollout_id).status.value}, not running")
     return rollouts.get(db, rollout_id)
 
 
-def resume(db: Database, rollout_id: int, actor: str, at: datetime) -> RolloutRecord:
-    """Let a paused rollout run again (a step paused while measuring is measured again); a running
-    one is left running (its driver may have died: drive it).
+def resume(fleet: Fleet, db: Database, rollout_id: int, actor: Actor, at: datetime) -> RolloutRecord:
+    """Let a paused rollout run again (a step paused while measuring is measured again), when the
+    rules let actor; a running one is left running (its driver may have died: drive it).
 
     Raises:
+        RuleRefused: the rules said no, e.g. its environment is frozen (audited).
         Refused: it has ended.
     """
-    record = rollouts.get(db, rollout_id)
+    record, permit = _authorize(fleet, db, rollout_id, "resume", actor, at)
     if record.status is RolloutStatus.RUNNING:
         return record
     remeasure = record.phase is RolloutPhase.MEASURE
@@ -615,11 +679,12 @@ def resume(db: Database, rollout_id: int, actor: str, at: datetime) -> RolloutRe
         rollout_id,
         from_statuses=(RolloutStatus.PAUSED,),
         to=RolloutStatus.RUNNING,
-        actor=actor,
+        actor=permit.actor.name,
         action="rollout.resumed",
         at=at,
         phase=record.phase if remeasure else None,
         next_attempt=remeasure,
+        detail={"identity": permit.actor.audit_detail()},
     ):
         raise Refused(
             f"rollout {rollout_id} is {rollouts.get(db, rollout_id).status.value}; it cannot resume"
@@ -627,22 +692,27 @@ def resume(db: Database, rollout_id: int, actor: str, at: datetime) -> RolloutRe
     return rollouts.get(db, rollout_id)
 
 
-def abort(db: Database, rollout_id: int, actor: str, at: datetime) -> RolloutRecord:
-    """Stop a running or paused rollout; its driver then sends every moved cluster back.
+def abort(fleet: Fleet, db: Database, rollout_id: int, actor: Actor, at: datetime) -> RolloutRecord:
+    """Stop a running or paused rollout, when the rules let actor; its driver then sends every
+    moved cluster back.
 
     Raises:
+        RuleRefused: the rules said no (audited).
         Refused: it has ended.
     """
+    _record, permit = _authorize(fleet, db, rollout_id, "abort", actor, at)
+    name = permit.actor.name
     if not rollouts.transition(
         db,
         rollout_id,
         from_statuses=(RolloutStatus.RUNNING, RolloutStatus.PAUSED),
         to=RolloutStatus.RUNNING,
-        actor=actor,
+        actor=name,
         action="rollout.aborting",
         at=at,
         phase=RolloutPhase.ROLLBACK,
-        reason=f"aborted by {actor}",
+        reason=f"aborted by {name}",
+        detail={"identity": permit.actor.audit_detail()},
     ):
         raise Refused(f"rollout {rollout_id} is {rollouts.get(db, rollout_id).status.value}; it cannot abort")
     return rollouts.get(db, rollout_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,6 +22,8 @@ class Prometheus:
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
+        self.shown = shown(self.url)
+        """The URL as messages name it: without a user, password or query, which may hold a token."""
         self.queries = 0
         self._client = httpx.Client(timeout=timeout)
 
@@ -34,7 +37,7 @@ class Prometheus:
         try:
             response = self._client.get(f"{self.url}/api/v1/query", params={"query": promql})
         except httpx.HTTPError as exc:
-            raise ProviderDown(f"prometheus at {self.url} unreachable: {type(exc).__name__}") from None
+            raise ProviderDown(f"prometheus at {self.shown} unreachable: {type(exc).__name__}") from None
         try:
             body: Any = response.json()
         except ValueError:
@@ -42,7 +45,7 @@ class Prometheus:
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise ProviderDown(
-                f"prometheus at {self.url} answered {response.status_code}"
+                f"prometheus at {self.shown} answered {response.status_code}"
                 + (f": {str(error).splitlines()[0]}" if error else "")
             )
         data = body.get("data") or {}
@@ -50,7 +53,7 @@ class Prometheus:
         if kind == "scalar" and isinstance(result, list) and len(result) == 2:
             return [({}, _number(result[1]))]
         if kind != "vector" or not isinstance(result, list):
-            raise ProviderDown(f"prometheus at {self.url} answered a {kind}, not an instant vector")
+            raise ProviderDown(f"prometheus at {self.shown} answered a {kind}, not an instant vector")
         return [
             (dict(item.get("metric") or {}), _number(item.get("value", [0, "NaN"])[1])) for item in result
         ]
@@ -58,6 +61,23 @@ class Prometheus:
     def close(self) -> None:
         """Release the connection pool."""
         self._client.close()
+
+
+def shown(url: str) -> str:
+    """url without what may be a credential: its user, password, query and fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return (
+        f"{parts.scheme}://{host}{port}{parts.path}"
+        if parts.scheme and host
+        else "(a URL lamina cannot read)"
+    )
 
 
 def _number(text: Any) -> float:

@@ -6,7 +6,8 @@ requests through :mod:`lamina.promote.requests`, decisions through
 :mod:`lamina.promote.approvals`, applies of requests through :mod:`lamina.promote.applying`,
 shipments through :func:`lamina.ship.shipping.ship` and :func:`lamina.ship.healing.heal`,
 drift checks through :func:`lamina.drift.checking.run`, freezes through
-:mod:`lamina.promote.freezes`. Each asks :mod:`lamina.server.auth` first (the roles, mapped onto
+:mod:`lamina.promote.freezes`, a rollout's pause, resume and abort through
+:mod:`lamina.rollout.engine`. Each asks :mod:`lamina.server.auth` first (the roles, mapped onto
 :func:`lamina.guard.rules.authorize`); the use case then asks the rules again with the fleet and
 the state database (freezes, self-approval, protection, vetting).
 """
@@ -25,11 +26,13 @@ from lamina.drift.status import DriftReport
 from lamina.errors import InputError
 from lamina.promote import applying, approvals, freezes, requests
 from lamina.resolve.repository import Repository, iter_targets
+from lamina.rollout import engine
 from lamina.server import auth, context
 from lamina.server.tokens import Identity
 from lamina.ship import healing, shipping
 from lamina.store import promotions as store
 from lamina.store.promotions import PromotionRecord
+from lamina.store.rollouts import RolloutRecord
 
 
 @contextlib.contextmanager
@@ -229,3 +232,12 @@ def unfreeze(shared: context.Context, who: Identity, environment: str) -> tuple[
     with shared.repository() as repo:
         env = _environment(who, repo, environment)
         return env, freezes.unfreeze(repo, shared.database, env, actor=who.actor(), now=shared.clock())
+
+
+def move_rollout(shared: context.Context, who: Identity, rollout_id: int, verb: str) -> RolloutRecord:
+    """``lamina rollout pause|resume|abort ID``: the library's function, which asks the rules
+    (the editor role; a freeze stops a resume) and audits the move or the refusal. The server's
+    scheduler drives a resumed or aborting rollout on."""
+    move = {"pause": engine.pause, "resume": engine.resume, "abort": engine.abort}[verb]
+    with shared.repository() as repo:
+        return move(repo.fleet, shared.database, rollout_id, who.actor(), shared.clock())

@@ -1,7 +1,12 @@
-"""Rollouts: the list, one rollout with its clusters and measurements, and pausing one.
+"""Rollouts: the list, one rollout with its clusters and measurements, and pausing, resuming or
+aborting one.
 
-Reading is for any role, in the shape of ``lamina rollout status --json``; pausing needs the
-editor role (the same check as every other write of the API).
+Reading is for any role, in the shape of ``lamina rollout status --json``. Pausing, resuming
+and aborting are the library's own functions (:func:`lamina.rollout.engine.pause` and its
+siblings), which ask :func:`lamina.guard.rules.authorize` (the editor role; a freeze stops a
+resume) and record the move, or the refusal, in the audit log; the command line calls the same
+functions. A resumed or aborting rollout is driven on by the server's scheduler (or
+``lamina rollout resume ID``).
 """
 
 from __future__ import annotations
@@ -11,8 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 
 from lamina.promote import requests
-from lamina.rollout import engine
-from lamina.server import api, auth, context
+from lamina.server import actions, api, auth, context
 from lamina.server.guards import plain_name
 from lamina.store import rollouts
 
@@ -36,6 +40,18 @@ def get_rollout(shared: context.Shared, rollout_id: RolloutId) -> dict[str, Any]
 
 
 @router.post("/rollouts/{rollout_id}/pause")
-def pause(shared: context.Shared, rollout_id: RolloutId, who: auth.Editor) -> dict[str, Any]:
-    """Pause a running rollout (409 when it is not running)."""
-    return engine.pause(shared.database, rollout_id, who.actor().name, shared.clock()).to_json()
+def pause(shared: context.Shared, rollout_id: RolloutId, who: auth.Authenticated) -> dict[str, Any]:
+    """Pause a running rollout (editor; 409 when it is not running)."""
+    return actions.move_rollout(shared, who, rollout_id, "pause").to_json()
+
+
+@router.post("/rollouts/{rollout_id}/resume")
+def resume(shared: context.Shared, rollout_id: RolloutId, who: auth.Authenticated) -> dict[str, Any]:
+    """Resume a paused rollout (editor; 403 while its environment is frozen, 409 once it ended)."""
+    return actions.move_rollout(shared, who, rollout_id, "resume").to_json()
+
+
+@router.post("/rollouts/{rollout_id}/abort")
+def abort(shared: context.Shared, rollout_id: RolloutId, who: auth.Authenticated) -> dict[str, Any]:
+    """Abort a running or paused rollout: every cluster it moved goes back (editor; 409 once it ended)."""
+    return actions.move_rollout(shared, who, rollout_id, "abort").to_json()
