@@ -51,6 +51,7 @@ from k8s_support import (  # type: ignore[import-not-found, unused-ignore]
     EmulatedFleet,
 )
 from port_support import refusing_port
+from rollout_support import DeploymentController
 
 from .canary_support import (
     CANARY,
@@ -120,6 +121,22 @@ FLEET = {
         [apply]
         timeout = 2
 
+        [rollout.staging]   # apply staging --rollout: one step, measured at once
+        steps    = ["100%"]
+        bake     = "0s"
+        timeout  = "20s"
+        analysis = "agent-health"
+
+        [[analysis]]
+        name     = "agent-health"
+        provider = { type = "prometheus", url_env = "PROMETHEUS_URL" }
+        interval = "1s"
+        count    = 1
+        [[analysis.metrics]]
+        name  = "tool-success-rate"
+        query = 'sum(rate(agent_tool_calls_total{cluster="${cluster.name}",status="ok"}[5m]))'
+        min   = 0.95
+
         [drift]
         interval = "1s"   # the server checks at once, so its alerts fire while the test runs
         ignore = ["feature_flags.*"]
@@ -180,7 +197,7 @@ PARAMETERS = {
     "key": "agent.api_key",
     "a": "staging/stage-1",
     "b": "production/prod-2",
-    "rollout_id": "1",  # no rollout runs in this world: a 404, which must not leak either
+    "rollout_id": "1",  # the staging rollout, paused: Prometheus (its URL holds the canary) is down
 }
 
 
@@ -373,6 +390,9 @@ def apply_drift_and_promote(lamina: Lamina, first: str, k8s: Any) -> None:
     lamina("promote", "show", pr)
     lamina("promote", "approve", pr, "--comment", "looks right", "--json", user="ana@example.com")
     lamina("promote", "apply", pr, "--json")
+    # staging's new pin, as a rollout: measured against a Prometheus that refuses, so it pauses
+    lamina("apply", "staging", "--rollout", "--json")
+    lamina("rollout", "status", "1")
     rollback = lamina("rollback", "staging", "--to", first, "--reason", "undo", "--json")
     back = rollback.json()["id"] if rollback.code == 0 else "PR-2"
     lamina("promote", "reject", back, "--comment", "not needed", "--json", user="ana@example.com")
@@ -431,10 +451,7 @@ def get_everything(http: Http, openapi: dict[str, Any], requests: list[str]) -> 
                 query[name] = values[name]
             else:
                 assert not parameter.get("required"), f"{template}: add a value for {name} to PARAMETERS"
-        if "{rollout_id}" in template:
-            assert http("GET", path, params=query, expect=None).status_code in (200, 404)
-        else:
-            http("GET", path, params=query)
+        http("GET", path, params=query)
         paths.append(template)
     for path in (
         "/healthz",
@@ -446,6 +463,8 @@ def get_everything(http: Http, openapi: dict[str, Any], requests: list[str]) -> 
         "/history/production",
         "/history/staging",
         "/audit",
+        "/rollouts",
+        "/rollouts/1",
         "/logout",
         "/targets/production/prod-1",
         "/targets/production/prod-1?against=staging/stage-1",
@@ -457,7 +476,7 @@ def get_everything(http: Http, openapi: dict[str, Any], requests: list[str]) -> 
     ):
         http("GET", path)
     for role in ("viewer", "approver"):
-        for path in ("/", "/promotions", "/audit"):
+        for path in ("/", "/promotions", "/audit", "/rollouts/1"):
             http("GET", path, role=role)
     http("GET", "/history", expect=303)
     http("GET", "/static/lamina.js")
@@ -507,6 +526,12 @@ def drive_server(world: World, url: str, first_requests: list[str]) -> None:
         form = {"csrf": csrf_for(page, f"/promotions/{number}/approve"), "comment": "no"}
         http("POST", f"/promotions/{number}/reject", role="admin", data=form, expect=303)
 
+        # the staging rollout: paused already (409), resumed, then aborted
+        http("POST", "/api/v1/rollouts/1/pause", role="editor", expect=409)
+        http("POST", "/api/v1/rollouts/1/resume", role="viewer", expect=403)
+        http("POST", "/api/v1/rollouts/1/resume", role="editor")
+        http("POST", "/api/v1/rollouts/1/abort", role="admin")
+
         # the dashboard's own sign-in: token in a form, session in a cookie, sign out with CSRF
         with httpx.Client(base_url=url, timeout=30) as browser:
             session = Http(world, browser)
@@ -542,6 +567,9 @@ def run_cli_after_server(lamina: Lamina) -> None:
             (("drift", "--json"), (1,)),
         ]
     )
+    # the aborted rollout sends stage-1 back (unless the server's scheduler did already)
+    lamina("rollout", "resume", "1", "--json", expect=(1,))
+    lamina("rollout", "status", "1", "--json")
     lamina("drift", "--adopt", "production/prod-1", "--reason", "the hand edit was right")
     lamina("drift", "--heal", "--json", expect=(0, 1))
     lamina.side_by_side(
@@ -579,7 +607,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     vault = Recorder(vault_answer)
     alerts = Recorder(alert_answer)
     try:
-        with EmulatedFleet(base / "k8s") as k8s:
+        with EmulatedFleet(base / "k8s") as k8s, DeploymentController(k8s):
             start_clusters(k8s)
             env = lamina_environ(
                 HOME=str(sandbox),  # anything lamina writes outside the repo lands here or in TMPDIR
@@ -590,6 +618,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 SLACK_PROD_URL=f"{alerts.url}/services/T0001/B0001/{CANARY}",
                 ALERT_HOOK_URL=f"{alerts.url}/hook?token={CANARY}",
                 ALERT_HOOK_KEY=CANARY,
+                PROMETHEUS_URL=f"http://lamina:{CANARY}@127.0.0.1:{refusing_port()}/prom?token={CANARY}",
                 # ~15% less CPU per run: lamina's bytecode is cached (in a folder nobody scans)
                 PYTHONDONTWRITEBYTECODE="",
                 PYTHONPYCACHEPREFIX=str(base / "pycache"),

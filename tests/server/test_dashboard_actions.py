@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,9 @@ import pytest
 
 from lamina.server import auth
 from lamina.server.pages import rendering
+from lamina.store import promotions as store
+from lamina.store import rollouts
+from lamina.store.database import Database
 
 from . import browser_support
 from .conftest import Served
@@ -100,6 +104,9 @@ def test_buttons_show_only_to_roles_allowed(
         ),
         pytest.param("/actions/unfreeze", {"environment": "staging"}, id="unfreeze"),
         pytest.param("/promotions/1/apply", {}, id="apply-request"),
+        pytest.param("/rollouts/1/pause", {}, id="pause-rollout"),
+        pytest.param("/rollouts/1/resume", {}, id="resume-rollout"),
+        pytest.param("/rollouts/1/abort", {}, id="abort-rollout"),
     ],
 )
 @pytest.mark.parametrize("csrf", [None, "0" * 64], ids=["no-token", "wrong-token"])
@@ -237,3 +244,37 @@ def test_a_failed_apply_shows_which_cluster(site: Served) -> None:
     response = post(site, "/actions/apply", "editor", {"csrf": ship, "target": "staging"})
     assert response.status_code == 502, response.text
     assert "Not every cluster runs what was asked: staging/staging-us-1: failed (" in response.text
+
+
+def test_a_frozen_environment_offers_no_resume_and_refuses_one(site: Served) -> None:
+    db = Database.for_repository(site.root, None)
+    now = datetime.now(UTC)
+    record = rollouts.create(
+        db,
+        environment="staging",
+        revision="a" * 40,
+        steps=[["staging-us-1"]],
+        plan={"bake": 60.0, "analysis": None},
+        actor="alice@example.com",
+        at=now,
+    )
+    path = f"/rollouts/{record.id}"
+    assert 'action="/rollouts/1/pause"' not in page(site, path, "viewer")
+    pause = form_token(page(site, path, "editor"), f"{path}/pause")
+    assert post(site, f"{path}/pause", "editor", {"csrf": pause}).status_code == 303
+    html = page(site, path, "editor")
+    resume = form_token(html, f"{path}/resume")
+    assert f'action="{path}/abort"' in html
+    store.set_freeze(
+        db, environment="staging", until=now + timedelta(hours=1), reason="launch", actor="lead", at=now
+    )
+    frozen = page(site, path, "editor")
+    assert f'action="{path}/resume"' not in frozen  # the rules say no: no button
+    assert f'action="{path}/abort"' in frozen  # aborting stops change: a freeze lets it
+    refused = post(site, f"{path}/resume", "editor", {"csrf": resume})  # a page from before the freeze
+    assert refused.status_code == 403
+    assert "staging is frozen until" in refused.text
+    actions = audit_actions(site)
+    assert actions[0] == "rollout.resume-refused" and "rollout.resumed" not in actions
+    assert rollouts.get(db, record.id).status.value == "paused"
+    db.dispose()

@@ -108,6 +108,8 @@ ROUTES = [
     ("POST", "/promotions/{request_id}/reject"),
     ("GET", "/history"),
     ("GET", "/history/{environment}"),
+    ("GET", "/rollouts"),
+    ("GET", "/rollouts/{rollout_id}"),
     ("GET", "/audit"),
     ("POST", "/actions/promote"),
     ("POST", "/actions/change"),
@@ -118,6 +120,9 @@ ROUTES = [
     ("POST", "/actions/drift"),
     ("POST", "/actions/freeze"),
     ("POST", "/actions/unfreeze"),
+    ("POST", "/rollouts/{rollout_id}/pause"),
+    ("POST", "/rollouts/{rollout_id}/resume"),
+    ("POST", "/rollouts/{rollout_id}/abort"),
     ("GET", "/events"),
 ]
 

@@ -35,6 +35,7 @@ from lamina.server.pages import fleet as fleet_pages
 from lamina.server.pages import history as history_pages
 from lamina.server.pages import promotions as promotion_pages
 from lamina.server.pages import rendering, sessions
+from lamina.server.pages import rollouts as rollout_pages
 from lamina.server.settings import ServerSettings
 
 ROUTERS = (
@@ -52,6 +53,7 @@ ROUTERS = (
     fleet_pages.router,
     promotion_pages.router,
     history_pages.router,
+    rollout_pages.router,
     audit_pages.router,
     action_pages.router,
 )

@@ -32,6 +32,7 @@ from lamina.server.pages import rendering
 from lamina.server.tokens import Identity
 from lamina.store import audit as audit_log
 from lamina.store import drift as drift_store
+from lamina.store import rollouts as rollout_store
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.page_viewer)])
 
@@ -188,10 +189,46 @@ def unfreeze(request: Request, who: auth.Viewer, environment: Name, csrf: Csrf =
     return _act(request, who, "freeze", csrf, work, "/promotions#freezes")
 
 
+RolloutId = Annotated[int, PathParam(ge=1, le=requests.MAX_ID)]
+
+
+def _move_rollout(request: Request, who: Identity, rollout_id: int, verb: str, csrf: str) -> Response:
+    shared = context.of(request)
+    return _act(
+        request,
+        who,
+        f"rollout-{verb}:{rollout_id}",
+        csrf,
+        lambda: actions.move_rollout(shared, who, rollout_id, verb),
+        f"/rollouts/{rollout_id}",
+    )
+
+
+@router.post("/rollouts/{rollout_id}/pause")
+def pause_rollout(request: Request, rollout_id: RolloutId, who: auth.Viewer, csrf: Csrf = "") -> Response:
+    """Pause a running rollout (editor)."""
+    return _move_rollout(request, who, rollout_id, "pause", csrf)
+
+
+@router.post("/rollouts/{rollout_id}/resume")
+def resume_rollout(request: Request, rollout_id: RolloutId, who: auth.Viewer, csrf: Csrf = "") -> Response:
+    """Resume a paused rollout (editor; not while its environment is frozen)."""
+    return _move_rollout(request, who, rollout_id, "resume", csrf)
+
+
+@router.post("/rollouts/{rollout_id}/abort")
+def abort_rollout(request: Request, rollout_id: RolloutId, who: auth.Viewer, csrf: Csrf = "") -> Response:
+    """Abort a rollout: every cluster it moved goes back (editor)."""
+    return _move_rollout(request, who, rollout_id, "abort", csrf)
+
+
 def state_stamp(session: Session) -> str:
-    """What changes whenever lamina records something: the newest audit row and drift result."""
+    """What changes whenever lamina records something: the newest audit row, drift result and
+    rollout measurement."""
     newest = audit_log.newest(session, 1)
-    return json.dumps([newest[0].seq if newest else 0, drift_store.stamp(session)])
+    return json.dumps(
+        [newest[0].seq if newest else 0, drift_store.stamp(session), rollout_store.stamp(session)]
+    )
 
 
 @router.get("/events")

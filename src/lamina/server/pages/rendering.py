@@ -68,6 +68,24 @@ PROMOTION = {
     "open": ("warn", "Backfill open", "●"),
     "overdue": ("bad", "Backfill overdue", "!"),
 }
+ROLLOUT = {
+    "running": ("info", "Running", "●"),
+    "paused": ("warn", "Paused", "‖"),
+    "succeeded": ("ok", "Succeeded", "✓"),
+    "failed": ("bad", "Failed, rolled back", "✗"),
+    "aborted": ("bad", "Aborted, rolled back", "✗"),
+}
+ROLLOUT_CLUSTER = {
+    "pending": ("muted", "Pending", "…"),
+    "applying": ("info", "Applying", "↻"),
+    "applied": ("ok", "Applied", "✓"),
+    "rolled-back": ("warn", "Rolled back", "↺"),
+}
+MEASUREMENT = {
+    "passed": ("ok", "Passed", "✓"),
+    "failed": ("bad", "Failed", "✗"),
+    "inconclusive": ("warn", "Inconclusive", "?"),
+}
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -93,7 +111,13 @@ def templates(clock: context.Clock) -> Jinja2Templates:
     built = Jinja2Templates(directory=SERVER / "templates")
     built.env.filters["ago"] = lambda moment: ago(moment, clock())
     built.env.filters["iso"] = iso
-    built.env.globals.update(drift_tone=DRIFT, promotion_tone=PROMOTION)
+    built.env.globals.update(
+        drift_tone=DRIFT,
+        promotion_tone=PROMOTION,
+        rollout_tone=ROLLOUT,
+        cluster_tone=ROLLOUT_CLUSTER,
+        measurement_tone=MEASUREMENT,
+    )
     return built
 
 
