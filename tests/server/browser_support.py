@@ -48,7 +48,7 @@ def serve_dashboard(root: Path) -> Iterator[Served]:
     """The dashboard and API of root on a free port, with a token per role."""
     path = root / ".lamina" / "tokens.toml"
     issued = {role: tokens.create(path, user, roles) for role, (user, roles) in USERS.items()}
-    app = create_app(ServerSettings(repo_root=root, tokens_file=path))
+    app = create_app(ServerSettings(repo_root=root, tokens_file=path, rollout_interval=0))
     with running(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         yield Served(client, root, issued, f"http://127.0.0.1:{port}")
 

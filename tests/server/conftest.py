@@ -68,6 +68,6 @@ def served(example_repo: Path) -> Iterator[Served]:
         "approver": tokens.create(path, "ana@example.com", ["approver:production"]),
         "admin": tokens.create(path, "root@example.com", ["admin"]),
     }
-    app = create_app(ServerSettings(repo_root=example_repo, tokens_file=path))
+    app = create_app(ServerSettings(repo_root=example_repo, tokens_file=path, rollout_interval=0))
     with running(app) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         yield Served(client, example_repo, issued, f"http://127.0.0.1:{port}")

@@ -3,8 +3,8 @@
 Nothing is decided here: the routes live in :mod:`lamina.server.api` and
 :mod:`lamina.server.pages`, who may call them in :mod:`lamina.server.auth`, what they share in
 :mod:`lamina.server.context`. This module puts them together: the middleware, the one
-mapping of lamina's errors to HTTP answers, every router, and the scheduled drift checks
-that run while the application does.
+mapping of lamina's errors to HTTP answers, every router, and the scheduled drift checks and
+rollout drivers that run while the application does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lamina.errors import LaminaError
-from lamina.server import api, context, limits, scheduler
+from lamina.server import api, context, driving, limits, scheduler
 from lamina.server.api import audit as audit_api
 from lamina.server.api import drift as drift_api
 from lamina.server.api import fleet as fleet_api
@@ -111,15 +111,19 @@ def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now)
     app.state.context = shared
     app.state.templates = rendering.templates(clock)
     checks = scheduler.Scheduler.for_server(shared, shared.metrics)
+    drivers = driving.RolloutRunner(shared, settings.rollout_interval)
+    app.state.rollouts = drivers
 
     @contextlib.asynccontextmanager
     async def lifespan(running: object) -> AsyncIterator[None]:
-        """The scheduled drift checks and git fetches run while the application does."""
+        """The scheduled drift checks, the rollout drivers and git fetches run while the application does."""
         shared.git.start()
+        drivers.start()
         try:
             async with checks.lifespan(running):
                 yield
         finally:
+            await asyncio.to_thread(drivers.stop)
             await asyncio.to_thread(shared.git.stop)
 
     app.router.lifespan_context = lifespan

@@ -15,12 +15,15 @@ class ServerSettings:
         tokens_file: the bearer tokens file.
         environ: the process environment values the server may use (sink URLs, signing keys);
             passed in so no module reads os.environ by itself.
+        rollout_interval: seconds between looks for running rollouts nobody drives (the server
+            drives them); zero: the server drives none.
     """
 
     repo_root: Path
     tokens_file: Path | None
     database_url: str | None = None
     max_body_bytes: int = 1_000_000
+    rollout_interval: float = 2.0
     environ: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:  # never show environment values (they may hold webhook URLs)
