@@ -13,8 +13,9 @@ from lamina.core.states import PromotionStatus, RequestKind
 from lamina.errors import FleetError, OutsideError
 from lamina.fleet import loading
 from lamina.guard.actors import Actor
-from lamina.promote import history, verification
+from lamina.promote import history, requests, verification
 from lamina.source.trees import WorkingTree
+from lamina.store import audit
 from lamina.store.database import Database
 from promote.conftest import Clock, add_to_fleet, open_repo
 from promote.test_workflow import apply, decide, request
@@ -153,3 +154,35 @@ def test_bad_verify_and_auto_settings(fleet: Path, extra: str, message: str) -> 
     with pytest.raises(FleetError) as caught:
         loading.load_fleet(WorkingTree(fleet))
     assert caught.value.message == message
+
+
+def test_auto_promotion_into_staging_after_development_verified(
+    fleet: Path, db: Database, clock: Clock, prometheus: PrometheusServer
+) -> None:
+    add_to_fleet(fleet, ANALYSIS + '\n[promotion]\nverify = "agent-health"\nauto = ["staging"]\n')
+    # nothing verified what development runs: a person must approve
+    waiting = request(fleet, db, clock, "development", "staging")
+    assert waiting.status is PromotionStatus.TESTING
+    decide(fleet, db, clock, waiting.id, "bob", approve=False)
+
+    # development's configs as committed: requested, approved, applied, then verified
+    with open_repo(fleet) as repo:
+        change = requests.change(repo, db, target="development", actor=Actor("alice"), now=clock)
+    decide(fleet, db, clock, change.id, "bob")
+    apply(fleet, db, clock, change.id)
+    prometheus.exporter.samples = lambda: {"local-dev": {"agent_tool_success_ratio": 0.99}}
+    try:
+        prometheus.wait_for('agent_tool_success_ratio{cluster="local-dev"}', lambda result: len(result) == 1)
+        verified = verify(fleet, db, clock, change.id, prometheus.url)
+    finally:
+        prometheus.exporter.samples = dict
+    assert verified.request.status is PromotionStatus.VERIFIED
+
+    auto = request(fleet, db, clock, "development", "staging")
+    assert (auto.status, auto.decisions) == (PromotionStatus.APPROVED, ())
+    rows = db.read(lambda session: [(r.actor, r.action) for r in audit.newest(session, 3)])
+    assert rows[0] == ("[promotion] auto", "promotion.auto-approved")
+    assert apply(fleet, db, clock, auto.id).status is PromotionStatus.PROMOTED
+    # production is not in [promotion] auto: staging verified or not, a person approves
+    into_production = request(fleet, db, clock, "staging", "production")
+    assert into_production.status is PromotionStatus.TESTING

@@ -17,7 +17,10 @@ rule is written once. It decides, in this order:
 5. **protection**: a protected target ships only the config hash its newest applied request
    recorded (``--force`` overrides);
 6. **vetting**: a shipment whose targets fail ``validate`` or ``secrets check`` is refused
-   with exit 1 (``--force`` overrides).
+   with exit 1 (``--force`` overrides);
+7. **auto-promotion**: a promotion whose gates passed stands approved without a person only
+   into an environment ``[promotion] auto`` lists (never a protected one), when it is no
+   emergency and its source runs the same revision ``verified``.
 
 Rules 1-5 refuse with :class:`~lamina.errors.RuleRefused` (exit 2, HTTP 403); vetting with
 :class:`~lamina.errors.Refused` (exit 1). What ``--force`` overrode is returned, for the
@@ -32,11 +35,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from lamina.core.states import PromotionStatus, RequestKind
 from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet.model import Fleet
 from lamina.guard import freezes, protection, signatures
 from lamina.guard.actors import Actor
 from lamina.guard.vetting import Vetting
+from lamina.store import promotions as promotion_store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord
 
@@ -64,6 +69,8 @@ class Action(enum.StrEnum):
     """Let a paused rollout ship its next steps (a freeze stops it, as it stops a shipment)."""
     ABORT_ROLLOUT = "abort-rollout"
     """Abort a rollout: every cluster it moved goes back (it stops change: a freeze does not stop it)."""
+    AUTO_APPROVE = "auto-approve"
+    """Let a promotion whose gates passed stand approved without a person (``[promotion] auto``)."""
 
 
 _EDITOR_ACTIONS = (
@@ -149,6 +156,11 @@ def authorize(
         _decision(actor, intent, fleet)  # "you requested it" says more than "you lack the role"
     _roles(actor, intent)
     if fleet is None:
+        if intent.action is Action.AUTO_APPROVE:
+            raise RuleRefused("an automatic approval needs the fleet's [promotion] auto")
+        return Permit(actor)
+    if intent.action is Action.AUTO_APPROVE:
+        _auto(intent, fleet, db)
         return Permit(actor)
     protected = [env for env in intent.environments if env in fleet.settings.promotion.protect]
     if protected and (intent.action in _PROVEN_ACTIONS or intent.force is not None) and not actor.proven:
@@ -251,6 +263,31 @@ def _decision(actor: Actor, intent: Intent, fleet: Fleet | None) -> None:
             f"{actor.name} may not decide on promotions into {request.target} "
             f"([promotion.approvers] {request.target} = {', '.join(allowed_people) or 'nobody'})",
             fleet.document.place(("promotion", "approvers", request.target)),
+        )
+
+
+def _auto(intent: Intent, fleet: Fleet, db: Database | None) -> None:
+    """Return when ``[promotion] auto`` lets intent.request stand approved without a person."""
+    record = intent.request
+    if record is None or db is None:
+        raise RuleRefused("an automatic approval needs the request and the state database")
+    name = f"PR-{record.id}"
+    conf = fleet.settings.promotion
+    if record.target not in conf.auto:
+        raise RuleRefused(f"{record.target} is not in [promotion] auto: {name} needs approval")
+    if record.target in conf.protect:
+        raise RuleRefused(f"{record.target} is protected: {name} needs approval")
+    if record.emergency or record.kind is not RequestKind.PROMOTION or record.source is None:
+        raise RuleRefused(f"{name} is not a plain promotion: it needs approval")
+    landed = [
+        other
+        for other in promotion_store.list_requests(db, PromotionStatus.landed_statuses(), record.source)
+        if other.revision == record.revision
+    ]
+    if not landed or landed[0].status is not PromotionStatus.VERIFIED:
+        found = f"PR-{landed[0].id} is {landed[0].status.value}" if landed else "nothing verified it"
+        raise RuleRefused(
+            f"{record.source} has not verified {record.revision[:12]} ({found}): {name} needs approval"
         )
 
 

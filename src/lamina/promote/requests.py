@@ -320,6 +320,8 @@ def change(
 
 
 _OPEN = (PromotionStatus.PENDING, PromotionStatus.TESTING, PromotionStatus.APPROVED)
+AUTO_ACTOR = "[promotion] auto"
+"""Who the audit log names for an approval no person gave."""
 
 
 def _authorize(
@@ -415,7 +417,22 @@ def _open(
         detail={"gates": [{k: v for k, v in r.to_json().items() if k != "output"} for r in results]},
         gates=results,
     )
-    return store.get_request(db, record.id)
+    opened = store.get_request(db, record.id)
+    if to is PromotionStatus.TESTING and target in conf.auto:
+        auto = rules.Intent(rules.Action.AUTO_APPROVE, (target,), request=opened)
+        if rules.allowed(actor, auto, fleet=repo.fleet, db=db, now=now()):
+            store.transition(
+                db,
+                record.id,
+                from_statuses=(PromotionStatus.TESTING,),
+                to=PromotionStatus.APPROVED,
+                actor=AUTO_ACTOR,
+                action=f"{family}.auto-approved",
+                at=now(),
+                detail={"rule": "[promotion] auto", "source": source, "revision": revision},
+            )
+            opened = store.get_request(db, record.id)
+    return opened
 
 
 def to_json(record: PromotionRecord, backfill: str | None = None) -> dict[str, Any]:
