@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.core.states import PromotionStatus, RequestKind
 from lamina.errors import LaminaError, Refused, RuleRefused
 from lamina.guard import rules
 from lamina.guard.actors import Actor, Proof
@@ -62,6 +63,31 @@ UNCOVERED = (
     "production/prod-us-1: config ffffffffffff is not approved (no approved request covers it); "
     "run `lamina change request production` (or promote) and have it approved and applied"
 )
+
+
+def promotion(
+    target: str = "staging", source: str = "development", emergency: bool = False
+) -> store.PromotionRecord:
+    """A promotion whose gates passed (awaiting approval)."""
+    return store.PromotionRecord(
+        7,
+        RequestKind.PROMOTION,
+        source,
+        target,
+        "c" * 40,
+        PromotionStatus.TESTING,
+        emergency,
+        None,
+        "eve",
+        NOW,
+        NOW,
+        {},
+        (),
+        None,
+        None,
+        None,
+    )
+
 
 CASES = [
     pytest.param(Case(CLI, rules.Intent(A.READ)), id="the command line reads"),
@@ -196,6 +222,15 @@ CASES = [
     ),
     pytest.param(
         Case(
+            EDITOR,
+            rules.Intent(A.AUTO_APPROVE, ("staging",), request=promotion()),
+            RuleRefused,
+            "staging is not in [promotion] auto: PR-7 needs approval",
+        ),
+        id="no [promotion] auto: a person approves",
+    ),
+    pytest.param(
+        Case(
             CLI,
             ship(vetting=BAD),
             Refused,
@@ -247,3 +282,34 @@ def test_authorize(case: Case, repo: Repository, db: Database) -> None:
 def test_a_rule_refusal_is_exit_2_and_403_and_vetting_exit_1() -> None:
     assert (RuleRefused("x").exit_code, RuleRefused("x").http_status) == (2, 403)
     assert Refused("x").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        pytest.param(
+            promotion(),
+            "development has not verified cccccccccccc (nothing verified it): PR-7 needs approval",
+            id="the source has not verified the revision",
+        ),
+        pytest.param(
+            promotion(emergency=True), "PR-7 is not a plain promotion: it needs approval", id="an emergency"
+        ),
+        pytest.param(
+            promotion("production", "staging"),
+            "production is not in [promotion] auto: PR-7 needs approval",
+            id="an environment not listed",
+        ),
+    ],
+)
+def test_an_automatic_approval_needs_every_condition(
+    guarded_example: Path, db: Database, request_: store.PromotionRecord, message: str
+) -> None:
+    path = guarded_example / "lamina.toml"
+    path.write_text(path.read_text().replace("[promotion]\n", '[promotion]\nauto = ["staging"]\n', 1))
+    with Repository(guarded_example) as repo:
+        assert repo.fleet.settings.promotion.auto == ("staging",)
+        intent = rules.Intent(A.AUTO_APPROVE, (request_.target,), request=request_)
+        with pytest.raises(RuleRefused) as refused:
+            rules.authorize(EDITOR, intent, fleet=repo.fleet, db=db, now=NOW)
+    assert refused.value.message == message
