@@ -391,7 +391,8 @@ def apply_drift_and_promote(lamina: Lamina, first: str, k8s: Any) -> None:
     lamina("promote", "approve", pr, "--comment", "looks right", "--json", user="ana@example.com")
     lamina("promote", "apply", pr, "--json")
     # staging's new pin, as a rollout: measured against a Prometheus that refuses, so it pauses
-    lamina("apply", "staging", "--rollout", "--json")
+    with DeploymentController(k8s):  # only while the rollout waits for its workload
+        lamina("apply", "staging", "--rollout", "--json")
     lamina("rollout", "status", "1")
     rollback = lamina("rollback", "staging", "--to", first, "--reason", "undo", "--json")
     back = rollback.json()["id"] if rollback.code == 0 else "PR-2"
@@ -607,7 +608,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     vault = Recorder(vault_answer)
     alerts = Recorder(alert_answer)
     try:
-        with EmulatedFleet(base / "k8s") as k8s, DeploymentController(k8s):
+        with EmulatedFleet(base / "k8s") as k8s:
             start_clusters(k8s)
             env = lamina_environ(
                 HOME=str(sandbox),  # anything lamina writes outside the repo lands here or in TMPDIR
