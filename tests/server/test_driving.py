@@ -5,7 +5,7 @@ controller rolls, a real Prometheus)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from lamina.server import driving
 from lamina.server.context import Context
 from lamina.server.settings import ServerSettings
 from lamina.store import applies, audit, rollouts
+from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.rollouts import RolloutRecord
 from rollout.test_engine import RolloutFleet, rollout_fleet
@@ -107,3 +108,39 @@ def test_a_stopping_server_lets_go_and_the_next_one_carries_on(rollout_fleet: Ro
     finally:
         second.stop()
     assert final.status.value == "succeeded", final.reason
+
+
+def test_a_driver_refused_by_a_freeze_is_tried_again_later_not_every_look(example_repo: Path) -> None:
+    db = Database.for_repository(example_repo, None)
+    now = datetime.now(UTC)
+    store.set_freeze(
+        db, environment="development", until=now + timedelta(hours=1), reason="demo", actor="lead", at=now
+    )
+    record = rollouts.create(
+        db,
+        environment="development",
+        revision=None,
+        steps=[["local-dev"]],
+        plan={"bake": 0.0, "timeout": 5.0, "analysis": None},
+        actor="tester@example.com",
+        at=now,
+    )
+    ended: list[int] = []
+    runner = driving.RolloutRunner(
+        Context(ServerSettings(repo_root=example_repo, tokens_file=None)), interval=0.02, on_end=ended.append
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.02)
+        looks = time.monotonic() + 0.5  # some 25 looks: none starts the rollout's driver again
+        while time.monotonic() < looks:
+            assert len(ended) == 1
+            time.sleep(0.02)
+    finally:
+        runner.stop()
+    rows = db.read(lambda session: audit.newest(session, 50))
+    assert [row.action for row in rows].count("apply.refused") == 1
+    assert rollouts.get(db, record.id).status.value == "running"
+    db.dispose()

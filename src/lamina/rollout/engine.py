@@ -53,6 +53,10 @@ LEASE = timedelta(seconds=15)
 """How long a driver's lease lasts; it is renewed well before."""
 
 
+class LeaseHeld(Refused):
+    """Another driver holds the rollout (or took it over): this one lets it be."""
+
+
 @dataclass(frozen=True)
 class Event:
     """Something a rollout did, for the live display: a step, a cluster, a measurement."""
@@ -162,7 +166,7 @@ class Driver:
         """Drive the rollout until it ends or pauses; returns where it stands then.
 
         Raises:
-            Refused: another driver holds the rollout.
+            LeaseHeld: another driver holds the rollout.
         """
         self._take_lease(rollout_id)
         try:
@@ -195,12 +199,12 @@ class Driver:
             and rollouts.take_over(self.db, rollout_id, current, self.holder, now + LEASE)
         ):
             return
-        raise Refused(f"rollout {rollout_id} is being driven by {current or 'another process'}")
+        raise LeaseHeld(f"rollout {rollout_id} is being driven by {current or 'another process'}")
 
     def _renew(self, rollout_id: int) -> None:
         now = self.clock.now()
         if not rollouts.take_lease(self.db, rollout_id, self.holder, now, now + LEASE):
-            raise Refused(f"rollout {rollout_id}: lost the lease to another driver")
+            raise LeaseHeld(f"rollout {rollout_id}: lost the lease to another driver")
 
     def _sleep_until(self, rollout_id: int, moment: datetime) -> bool:
         """Wait until moment, renewing the lease; False when the rollout stopped running meanwhile."""

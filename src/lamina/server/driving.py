@@ -4,11 +4,12 @@ A rollout is running and undriven when it was resumed or aborted from the API or
 dashboard, or when the ``lamina apply --rollout`` that started it died (its lease expires, or
 its process is gone). Every ``interval`` seconds a :class:`RolloutRunner` looks for running
 rollouts whose lease nobody holds and starts a :class:`lamina.rollout.engine.Driver` for each
-in a thread of its own. The lease (``rollout:ID`` in the state database) is what makes one
-replica drive a rollout: a driver that does not get it gives up at once, so several replicas
-on one PostgreSQL database never apply a step twice. Stopping the server stops its drivers at
-their next wait; each lets go of its lease, and the next replica (or a restarted server, or
-``lamina rollout resume ID``) carries on where it was.
+in a thread of its own (a driver that stopped on an error, such as a freeze refusing a step,
+is tried again after a wait that doubles each time). The lease (``rollout:ID`` in the state
+database) is what makes one replica drive a rollout: a driver that does not get it gives up
+at once, so several replicas on one PostgreSQL database never apply a step twice. Stopping
+the server stops its drivers at their next wait; each lets go of its lease, and the next
+replica (or a restarted server, or ``lamina rollout resume ID``) carries on where it was.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from lamina.clusters import connection, secrets
-from lamina.errors import LaminaError, Refused
+from lamina.errors import LaminaError
 from lamina.guard.actors import Actor
 from lamina.rollout import engine
 from lamina.server.context import Context
@@ -31,6 +33,9 @@ ACTOR = "lamina-server"
 """Who the audit log names for the steps the server drives (the moves people make carry their names)."""
 INTERVAL = 2.0
 """Seconds between looks for rollouts to drive."""
+RETRY = (30.0, 900.0)
+"""After a driver stopped on an error (a freeze refusing a step, a cluster down), seconds before
+the rollout is tried again: the first wait, doubled each time up to the last."""
 
 
 class Stopped(Exception):
@@ -75,6 +80,8 @@ class RolloutRunner:
         self._stop = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._drivers: dict[int, threading.Thread] = {}
+        self._retry: dict[int, tuple[float, float]] = {}
+        """rollout id -> (monotonic time before which it is not tried again, the last wait)."""
         self._lock = threading.Lock()
 
     def run_once(self) -> list[int]:
@@ -86,6 +93,8 @@ class RolloutRunner:
             with self._lock:
                 current = self._drivers.get(rollout_id)
                 if current is not None and current.is_alive():
+                    continue
+                if self._retry.get(rollout_id, (0.0, 0.0))[0] > time.monotonic():
                     continue
             if rollouts.lease_holder(db, rollout_id, now) is not None:
                 continue  # a driver elsewhere holds it (one that died on this host is taken over)
@@ -100,6 +109,7 @@ class RolloutRunner:
 
     def _drive(self, rollout_id: int) -> None:
         environ = self.context.settings.environ
+        failed = False
         try:
             with self.context.repository() as repo:
                 kube = connection.KubeSettings.from_environment(environ, repo.root, repo.fleet.settings.apply)
@@ -120,13 +130,23 @@ class RolloutRunner:
             log.info("rollout %d is %s", rollout_id, final.status.value)
         except Stopped:
             log.info("rollout %d: the server stops; the next driver carries on", rollout_id)
-        except Refused as exc:
+        except engine.LeaseHeld as exc:
             log.info("rollout %d: %s", rollout_id, exc)
         except LaminaError as exc:
+            failed = True
             log.error("rollout %d: %s", rollout_id, exc)
         except Exception as exc:  # a driver's thread must end with a line in the log, not a traceback
+            failed = True
             log.error("rollout %d: %s: %s", rollout_id, type(exc).__name__, exc)
         finally:
+            with self._lock:
+                if failed:
+                    last = self._retry.get(rollout_id, (0.0, 0.0))[1]
+                    wait = min(RETRY[1], last * 2) if last else RETRY[0]
+                    self._retry[rollout_id] = (time.monotonic() + wait, wait)
+                    log.info("rollout %d: tried again in %gs", rollout_id, wait)
+                else:
+                    self._retry.pop(rollout_id, None)
             if self.on_end is not None:
                 self.on_end(rollout_id)
 
