@@ -312,6 +312,13 @@ def variables(query: str) -> list[str]:
     return VARIABLE.findall(query)
 
 
+def cluster_values(cluster: Any, environment: str) -> dict[str, str]:
+    """The variables of a query for one cluster (anything with ``name`` and ``labels``)."""
+    out = {"cluster.name": cluster.name, "env.name": environment}
+    out.update({f"cluster.labels.{key}": value for key, value in cluster.labels.items()})
+    return out
+
+
 def fill(query: str, values: Mapping[str, str]) -> str:
     """query with each ``${name}`` replaced by values[name] (quotes and backslashes escaped).
 

@@ -1,0 +1,144 @@
+"""Flagger objects for the GitOps hand-off: with ``[rollout.flagger]``, ``render --out DIR
+--gitops argocd|flux`` writes into each cluster folder a Flagger ``Canary`` for ``[render]
+workload`` and one ``MetricTemplate`` per metric of the environment's ``[rollout] analysis``::
+
+    [rollout.flagger]
+    interval    = "1m"        # Flagger's analysis schedule
+    threshold   = 5           # failed checks before Flagger rolls the canary back
+    max_weight  = 50          # traffic share the canary reaches before promotion
+    step_weight = 10
+    address     = "http://prometheus.monitoring:9090"   # Prometheus as the cluster reaches it
+    port        = 8080        # the workload's service port
+
+Each MetricTemplate carries the ``[[analysis.metrics]]`` query with ``${cluster.name}``,
+``${env.name}`` and ``${cluster.labels.KEY}`` filled for that cluster, as ``apply --rollout``
+fills them; the Canary bounds it by the metric's min/max (``thresholdRange``) over the
+analysis ``interval``, and gives the workload ``[rollout] timeout`` to make progress.
+Clusters of environments no ``[rollout]`` applies to get no Flagger objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from lamina.errors import InputError
+from lamina.fleet import rollout_settings
+from lamina.fleet.model import Cluster, Fleet
+from lamina.fleet.settings import WORKLOAD_KINDS
+from lamina.render import yamltext
+from lamina.render.configmaps import LABEL_CLUSTER, LABEL_ENVIRONMENT, MANAGED_BY
+
+API_VERSION = "flagger.app/v1beta1"
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def cluster_files(fleet: Fleet) -> dict[str, dict[str, bytes]]:
+    """The Flagger files of every cluster folder, by cluster name (empty without
+    ``[rollout.flagger]``).
+
+    Raises:
+        InputError: a query names a label a cluster lacks, at the query's file:line.
+    """
+    if fleet.settings.rollout.flagger is None:
+        return {}
+    out: dict[str, dict[str, bytes]] = {}
+    for cluster in fleet.clusters.values():
+        objects = cluster_objects(fleet, cluster)
+        if objects:
+            out[cluster.name] = {file_name(obj): yamltext.dump_simple(obj).encode() for obj in objects}
+    return out
+
+
+def file_name(obj: Mapping[str, Any]) -> str:
+    """``canary-NAME.yaml`` or ``metrictemplate-NAME.yaml``."""
+    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def cluster_objects(fleet: Fleet, cluster: Cluster) -> list[dict[str, Any]]:
+    """The Canary and MetricTemplates of one cluster (none without ``[rollout.flagger]`` or
+    without a ``[rollout]`` for the cluster's environment)."""
+    flagger = fleet.settings.rollout.flagger
+    plan = fleet.settings.rollout.plan(cluster.environment)
+    workload = fleet.settings.render.workload
+    if flagger is None or plan is None or workload is None:
+        return []
+    kind, _, name = workload.partition("/")
+    labels = {MANAGED_BY: "lamina", LABEL_ENVIRONMENT: cluster.environment, LABEL_CLUSTER: cluster.name}
+    templates: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    if plan.analysis is not None:
+        analysis = fleet.settings.analysis(plan.analysis)
+        index = [a.name for a in fleet.settings.analyses].index(analysis.name)
+        for number, metric in enumerate(analysis.metrics):
+            template = _dns(f"{analysis.name}-{metric.name}")
+            where = ("analysis", index, "metrics", number, "query")
+            if any(seen["metadata"]["name"] == template for seen in templates):
+                raise InputError(
+                    f"[rollout.flagger]: metrics of {analysis.name} make the same MetricTemplate name "
+                    f"{template!r}; rename one",
+                    fleet.document.place(("analysis", index, "metrics", number, "name")),
+                )
+            templates.append(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "MetricTemplate",
+                    "metadata": {"name": template, "namespace": cluster.namespace, "labels": labels},
+                    "spec": {
+                        "provider": {"type": analysis.provider.type, "address": flagger.address},
+                        "query": _query(fleet, cluster, metric.query, where),
+                    },
+                }
+            )
+            bounds = {k: v for k, v in (("min", metric.min), ("max", metric.max)) if v is not None}
+            checks.append(
+                {
+                    "name": metric.name,
+                    "templateRef": {"name": template},
+                    "thresholdRange": bounds,
+                    "interval": go_duration(analysis.interval),
+                }
+            )
+    canary_analysis: dict[str, Any] = {
+        "interval": flagger.interval,
+        "threshold": flagger.threshold,
+        "maxWeight": flagger.max_weight,
+        "stepWeight": flagger.step_weight,
+    }
+    if checks:
+        canary_analysis["metrics"] = checks
+    canary = {
+        "apiVersion": API_VERSION,
+        "kind": "Canary",
+        "metadata": {"name": name, "namespace": cluster.namespace, "labels": labels},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": WORKLOAD_KINDS[kind.lower()], "name": name},
+            "progressDeadlineSeconds": max(1, round(plan.timeout.total_seconds())),
+            "service": {"port": flagger.port},
+            "analysis": canary_analysis,
+        },
+    }
+    return [canary, *templates]
+
+
+def go_duration(value: timedelta) -> str:
+    """A duration as Go writes it, in whole seconds where it can (``60s``, ``1.5s``)."""
+    return f"{value.total_seconds():g}s"
+
+
+def _query(fleet: Fleet, cluster: Cluster, query: str, where: tuple[str | int, ...]) -> str:
+    try:
+        return rollout_settings.fill(query, rollout_settings.cluster_values(cluster, cluster.environment))
+    except KeyError as missing:
+        raise InputError(
+            f"[rollout.flagger]: the query uses ${{{missing.args[0]}}}, and cluster {cluster.name} has "
+            "no such label",
+            fleet.document.place(where),
+        ) from None
+
+
+def _dns(text: str) -> str:
+    """text as a Kubernetes object name (lowercase letters, digits and '-')."""
+    return _NOT_DNS.sub("-", text.lower()).strip("-")[:253] or "metric"
