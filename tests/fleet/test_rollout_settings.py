@@ -153,9 +153,15 @@ def test_steps_pick_clusters_in_order_and_the_rest_moves_last() -> None:
         ),
         pytest.param(
             '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\nweight = 5\n',
-            "lamina.toml:8: unknown key 'weight' in [rollout.flagger] (known: address, interval, max_weight, "
-            "port, step_weight, threshold)",
+            "lamina.toml:8: unknown key 'weight' in [rollout.flagger] (known: address, interval, iterations, "
+            "max_weight, port, step_weight, threshold)",
             id="flagger-unknown-key",
+        ),
+        pytest.param(
+            '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\niterations = 5\nstep_weight = 5\n',
+            "lamina.toml:9: [rollout.flagger] step_weight shifts traffic step by step and iterations runs "
+            "blue/green: set one or the other",
+            id="flagger-iterations-and-weights",
         ),
         pytest.param(
             '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\ninterval = "often"\n',

@@ -217,8 +217,8 @@ def test_a_query_naming_a_label_a_cluster_lacks_is_refused_at_its_line(example_r
         pytest.param(
             "port        = 9898",
             "canary_port = 80",
-            "unknown key 'canary_port' in [rollout.flagger] (known: address, interval, max_weight, port, "
-            "step_weight, threshold)",
+            "unknown key 'canary_port' in [rollout.flagger] (known: address, interval, iterations, "
+            "max_weight, port, step_weight, threshold)",
             id="unknown-key",
         ),
         pytest.param(
@@ -246,3 +246,27 @@ def test_validate_refuses_a_bad_flagger_table_at_its_line(
     assert result.returncode == 2
     line = line_of(example_repo, setting)
     assert result.stderr.strip() == f"error: lamina.toml:{line}: {message}"
+
+
+def test_iterations_make_a_blue_green_canary(example_repo: Path) -> None:
+    import lamina
+    from lamina.render import flagger
+
+    flagger_fleet(example_repo, ROLLOUT.replace("max_weight  = 40\nstep_weight = 20", "iterations  = 4"))
+
+    with lamina.Repository(example_repo) as repo:
+        canary, *templates = flagger.cluster_objects(repo.fleet, repo.fleet.cluster("prod-us-1"))
+        staging = flagger.cluster_objects(repo.fleet, repo.fleet.cluster("staging-us-1"))
+
+    analysis = canary["spec"]["analysis"]
+    assert {key: analysis[key] for key in analysis if key != "metrics"} == {
+        "interval": "30s",
+        "threshold": 3,
+        "iterations": 4,
+    }
+    assert [t["metadata"]["name"] for t in templates] == [
+        "agent-health-tool-success-rate",
+        "agent-health-p95-latency-seconds",
+    ]
+    assert validate_crd_object(canary) == []
+    assert staging == []  # no [rollout] applies to staging

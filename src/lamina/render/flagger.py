@@ -7,6 +7,7 @@ workload`` and one ``MetricTemplate`` per metric of the environment's ``[rollout
     threshold   = 5           # failed checks before Flagger rolls the canary back
     max_weight  = 50          # traffic share the canary reaches before promotion
     step_weight = 10
+    # iterations = 5          # instead of the weights: blue/green, this many analysis runs
     address     = "http://prometheus.monitoring:9090"   # Prometheus as the cluster reaches it
     port        = 8080        # the workload's service port
 
@@ -101,12 +102,11 @@ def cluster_objects(fleet: Fleet, cluster: Cluster) -> list[dict[str, Any]]:
                     "interval": go_duration(analysis.interval),
                 }
             )
-    canary_analysis: dict[str, Any] = {
-        "interval": flagger.interval,
-        "threshold": flagger.threshold,
-        "maxWeight": flagger.max_weight,
-        "stepWeight": flagger.step_weight,
-    }
+    canary_analysis: dict[str, Any] = {"interval": flagger.interval, "threshold": flagger.threshold}
+    if flagger.iterations is not None:
+        canary_analysis["iterations"] = flagger.iterations
+    else:
+        canary_analysis.update(maxWeight=flagger.max_weight, stepWeight=flagger.step_weight)
     if checks:
         canary_analysis["metrics"] = checks
     canary = {
