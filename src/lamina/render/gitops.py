@@ -70,7 +70,7 @@ def argocd_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any
             "(or a git remote named origin)",
             fleet.document.place(("render",)),
         )
-    objects = []
+    objects: list[dict[str, Any]] = []
     for env in fleet.ordered_environments():
         clusters = fleet.clusters_of(env)
         if not clusters:
@@ -78,48 +78,49 @@ def argocd_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any
         labels = {MANAGED_BY: "lamina", LABEL_FLEET: fleet.name, LABEL_ENVIRONMENT: env}
         strategy = rolling_sync(fleet, env)
         app_labels = labels if strategy is None else {**labels, LABEL_WAVE: APPLICATION_WAVE}
-        appset: dict[str, Any] = {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "ApplicationSet",
-            "metadata": {
-                "name": f"{fleet.name}-{env}",
-                "namespace": settings.argocd.namespace,
-                "labels": labels,
-            },
-            "spec": {
-                "goTemplate": True,
-                "goTemplateOptions": ["missingkey=error"],
-                "generators": [
-                    {
-                        "clusters": {
-                            "selector": {"matchLabels": {LABEL_FLEET: fleet.name, LABEL_ENVIRONMENT: env}}
+        objects.append(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "ApplicationSet",
+                "metadata": {
+                    "name": f"{fleet.name}-{env}",
+                    "namespace": settings.argocd.namespace,
+                    "labels": labels,
+                },
+                "spec": {
+                    "goTemplate": True,
+                    "goTemplateOptions": ["missingkey=error"],
+                    "generators": [
+                        {
+                            "clusters": {
+                                "selector": {"matchLabels": {LABEL_FLEET: fleet.name, LABEL_ENVIRONMENT: env}}
+                            }
                         }
-                    }
-                ],
-                "template": {
-                    "metadata": {"name": f"{fleet.name}-{{{{.name}}}}", "labels": app_labels},
-                    "spec": {
-                        "project": settings.argocd.project,
-                        "source": {
-                            "repoURL": repo_url,
-                            "targetRevision": settings.argocd.target_revision,
-                            "path": posixpath.join(settings.path_prefix, "{{.name}}"),
-                        },
-                        "destination": {
-                            "server": "{{.server}}",
-                            "namespace": _namespace(clusters),
-                        },
-                        "syncPolicy": {
-                            "automated": {"prune": True, "selfHeal": True},
-                            "syncOptions": ["CreateNamespace=true"],
+                    ],
+                    "template": {
+                        "metadata": {"name": f"{fleet.name}-{{{{.name}}}}", "labels": app_labels},
+                        "spec": {
+                            "project": settings.argocd.project,
+                            "source": {
+                                "repoURL": repo_url,
+                                "targetRevision": settings.argocd.target_revision,
+                                "path": posixpath.join(settings.path_prefix, "{{.name}}"),
+                            },
+                            "destination": {
+                                "server": "{{.server}}",
+                                "namespace": _namespace(clusters),
+                            },
+                            "syncPolicy": {
+                                "automated": {"prune": True, "selfHeal": True},
+                                "syncOptions": ["CreateNamespace=true"],
+                            },
                         },
                     },
                 },
-            },
-        }
+            }
+        )
         if strategy is not None:
-            appset["spec"]["strategy"] = strategy
-        objects.append(appset)
+            objects[-1]["spec"]["strategy"] = strategy
     return objects
 
 
@@ -128,7 +129,7 @@ def argocd_objects(fleet: Fleet, settings: GitOpsSettings) -> list[dict[str, Any
 APPLICATION_WAVE = f'{{{{index .metadata.labels "{WAVE}" | default "0"}}}}'
 
 
-def waves(clusters: Sequence[Cluster]) -> list[tuple[int, list[Cluster]]]:
+def _waves(clusters: Sequence[Cluster]) -> list[tuple[int, list[Cluster]]]:
     """The clusters of an environment grouped by wave, first wave first."""
     ordered = sorted(clusters, key=lambda c: (c.wave, c.name))
     return [(wave, list(members)) for wave, members in itertools.groupby(ordered, key=lambda c: c.wave)]
@@ -151,7 +152,7 @@ def rolling_sync(fleet: Fleet, env: str) -> dict[str, Any] | None:
         for cluster in step
     }
     steps = []
-    for _, members in waves(clusters):
+    for _, members in _waves(clusters):
         step: dict[str, Any] = {
             "matchExpressions": [
                 {
@@ -189,48 +190,47 @@ def flux_objects(fleet: Fleet, settings: GitOpsSettings, sops: bool = False) -> 
     objects = []
     for env in fleet.ordered_environments():
         plan = fleet.settings.rollout.plan(env)
-        previous: list[str] = []  # the Kustomizations of the wave before
-        for _, members in waves(fleet.clusters_of(env)):
-            for cluster in members:
-                spec: dict[str, Any] = {
-                    "interval": settings.flux.interval,
-                    "path": "./" + posixpath.join(settings.path_prefix, cluster.name),
-                    "prune": True,
-                    "sourceRef": {"kind": "GitRepository", "name": source},
-                    "targetNamespace": cluster.namespace,
-                    "wait": True,
+        before: list[str] = []  # with [rollout]: the Kustomizations of the wave before this one
+        current: list[str] = []
+        wave: int | None = None
+        for cluster in fleet.clusters_of(env):  # by wave
+            if cluster.wave != wave:
+                before, current, wave = current, [], cluster.wave
+            current.append(f"{fleet.name}-{cluster.name}")
+            spec: dict[str, Any] = {
+                "interval": settings.flux.interval,
+                "path": "./" + posixpath.join(settings.path_prefix, cluster.name),
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": source},
+                "targetNamespace": cluster.namespace,
+                "wait": True,
+            }
+            if plan is not None:
+                spec.update(_ordered(fleet, cluster, before, plan.timeout.total_seconds()))
+            if remote:
+                spec["kubeConfig"] = {"secretRef": {"name": f"{cluster.name}-kubeconfig"}}
+            if sops:
+                spec["decryption"] = {
+                    "provider": "sops",
+                    "secretRef": {"name": settings.flux.decryption_secret},
                 }
-                if plan is not None:
-                    spec.update(_ordered(fleet, cluster, previous, plan.timeout.total_seconds()))
-                if remote:
-                    spec["kubeConfig"] = {"secretRef": {"name": f"{cluster.name}-kubeconfig"}}
-                if sops:
-                    spec["decryption"] = {
-                        "provider": "sops",
-                        "secretRef": {"name": settings.flux.decryption_secret},
-                    }
-                objects.append(
-                    {
-                        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-                        "kind": "Kustomization",
-                        "metadata": {
-                            "name": _kustomization_name(fleet, cluster),
-                            "namespace": settings.flux.namespace,
-                            "labels": {
-                                MANAGED_BY: "lamina",
-                                LABEL_FLEET: fleet.name,
-                                LABEL_ENVIRONMENT: env,
-                            },
+            objects.append(
+                {
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                    "kind": "Kustomization",
+                    "metadata": {
+                        "name": f"{fleet.name}-{cluster.name}",
+                        "namespace": settings.flux.namespace,
+                        "labels": {
+                            MANAGED_BY: "lamina",
+                            LABEL_FLEET: fleet.name,
+                            LABEL_ENVIRONMENT: env,
                         },
-                        "spec": spec,
-                    }
-                )
-            previous = [_kustomization_name(fleet, cluster) for cluster in members]
+                    },
+                    "spec": spec,
+                }
+            )
     return objects
-
-
-def _kustomization_name(fleet: Fleet, cluster: Cluster) -> str:
-    return f"{fleet.name}-{cluster.name}"
 
 
 def _ordered(fleet: Fleet, cluster: Cluster, previous: Sequence[str], timeout: float) -> dict[str, Any]:
