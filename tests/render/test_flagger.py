@@ -169,15 +169,14 @@ def test_each_cluster_folder_gets_a_canary_and_metric_templates_that_build(examp
     assert sorted(p.name for p in (out / "staging-us-1").glob("*.yaml")) == ["kustomization.yaml"]
 
 
-def test_flagger_objects_are_written_with_gitops_only_and_an_unchanged_fleet_rewrites_nothing(
+def test_the_folders_list_the_flagger_objects_and_an_unchanged_fleet_rewrites_nothing(
     example_repo: Path,
 ) -> None:
     flagger_fleet(example_repo)
     out = example_repo / "out"
 
-    assert lamina(example_repo, "render", "--out", str(out)).returncode == 0
-    assert not list(out.glob("*/canary-*.yaml"))  # lamina ships its own rollouts; Flagger is for GitOps
     assert lamina(example_repo, "render", "--out", str(out), "--gitops", "argocd").returncode == 0
+
     assert sorted(p.parent.name for p in out.glob("*/canary-support-agent.yaml")) == [
         "prod-us-1",
         "prod-us-2",
@@ -189,25 +188,43 @@ def test_flagger_objects_are_written_with_gitops_only_and_an_unchanged_fleet_rew
         "metrictemplate-agent-health-p95-latency-seconds.yaml",
         "metrictemplate-agent-health-tool-success-rate.yaml",
     ]
-
     again = lamina(example_repo, "render", "--out", str(out), "--gitops", "argocd", "--json")
-
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["written"] == []
+
+
+def test_a_directory_cluster_applied_by_lamina_holds_the_same_flagger_objects_and_is_in_sync(
+    example_repo: Path,
+) -> None:
+    flagger_fleet(example_repo)
+    out = example_repo / "out"  # the example's directory clusters live in out/<name>
+    assert lamina(example_repo, "render", "--out", str(out)).returncode == 0
+    rendered = {p.name: p.read_bytes() for p in (out / "prod-us-1").iterdir()}
+
+    drift = lamina(example_repo, "drift", "production", "--json")
+
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    (canary,) = [p for p in (out / "prod-us-1").iterdir() if p.name.startswith("canary-")]
+    canary.unlink()  # lamina writes the folder again the way render does
+    applied = lamina(example_repo, "--as", "alice@example.com", "apply", "production/prod-us-1")
+    assert applied.returncode == 0, applied.stderr
+    assert {p.name: p.read_bytes() for p in (out / "prod-us-1").iterdir()} == rendered
 
 
 def test_a_query_naming_a_label_a_cluster_lacks_is_refused_at_its_line(example_repo: Path) -> None:
     flagger_fleet(example_repo, ROLLOUT.replace("${cluster.labels.region}", "${cluster.labels.tier}"))
     out = example_repo / "out"
 
-    result = lamina(example_repo, "render", "--out", str(out), "--gitops", "argocd")
+    for args in (("validate",), ("render", "--out", str(out), "--gitops", "flux")):
+        result = lamina(example_repo, *args)
 
-    assert result.returncode == 2
-    line = line_of(example_repo, "query = 'sum(rate(agent_tool_calls_total")
-    assert result.stderr.strip() == (
-        f"error: lamina.toml:{line}: [rollout.flagger]: the query uses ${{cluster.labels.tier}}, and "
-        "cluster prod-us-1 has no such label"
-    )
+        assert result.returncode == 2
+        line = line_of(example_repo, "query = 'sum(rate(agent_tool_calls_total")
+        assert result.stderr.strip() == (
+            f"error: lamina.toml:{line}: [[analysis.metrics]] tool-success-rate: the query uses "
+            "${cluster.labels.tier} and cluster prod-us-1 has no such label ([rollout.flagger] fills it in "
+            "for each cluster)"
+        )
     assert not out.exists()  # refused before anything was written
 
 
@@ -255,8 +272,9 @@ def test_iterations_make_a_blue_green_canary(example_repo: Path) -> None:
     flagger_fleet(example_repo, ROLLOUT.replace("max_weight  = 40\nstep_weight = 20", "iterations  = 4"))
 
     with lamina.Repository(example_repo) as repo:
-        canary, *templates = flagger.cluster_objects(repo.fleet, repo.fleet.cluster("prod-us-1"))
-        staging = flagger.cluster_objects(repo.fleet, repo.fleet.cluster("staging-us-1"))
+        fleet = repo.fleet
+        canary, *templates = flagger.cluster_objects(fleet.settings, fleet.cluster("prod-us-1"))
+        staging = flagger.cluster_objects(fleet.settings, fleet.cluster("staging-us-1"))
 
     analysis = canary["spec"]["analysis"]
     assert {key: analysis[key] for key in analysis if key != "metrics"} == {

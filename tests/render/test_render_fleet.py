@@ -20,21 +20,12 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 
 def test_worker_processes_write_the_same_files_as_one_process(example_repo: Path, tmp_path: Path) -> None:
-    extras = {"prod-us-1": {"canary-support-agent.yaml": b"kind: Canary\n"}}  # as render --gitops adds
     with lamina.Repository(example_repo) as repo:
-        serial, serial_clusters = folders.render_fleet(
-            repo, tmp_path / "a", workers=1, use_cache=False, extras=extras
-        )
+        serial, serial_clusters = folders.render_fleet(repo, tmp_path / "a", workers=1, use_cache=False)
     with lamina.Repository(example_repo) as repo:
-        forked, forked_clusters = folders.render_fleet(
-            repo, tmp_path / "b", workers=2, use_cache=False, extras=extras
-        )
+        forked, forked_clusters = folders.render_fleet(repo, tmp_path / "b", workers=2, use_cache=False)
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
-    assert len(serial.written) == len(forked.written) == 16
-    assert (tmp_path / "b" / "prod-us-1" / "canary-support-agent.yaml").read_bytes() == b"kind: Canary\n"
-    assert (
-        b"- canary-support-agent.yaml" in (tmp_path / "b" / "prod-us-1" / "kustomization.yaml").read_bytes()
-    )
+    assert len(serial.written) == len(forked.written) == 15
     assert sorted(serial_clusters) == sorted(forked_clusters)
 
 

@@ -13,7 +13,7 @@ from lamina.cli import completing, output
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
-from lamina.render import configmaps, flagger, folders, handoff, sops_secrets, yamltext
+from lamina.render import configmaps, folders, handoff, sops_secrets, yamltext
 from lamina.render import gitops as gitops_objects
 from lamina.resolve.repository import Repository
 
@@ -69,9 +69,7 @@ def render(
         raise InputError(f"{flag} needs --out DIR (the folder Argo CD or Flux syncs)")
     place = handoff.holder(out) if out is not None and (gitops is not None or commit) else None
     gitops_files: dict[str, bytes] = {}
-    extras: dict[str, dict[str, bytes]] = {}
     if gitops is not None and place is not None:  # everything that can refuse, before anything is written
-        extras = flagger.cluster_files(repo.fleet)  # [rollout.flagger]: a Canary in each cluster folder
         settings = _gitops_settings(repo, place)
         if gitops is GitOpsTool.argocd:
             objects = gitops_objects.argocd_objects(repo.fleet, settings)
@@ -79,7 +77,7 @@ def render(
             objects = gitops_objects.flux_objects(repo.fleet, settings)
         gitops_files = dict(gitops_objects.gitops_files(objects))
     with output.progress("rendering", len(repo.targets(environments))) as advance:  # advance(n)
-        report, keep = folders.render_fleet(repo, out, environments, _resources(repo), advance, extras=extras)
+        report, keep = folders.render_fleet(repo, out, environments, _resources(repo), advance)
     if gitops is not None and out is not None:
         if gitops is GitOpsTool.argocd:
             folder = out / gitops_objects.ARGOCD_FOLDER

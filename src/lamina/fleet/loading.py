@@ -9,6 +9,7 @@ from typing import Any
 from lamina.core.names import describe_bad_label, is_dns_label
 from lamina.core.paths import KeyPath
 from lamina.errors import FleetError, Place
+from lamina.fleet import rollout_settings
 from lamina.fleet import settings as fleet_settings
 from lamina.fleet.model import Cluster, Environment, Fleet
 from lamina.source import documents
@@ -136,12 +137,16 @@ class _FleetReader:
 
         clusters = {name: self.cluster(name, environments) for name in self.table(("clusters",))}
         self.check_overlays(tree, environments)
+        settings = fleet_settings.load(self.doc, environments)
+        rollout_settings.check_flagger_queries(
+            self.doc, settings.rollout, settings.analyses, clusters.values()
+        )
         return Fleet(
             name=fleet_name,
             environments=environments,
             clusters=clusters,
             promotion=tuple(promotion),
-            settings=fleet_settings.load(self.doc, environments),
+            settings=settings,
             document=self.doc,
         )
 

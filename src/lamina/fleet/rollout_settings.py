@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -317,6 +317,35 @@ def _metrics(table: TableReader, analysis: str) -> tuple[Metric, ...]:
             raise sub.fail(f"[[analysis.metrics]] {name}: query {problem}", ("query",))
         metrics.append(Metric(name, query, low, high))
     return tuple(metrics)
+
+
+def check_flagger_queries(
+    doc: Document, rollout: RolloutSettings, analyses: Sequence[Analysis], clusters: Iterable[Any]
+) -> None:
+    """With ``[rollout.flagger]``, each cluster folder gets its queries filled in (its
+    MetricTemplates), so every ``${cluster.labels.KEY}`` a cluster's analysis uses must be a label
+    of that cluster. Clusters need ``name``, ``environment`` and ``labels``.
+
+    Raises:
+        FleetError: a cluster lacks a label its analysis uses, at the query's file:line.
+    """
+    if rollout.flagger is None:
+        return
+    names = [analysis.name for analysis in analyses]
+    for cluster in clusters:
+        plan = rollout.plan(cluster.environment)
+        if plan is None or plan.analysis is None:
+            continue
+        index = names.index(plan.analysis)
+        for number, metric in enumerate(analyses[index].metrics):
+            try:
+                fill(metric.query, cluster_values(cluster, cluster.environment))
+            except KeyError as missing:
+                raise TableReader(doc, ("analysis", index, "metrics", number)).fail(
+                    f"[[analysis.metrics]] {metric.name}: the query uses ${{{missing.args[0]}}} and cluster "
+                    f"{cluster.name} has no such label ([rollout.flagger] fills it in for each cluster)",
+                    ("query",),
+                ) from None
 
 
 def variables(query: str) -> list[str]:

@@ -1,6 +1,7 @@
-"""Flagger objects for the GitOps hand-off: with ``[rollout.flagger]``, ``render --out DIR
---gitops argocd|flux`` writes into each cluster folder a Flagger ``Canary`` for ``[render]
-workload`` and one ``MetricTemplate`` per metric of the environment's ``[rollout] analysis``::
+"""Flagger objects for the GitOps hand-off: with ``[rollout.flagger]``, every cluster folder lamina
+writes (``render --out DIR``, and ``apply`` to a ``directory`` cluster) holds a Flagger ``Canary``
+for ``[render] workload`` and one ``MetricTemplate`` per metric of the environment's
+``[rollout] analysis``, listed in the folder's kustomization::
 
     [rollout.flagger]
     interval    = "1m"        # Flagger's analysis schedule
@@ -20,15 +21,15 @@ Clusters of environments no ``[rollout]`` applies to get no Flagger objects.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from lamina.errors import InputError
 from lamina.fleet import rollout_settings
-from lamina.fleet.model import Cluster, Fleet
-from lamina.fleet.settings import WORKLOAD_KINDS
+from lamina.fleet.model import Cluster
+from lamina.fleet.settings import WORKLOAD_KINDS, FleetSettings
 from lamina.render import yamltext
 from lamina.render.configmaps import LABEL_CLUSTER, LABEL_ENVIRONMENT, MANAGED_BY
 
@@ -36,21 +37,18 @@ API_VERSION = "flagger.app/v1beta1"
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 
 
-def cluster_files(fleet: Fleet) -> dict[str, dict[str, bytes]]:
-    """The Flagger files of every cluster folder, by cluster name (empty without
-    ``[rollout.flagger]``).
+def cluster_files(settings: FleetSettings, cluster: Cluster) -> dict[str, bytes]:
+    """The Flagger files of a cluster's folder, by file name (none without ``[rollout.flagger]``
+    or without a ``[rollout]`` for the cluster's environment)."""
+    return {file_name(obj): yamltext.dump_simple(obj).encode() for obj in cluster_objects(settings, cluster)}
 
-    Raises:
-        InputError: a query names a label a cluster lacks, at the query's file:line.
-    """
-    if fleet.settings.rollout.flagger is None:
-        return {}
-    out: dict[str, dict[str, bytes]] = {}
-    for cluster in fleet.clusters.values():
-        objects = cluster_objects(fleet, cluster)
-        if objects:
-            out[cluster.name] = {file_name(obj): yamltext.dump_simple(obj).encode() for obj in objects}
-    return out
+
+def folder_extra(settings: FleetSettings) -> Callable[[Cluster], dict[str, bytes]] | None:
+    """:func:`cluster_files` for the fleet's settings (None without ``[rollout.flagger]``): what a
+    directory cluster's folder holds besides the config."""
+    if settings.rollout.flagger is None:
+        return None
+    return functools.partial(cluster_files, settings)
 
 
 def file_name(obj: Mapping[str, Any]) -> str:
@@ -58,12 +56,19 @@ def file_name(obj: Mapping[str, Any]) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def cluster_objects(fleet: Fleet, cluster: Cluster) -> list[dict[str, Any]]:
-    """The Canary and MetricTemplates of one cluster (none without ``[rollout.flagger]`` or
-    without a ``[rollout]`` for the cluster's environment)."""
-    flagger = fleet.settings.rollout.flagger
-    plan = fleet.settings.rollout.plan(cluster.environment)
-    workload = fleet.settings.render.workload
+def is_flagger_file(name: str) -> bool:
+    """True for the file names :func:`cluster_files` writes."""
+    return name.startswith(("canary-", "metrictemplate-")) and name.endswith(".yaml")
+
+
+def cluster_objects(settings: FleetSettings, cluster: Cluster) -> list[dict[str, Any]]:
+    """The Canary and MetricTemplates of one cluster (see :func:`cluster_files`).
+
+    Loading the fleet checked that every query fills in for every cluster it applies to.
+    """
+    flagger = settings.rollout.flagger
+    plan = settings.rollout.plan(cluster.environment)
+    workload = settings.render.workload
     if flagger is None or plan is None or workload is None:
         return []
     kind, _, name = workload.partition("/")
@@ -71,17 +76,12 @@ def cluster_objects(fleet: Fleet, cluster: Cluster) -> list[dict[str, Any]]:
     templates: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
     if plan.analysis is not None:
-        analysis = fleet.settings.analysis(plan.analysis)
-        index = [a.name for a in fleet.settings.analyses].index(analysis.name)
-        for number, metric in enumerate(analysis.metrics):
+        analysis = settings.analysis(plan.analysis)
+        values = rollout_settings.cluster_values(cluster, cluster.environment)
+        for number, metric in enumerate(analysis.metrics, 1):
             template = _dns(f"{analysis.name}-{metric.name}")
-            where = ("analysis", index, "metrics", number, "query")
             if any(seen["metadata"]["name"] == template for seen in templates):
-                raise InputError(
-                    f"[rollout.flagger]: metrics of {analysis.name} make the same MetricTemplate name "
-                    f"{template!r}; rename one",
-                    fleet.document.place(("analysis", index, "metrics", number, "name")),
-                )
+                template = f"{template[:240]}-{number}"  # "a_b" and "a-b" make one name: keep both
             templates.append(
                 {
                     "apiVersion": API_VERSION,
@@ -89,7 +89,7 @@ def cluster_objects(fleet: Fleet, cluster: Cluster) -> list[dict[str, Any]]:
                     "metadata": {"name": template, "namespace": cluster.namespace, "labels": labels},
                     "spec": {
                         "provider": {"type": analysis.provider.type, "address": flagger.address},
-                        "query": _query(fleet, cluster, metric.query, where),
+                        "query": rollout_settings.fill(metric.query, values),
                     },
                 }
             )
@@ -126,17 +126,6 @@ def cluster_objects(fleet: Fleet, cluster: Cluster) -> list[dict[str, Any]]:
 def go_duration(value: timedelta) -> str:
     """A duration as Go writes it, in whole seconds where it can (``60s``, ``1.5s``)."""
     return f"{value.total_seconds():g}s"
-
-
-def _query(fleet: Fleet, cluster: Cluster, query: str, where: tuple[str | int, ...]) -> str:
-    try:
-        return rollout_settings.fill(query, rollout_settings.cluster_values(cluster, cluster.environment))
-    except KeyError as missing:
-        raise InputError(
-            f"[rollout.flagger]: the query uses ${{{missing.args[0]}}}, and cluster {cluster.name} has "
-            "no such label",
-            fleet.document.place(where),
-        ) from None
 
 
 def _dns(text: str) -> str:

@@ -8,7 +8,6 @@ unchanged fleet touches nothing and git (and Argo CD, and Flux) see no change.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ from typing import Any
 
 from lamina.core import hashing
 from lamina.core.targets import TargetRef
-from lamina.render import cache, configmaps, sops_secrets
+from lamina.render import cache, configmaps, flagger, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 
@@ -69,12 +68,23 @@ def external_file(obj: dict[str, Any]) -> str:
 
 
 def folder_files(
-    rendered: RenderedConfig, resources: Sequence[str], secret_manifest: bytes | None = None
+    rendered: RenderedConfig,
+    resources: Sequence[str],
+    secret_manifest: bytes | None = None,
+    extra: Mapping[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """Every file of a cluster's folder, by name (with the encrypted Secret manifest, when given)."""
+    """Every file of a cluster's folder, by name (with the encrypted Secret manifest, when given).
+
+    Args:
+        extra: more object files (the Flagger objects of :mod:`lamina.render.flagger`), listed
+            in the kustomization's ``resources``.
+    """
     from lamina.render import yamltext
 
+    extra = extra or {}
+    resources = [*resources, *sorted(extra)]
     files = {name: text.encode("utf-8") for name, text in rendered.data.items()}
+    files.update(extra)
     if secret_manifest is not None:
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
     for obj in rendered.external_secrets():
@@ -143,7 +153,6 @@ def render_fleet(
     advance: Callable[[int], None] = lambda done: None,
     workers: int | None = None,
     use_cache: bool = True,
-    extras: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> tuple[WriteReport, list[str]]:
     """Render every cluster folder of the fleet (or of environments).
 
@@ -153,8 +162,6 @@ def render_fleet(
         advance: called with the number of targets just finished (progress display).
         workers: processes to render in; None picks by fleet size and cores.
         use_cache: skip the work when nothing changed since the last render (render/cache.py).
-        extras: more files for some cluster folders, by cluster name (the Flagger objects of
-            ``--gitops``), each listed in the folder's kustomization ``resources``.
 
     Returns:
         What changed on disk, and the names of the clusters rendered.
@@ -167,10 +174,6 @@ def render_fleet(
         "resources": list(resources),
         "head": repo.head(),
     }
-    extras = extras or {}
-    if extras:  # an unchanged fleet with other extras is not unchanged
-        listed = repr(sorted((name, sorted(files.items())) for name, files in extras.items()))
-        request["extras"] = hashlib.sha256(listed.encode()).hexdigest()
     key = json.dumps(request["out"])
     previous = cache.load(repo.root, key) if use_cache else None
     if previous is not None:
@@ -186,9 +189,9 @@ def render_fleet(
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(refs) >= PARALLEL_FROM else 1
     if workers > 1 and hasattr(os, "fork"):
-        result = _render_in_processes(repo, refs, out, resources, advance, workers, extras)
+        result = _render_in_processes(repo, refs, out, resources, advance, workers)
     else:
-        result = _render_targets(repo, refs, out, resources, advance, extras=extras)
+        result = _render_targets(repo, refs, out, resources, advance)
     planned, clusters, referenced_files = result
     report = _write_planned(planned)
     if use_cache:
@@ -222,7 +225,6 @@ def _render_targets(
     resources: Sequence[str],
     advance: Callable[[int], None],
     writer: hashing.PrettyJson | None = None,
-    extras: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> tuple[Planned, list[str], list[str]]:
     planned: Planned = []
     clusters: list[str] = []
@@ -245,9 +247,8 @@ def _render_targets(
             repo.fleet.settings.secrets.get(config.environment.name),
         )
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
-        extra = (extras or {}).get(config.cluster.name, {})
-        files = folder_files(rendered, [*resources, *sorted(extra)], manifest)
-        planned.append((folder, {**files, **extra}))
+        extra = flagger.cluster_files(repo.fleet.settings, config.cluster)
+        planned.append((folder, folder_files(rendered, resources, manifest, extra)))
         clusters.append(config.cluster.name)
         referenced.update(config.files())
         referenced.update(ref.path for ref in rendered.sops)
@@ -264,16 +265,13 @@ def _write_planned(planned: Planned) -> WriteReport:
 
 # The repository and request a forked worker renders with; set in the parent just before the
 # fork, so the children inherit parsed files and merged environments instead of redoing them.
-_FORKED: (
-    tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson, Mapping[str, Mapping[str, bytes]]]
-    | None
-) = None
+_FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson] | None = None
 
 
 def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Planned, list[str], list[str]]:
     assert _FORKED is not None
-    repo, out, resources, writer, extras = _FORKED  # the writer lives on across a worker's chunks
-    return _render_targets(repo, refs, out, resources, lambda done: None, writer, extras)
+    repo, out, resources, writer = _FORKED  # the writer lives on across a worker's chunks
+    return _render_targets(repo, refs, out, resources, lambda done: None, writer)
 
 
 def _render_in_processes(
@@ -283,13 +281,12 @@ def _render_in_processes(
     resources: Sequence[str],
     advance: Callable[[int], None],
     workers: int,
-    extras: Mapping[str, Mapping[str, bytes]],
 ) -> tuple[Planned, list[str], list[str]]:
     global _FORKED
     import multiprocessing
 
     repo.prepare_for_fork([ref.environment for ref in refs])
-    _FORKED = (repo, out, resources, hashing.PrettyJson(), extras)
+    _FORKED = (repo, out, resources, hashing.PrettyJson())
     size = max(_CHUNK, len(refs) // (workers * 4))
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
     planned: Planned = []
