@@ -46,6 +46,9 @@ timeout = "2m"
 
 [rollout.flagger]
 interval = "30s"
+
+[render]
+workload = "deployment/support-agent"
 """
 
 
@@ -147,6 +150,36 @@ def test_steps_pick_clusters_in_order_and_the_rest_moves_last() -> None:
             '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\nstep_weight = 60\n',
             "lamina.toml:8: [rollout.flagger] needs step_weight <= max_weight <= 100",
             id="flagger-weights",
+        ),
+        pytest.param(
+            '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\nweight = 5\n',
+            "lamina.toml:8: unknown key 'weight' in [rollout.flagger] (known: address, interval, iterations, "
+            "max_weight, port, step_weight, threshold)",
+            id="flagger-unknown-key",
+        ),
+        pytest.param(
+            '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\niterations = 5\nstep_weight = 5\n',
+            "lamina.toml:9: [rollout.flagger] step_weight shifts traffic step by step and iterations runs "
+            "blue/green: set one or the other",
+            id="flagger-iterations-and-weights",
+        ),
+        pytest.param(
+            '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\ninterval = "often"\n',
+            "lamina.toml:8: [rollout.flagger] interval: 'often' is not a duration like '10m', '1h30m', "
+            "'1d12h', '30s' or '0'",
+            id="flagger-bad-interval",
+        ),
+        pytest.param(
+            '[rollout]\nsteps = ["50%"]\n[rollout.flagger]\ninterval = "1m"\n',
+            'lamina.toml:7: [rollout.flagger] needs [render] workload = "deployment/NAME" or '
+            '"daemonset/NAME": the workload Flagger\'s Canary moves',
+            id="flagger-without-workload",
+        ),
+        pytest.param(
+            '[render]\nworkload = "statefulset/agent"\n[rollout]\nsteps = ["50%"]\n[rollout.flagger]\n',
+            'lamina.toml:9: [rollout.flagger] needs [render] workload = "deployment/NAME" or '
+            '"daemonset/NAME": the workload Flagger\'s Canary moves',
+            id="flagger-statefulset",
         ),
         pytest.param(
             ANALYSIS.replace("[5m])))'", "[5m]))'"),

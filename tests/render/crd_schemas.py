@@ -1,4 +1,5 @@
-"""Check GitOps objects against the published CRD schemas of Argo CD and Flux (tests/render/schemas/).
+"""Check GitOps objects against the published CRD schemas of Argo CD, Flux, External Secrets and
+Flagger (tests/render/schemas/).
 
 A CRD's ``openAPIV3Schema`` is OpenAPI v3, close enough to JSON Schema for jsonschema's 2020-12
 validator: the ``x-kubernetes-*`` keys are unknown keywords it ignores, ``type: object`` with
@@ -35,6 +36,8 @@ SCHEMAS: Mapping[tuple[str, str], str] = {
     ("argoproj.io/v1alpha1", "ApplicationSet"): "argocd-applicationset-v1alpha1.json",
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): "flux-kustomization-v1.json",
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret-v1.json",
+    ("flagger.app/v1beta1", "Canary"): "flagger-canary-v1beta1.json",
+    ("flagger.app/v1beta1", "MetricTemplate"): "flagger-metrictemplate-v1beta1.json",
 }
 
 # Subtrees deleted from the ApplicationSet schema to keep it small (see schemas/README.md):
@@ -85,7 +88,7 @@ def _cel_program(rule: str) -> Any:
 
 
 def validate_crd_object(obj: Mapping[str, Any], *, unknown_fields: bool = True) -> list[str]:
-    """Problems the API server would report for an ApplicationSet or Flux Kustomization.
+    """Problems the API server would report for an object of one of the stored schemas.
 
     Args:
         obj: the object as plain data (what lamina writes as YAML).

@@ -74,6 +74,57 @@ spec:
   - name: infrastructure
 """
 
+# As in Flagger's docs (Canary analysis with a custom metric), with a service port.
+CANARY = """
+apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  targetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: podinfo
+  progressDeadlineSeconds: 60
+  service:
+    port: 9898
+  analysis:
+    interval: 1m
+    threshold: 10
+    maxWeight: 50
+    stepWeight: 5
+    metrics:
+    - name: request-success-rate
+      thresholdRange:
+        min: 99
+      interval: 1m
+    - name: 404s-percentage
+      templateRef:
+        name: not-found-percentage
+        namespace: istio-system
+      thresholdRange:
+        max: 5
+      interval: 1m
+"""
+
+# As in Flagger's docs (metrics: custom Prometheus metric template).
+METRIC_TEMPLATE = """
+apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: not-found-percentage
+  namespace: istio-system
+spec:
+  provider:
+    type: prometheus
+    address: http://prometheus.istio-system:9090
+  query: |
+    100 - sum(rate(istio_requests_total{destination_workload="{{ target }}",
+      response_code!="404"}[{{ interval }}]))
+    / sum(rate(istio_requests_total{destination_workload="{{ target }}"}[{{ interval }}])) * 100
+"""
+
 
 def load(text: str) -> dict[str, Any]:
     doc: dict[str, Any] = YAML(typ="safe", pure=True).load(text)
@@ -101,14 +152,25 @@ def test_stored_schemas_are_json_schemas_of_their_crds() -> None:
     for (_api_version, kind), filename in SCHEMAS.items():
         schema = load_schema(filename)
         Draft202012Validator.check_schema(schema)
-        assert set(schema["properties"]) >= {"apiVersion", "kind", "metadata", "spec", "status"}, kind
+        expected = {"apiVersion", "kind", "metadata", "spec"} | (
+            {"status"} if kind != "MetricTemplate" else set()
+        )
+        assert set(schema["properties"]) >= expected, kind
     appset = load_schema("argocd-applicationset-v1alpha1.json")["properties"]["spec"]
     assert appset["required"] == ["generators", "template"]
     flux = load_schema("flux-kustomization-v1.json")["properties"]["spec"]
     assert flux["required"] == ["interval", "prune", "sourceRef"]
+    canary = load_schema("flagger-canary-v1beta1.json")["properties"]["spec"]
+    assert canary["required"] == ["targetRef", "analysis"]
+    template = load_schema("flagger-metrictemplate-v1beta1.json")["properties"]["spec"]
+    assert template["required"] == ["provider", "query"]
 
 
-@pytest.mark.parametrize("text", [APPLICATIONSET, KUSTOMIZATION], ids=["applicationset", "kustomization"])
+@pytest.mark.parametrize(
+    "text",
+    [APPLICATIONSET, KUSTOMIZATION, CANARY, METRIC_TEMPLATE],
+    ids=["applicationset", "kustomization", "canary", "metrictemplate"],
+)
 def test_documented_examples_are_valid(text: str) -> None:
     assert validate_crd_object(load(text)) == []
 
@@ -141,6 +203,8 @@ def test_other_valid_applicationsets(path: str, value: Any) -> None:
 def test_other_valid_kustomizations(path: str, value: Any) -> None:
     assert validate_crd_object(edited(KUSTOMIZATION, path, value)) == []
 
+
+KINDS = {APPLICATIONSET: "appset", KUSTOMIZATION: "flux", CANARY: "canary", METRIC_TEMPLATE: "metrictemplate"}
 
 BROKEN = [
     # Argo CD ApplicationSet: missing required fields
@@ -214,6 +278,27 @@ BROKEN = [
     ),
     (KUSTOMIZATION, "metadata.labels.team", "x" * 64, "metadata.labels.team", "not a valid label value"),
     (KUSTOMIZATION, "metadata.labels.-team", "a", "metadata.labels", "not a valid label key"),
+    # Flagger Canary and MetricTemplate
+    (CANARY, "spec.targetRef", DELETE, "spec", "'targetRef' is a required property"),
+    (CANARY, "spec.analysis", DELETE, "spec", "'analysis' is a required property"),
+    (CANARY, "spec.service.port", "http", "spec.service.port", "is not of type 'number'"),
+    (
+        CANARY,
+        "spec.analysis.metrics.0.thresholdRange.min",
+        "99",
+        "spec.analysis.metrics[0].thresholdRange.min",
+        "type",
+    ),
+    (
+        CANARY,
+        "spec.analysis.metrics.1.templateRef.name",
+        DELETE,
+        "spec.analysis.metrics[1].templateRef",
+        "'name'",
+    ),
+    (CANARY, "spec.analysis.stepWieght", 5, "spec.analysis.stepWieght", "unknown field"),
+    (METRIC_TEMPLATE, "spec.query", DELETE, "spec", "'query' is a required property"),
+    (METRIC_TEMPLATE, "spec.provider.type", "prom", "spec.provider.type", "is not one of"),
     # an object with no stored schema never passes unchecked
     (KUSTOMIZATION, "apiVersion", "kustomize.toolkit.fluxcd.io/v1beta2", "<object>", "no stored schema"),
 ]
@@ -223,8 +308,7 @@ BROKEN = [
     ("text", "path", "value", "where", "fragment"),
     BROKEN,
     ids=[
-        f"{'appset' if text is APPLICATIONSET else 'flux'}:{path}="
-        + ("<deleted>" if value is DELETE else f"{value!s:.20}")
+        f"{KINDS[text]}:{path}=" + ("<deleted>" if value is DELETE else f"{value!s:.20}")
         for text, path, value, _, _ in BROKEN
     ],
 )

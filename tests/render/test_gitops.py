@@ -258,3 +258,128 @@ def test_flux_paths_are_relative_to_the_deploy_repository(tmp_path: Path) -> Non
     assert kustomizations["spec"]["path"] == "./k8s/fleet/prod-eu-1"
     assert git(deploy, "diff", "--cached", "--name-only") == "notes.txt"  # still staged, not committed
     assert "notes.txt" not in git(deploy, "show", "--name-only", "--format=", "HEAD").split()
+
+
+# More production clusters: wave 1 (prod-us-1), wave 2 (prod-us-2, -3, -4) and wave 3 (prod-us-5).
+MORE_CLUSTERS = "".join(
+    f'\n[clusters.prod-us-{n}]\nenvironment = "production"\ndirectory   = "out/prod-us-{n}"\n'
+    f'namespace   = "ai-agents"\nlabels      = {{ region = "us-east-2", wave = "{wave}" }}\n'
+    for n, wave in ((3, 2), (4, 2), (5, 3))
+)
+PRODUCTION_ROLLOUT = '\n[rollout.production]\nsteps   = ["wave=1", "50%", "100%"]\ntimeout = "5m"\n'
+
+
+def with_fleet(root: Path, extra: str, workload: bool = False) -> None:
+    """Add tables to the example's lamina.toml (and set [render] workload) and commit."""
+    fleet = root / "lamina.toml"
+    text = fleet.read_text()
+    if workload:
+        text = text.replace(
+            '# workload  = "deployment/support-agent"', 'workload = "deployment/support-agent"'
+        )
+    fleet.write_text(text + extra)
+    commit_all(root, "rollout")
+
+
+def load_yaml(path: Path) -> Any:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def test_rollout_keeps_waves_as_rolling_sync_steps(example_repo: Path) -> None:
+    from .crd_schemas import validate_crd_object
+
+    with_fleet(example_repo, MORE_CLUSTERS + PRODUCTION_ROLLOUT)
+    out = example_repo / "out"
+
+    result = lamina(example_repo, "render", "--out", str(out), "--gitops", "argocd")
+
+    assert result.returncode == 0, result.stderr
+    production = load_yaml(out / "_argocd" / "applicationset-support-agent-production.yaml")
+    # steps: wave=1 moves prod-us-1; 50% moves prod-us-2 and -3; 100% moves prod-us-4 and -5
+    assert production["spec"]["strategy"] == {
+        "type": "RollingSync",
+        "rollingSync": {
+            "steps": [
+                {"matchExpressions": [{"key": "lamina.dev/wave", "operator": "In", "values": ["1"]}]},
+                {
+                    "matchExpressions": [{"key": "lamina.dev/wave", "operator": "In", "values": ["2"]}],
+                    "maxUpdate": 2,
+                },
+                {"matchExpressions": [{"key": "lamina.dev/wave", "operator": "In", "values": ["3"]}]},
+            ]
+        },
+    }
+    assert production["spec"]["template"]["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "lamina",
+        "lamina.dev/fleet": "support-agent",
+        "lamina.dev/environment": "production",
+        "lamina.dev/wave": '{{index .metadata.labels "wave" | default "0"}}',
+    }
+    staging = load_yaml(out / "_argocd" / "applicationset-support-agent-staging.yaml")
+    assert "strategy" not in staging["spec"]  # no [rollout] applies to staging
+    assert "lamina.dev/wave" not in staging["spec"]["template"]["metadata"]["labels"]
+    for path in sorted((out / "_argocd").glob("applicationset-*.yaml")):
+        assert validate_crd_object(load_yaml(path)) == [], path.name
+    assert not list(out.glob("*/canary-*.yaml"))  # Flagger objects only with [rollout.flagger]
+
+
+def test_rollout_chains_flux_waves_with_depends_on_and_workload_health_checks(example_repo: Path) -> None:
+    from .crd_schemas import validate_crd_object
+
+    with_fleet(example_repo, MORE_CLUSTERS + PRODUCTION_ROLLOUT, workload=True)
+    out = example_repo / "out"
+
+    result = lamina(example_repo, "render", "--out", str(out), "--gitops", "flux")
+
+    assert result.returncode == 0, result.stderr
+    specs = {
+        path.name.removeprefix("kustomization-support-agent-").removesuffix(".yaml"): load_yaml(path)["spec"]
+        for path in (out / "_flux").glob("kustomization-*.yaml")
+    }
+    depends = {name: [d["name"] for d in spec.get("dependsOn", [])] for name, spec in specs.items()}
+    assert depends == {
+        "local-dev": [],
+        "staging-us-1": [],
+        "prod-eu-1": [],
+        "prod-us-1": [],
+        "prod-us-2": ["support-agent-prod-us-1"],
+        "prod-us-3": ["support-agent-prod-us-1"],
+        "prod-us-4": ["support-agent-prod-us-1"],
+        "prod-us-5": ["support-agent-prod-us-2", "support-agent-prod-us-3", "support-agent-prod-us-4"],
+    }
+    for name in ("prod-us-1", "prod-us-5"):
+        assert specs[name]["healthChecks"] == [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "support-agent", "namespace": "ai-agents"}
+        ]
+        # Flux ignores healthChecks while wait is on
+        assert (specs[name]["wait"], specs[name]["timeout"]) == (False, "300s")
+    for name in ("staging-us-1", "prod-eu-1"):
+        assert (specs[name]["wait"], "healthChecks" in specs[name], "timeout" in specs[name]) == (
+            True,
+            False,
+            False,
+        )
+    for path in sorted((out / "_flux").glob("kustomization-*.yaml")):
+        assert validate_crd_object(load_yaml(path)) == [], path.name
+
+
+def test_a_fleet_without_rollout_renders_the_gitops_objects_as_before(example_repo: Path) -> None:
+    out = example_repo / "out"
+    for tool in ("argocd", "flux"):
+        assert lamina(example_repo, "render", "--out", str(out), "--gitops", tool).returncode == 0
+    before = {path.relative_to(out): path.read_bytes() for path in out.glob("_*/*.yaml")}
+    for needle in (b"RollingSync", b"lamina.dev/wave", b"dependsOn", b"healthChecks", b"timeout"):
+        assert not any(needle in text for text in before.values()), needle
+    assert not list(out.glob("*/canary-*.yaml"))
+
+    with_fleet(example_repo, PRODUCTION_ROLLOUT, workload=True)
+    for tool in ("argocd", "flux"):
+        assert lamina(example_repo, "render", "--out", str(out), "--gitops", tool).returncode == 0
+
+    after = {path.relative_to(out): path.read_bytes() for path in out.glob("_*/*.yaml")}
+    changed = sorted(str(path) for path in before if after[path] != before[path])
+    assert changed == [  # only production's objects: the other environments have no [rollout]
+        "_argocd/applicationset-support-agent-production.yaml",
+        "_flux/kustomization-support-agent-prod-us-1.yaml",
+        "_flux/kustomization-support-agent-prod-us-2.yaml",
+    ]

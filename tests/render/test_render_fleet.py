@@ -82,7 +82,7 @@ def test_an_output_edited_by_hand_is_rendered_again(example_repo: Path, tmp_path
 
 
 _plain_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
-_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | _plain_text
+_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | _plain_text
 _values = st.recursive(
     _scalars,
     lambda inner: (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from lamina.clusters.health import DIRECTORY, Health
@@ -18,7 +18,7 @@ from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import ApplyOptions, ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.fleet.model import Cluster
-from lamina.render import configmaps, folders, names, sops_secrets
+from lamina.render import configmaps, flagger, folders, names, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 
 _LABEL_LINE = re.compile(
@@ -44,13 +44,14 @@ class DirectoryDestination:
 
     def desired_layout(self, rendered: RenderedConfig, options: ApplyOptions) -> str:
         """The ``kustomization.yaml`` the folder should hold (its labels and name must match too)."""
-        return folders.folder_files(rendered, options.resources)[folders.KUSTOMIZATION].decode("utf-8")
+        files = folders.folder_files(rendered, options.resources, extra=_extra(self.cluster, options))
+        return files[folders.KUSTOMIZATION].decode("utf-8")
 
     def write(self, rendered: RenderedConfig, options: ApplyOptions, now: datetime.datetime) -> ApplyOutcome:
         """Make the folder hold exactly rendered's files; only changed files are rewritten."""
         del now
         manifest = sops_secrets.folder_manifest(rendered, self.folder, self.root)
-        files = folders.folder_files(rendered, options.resources, manifest)
+        files = folders.folder_files(rendered, options.resources, manifest, _extra(self.cluster, options))
         folder = self.folder
         changed = [
             name
@@ -103,6 +104,10 @@ class DirectoryDestination:
         """Nothing to release."""
 
 
+def _extra(cluster: Cluster, options: ApplyOptions) -> Mapping[str, bytes] | None:
+    return options.folder_extra(cluster) if options.folder_extra is not None else None
+
+
 def read_folder(folder: Path) -> LiveConfig | None:
     """The files of a directory cluster's folder (None when it holds no agent-config.json)."""
     if not (folder / configmaps.CONFIG_KEY).is_file():
@@ -117,6 +122,7 @@ def read_folder(folder: Path) -> LiveConfig | None:
             path.name == folders.KUSTOMIZATION
             or path.name.endswith(sops_secrets.MANIFEST_SUFFIX)
             or path.name.startswith("externalsecret-")
+            or flagger.is_flagger_file(path.name)
         ):
             continue  # the layout, and the encrypted Secret manifest: not ConfigMap data
         data[path.name] = path.read_text(encoding="utf-8", errors="replace")

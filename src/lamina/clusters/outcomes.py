@@ -6,12 +6,13 @@ Every destination (a cluster's API, a directory) takes :class:`ApplyOptions` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.clusters import faults
 from lamina.core.states import ApplyResult
+from lamina.fleet.model import Cluster
 from lamina.fleet.settings import DEFAULT_KEEP
 from lamina.render import configmaps
 from lamina.render.configmaps import RenderedConfig
@@ -29,6 +30,8 @@ class ApplyOptions:
     dry_run: bool = False
     container: str | None = None  # [render] container: the one that gets secrets as env
     env: Mapping[str, str] = field(default_factory=dict)  # [render.env]
+    folder_extra: Callable[[Cluster], Mapping[str, bytes]] | None = None
+    """More files of a directory cluster's folder: the Flagger objects of ``[rollout.flagger]``."""
 
 
 @dataclass(frozen=True)

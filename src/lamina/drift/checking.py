@@ -8,7 +8,7 @@ network. A directory cluster is read from its folder.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -20,8 +20,9 @@ from lamina.drift import status
 from lamina.drift.status import DriftReport
 from lamina.errors import LaminaError
 from lamina.fleet import lockfile
+from lamina.fleet.model import Cluster
 from lamina.fleet.settings import DEFAULT_KEEP, FleetSettings
-from lamina.render import configmaps
+from lamina.render import configmaps, flagger
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 from lamina.store import drift as drift_store
@@ -38,6 +39,7 @@ class DriftOptions:
     keep: int = DEFAULT_KEEP
     container: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    folder_extra: Callable[[Cluster], Mapping[str, bytes]] | None = None  # [rollout.flagger]
 
     @classmethod
     def from_fleet(cls, settings: FleetSettings) -> DriftOptions:
@@ -49,6 +51,7 @@ class DriftOptions:
             keep=settings.render.keep,
             container=settings.render.container,
             env=tuple(settings.render.env.items()),
+            folder_extra=flagger.folder_extra(settings),
         )
 
     def apply_options(self, dry_run: bool = False) -> ApplyOptions:
@@ -60,6 +63,7 @@ class DriftOptions:
             dry_run=dry_run,
             container=self.container,
             env=dict(self.env),
+            folder_extra=self.folder_extra,
         )
 
 

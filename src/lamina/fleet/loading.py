@@ -9,6 +9,7 @@ from typing import Any
 from lamina.core.names import describe_bad_label, is_dns_label
 from lamina.core.paths import KeyPath
 from lamina.errors import FleetError, Place
+from lamina.fleet import rollout_settings
 from lamina.fleet import settings as fleet_settings
 from lamina.fleet.model import Cluster, Environment, Fleet
 from lamina.source import documents
@@ -16,6 +17,7 @@ from lamina.source.trees import Tree
 
 FLEET_FILE = "lamina.toml"
 
+_KUBERNETES_VERSION = re.compile(r"1\.\d+(\.\d+)?")
 _FLEET_KEYS = {"name", "promotion"}
 _ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description"}
 _CLUSTER_KEYS = {
@@ -136,12 +138,16 @@ class _FleetReader:
 
         clusters = {name: self.cluster(name, environments) for name in self.table(("clusters",))}
         self.check_overlays(tree, environments)
+        settings = fleet_settings.load(self.doc, environments)
+        rollout_settings.check_flagger_queries(
+            self.doc, settings.rollout, settings.analyses, clusters.values()
+        )
         return Fleet(
             name=fleet_name,
             environments=environments,
             clusters=clusters,
             promotion=tuple(promotion),
-            settings=fleet_settings.load(self.doc, environments),
+            settings=settings,
             document=self.doc,
         )
 
@@ -199,10 +205,10 @@ class _FleetReader:
                 raise self.fail(f"label {key!r} must be a string", (*path, "labels", key))
             labels[key] = str(value)
         secrets = table.get("secrets", [])
-        if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+        if not isinstance(secrets, list) or any(type(s) is not str for s in secrets):
             raise self.fail("secrets must be a list of strings", (*path, "secrets"))
         version = self.string(table, "kubernetes_version", path) or "1.35"
-        if not re.fullmatch(r"1\.\d+(\.\d+)?", version):
+        if not _KUBERNETES_VERSION.fullmatch(version):
             raise self.fail(
                 f'kubernetes_version {version!r} must look like "1.35"', (*path, "kubernetes_version")
             )

@@ -14,6 +14,7 @@ step by step, and how each step is judged.
 
     [rollout.flagger]                                  # render --gitops: a Flagger Canary per workload
     interval = "1m"
+    # iterations = 5                                   # blue/green (no traffic shifting) instead of weights
 
     [[analysis]]
     name     = "agent-health"
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -46,7 +47,7 @@ from lamina.fleet.tables import TableReader, header
 from lamina.source.documents import Document
 
 PLAN_KEYS = ("steps", "bake", "analysis", "timeout")
-FLAGGER_KEYS = ("interval", "threshold", "max_weight", "step_weight", "address", "port")
+FLAGGER_KEYS = ("interval", "threshold", "max_weight", "step_weight", "iterations", "address", "port")
 ANALYSIS_KEYS = ("name", "provider", "interval", "count", "failure_limit", "metrics")
 METRIC_KEYS = ("name", "query", "min", "max")
 PROVIDER_TYPES = ("prometheus",)
@@ -89,6 +90,9 @@ class FlaggerSettings:
     """Failed checks before Flagger rolls the canary back."""
     max_weight: int = 50
     step_weight: int = 10
+    iterations: int | None = None
+    """Blue/green: analysis runs against the new version before it is promoted, without shifting
+    traffic (Flagger's ``kubernetes`` provider); None: canary weights (``max_weight``, ``step_weight``)."""
     address: str = "http://prometheus.monitoring:9090"
     """Where Flagger's MetricTemplates reach Prometheus (inside the cluster)."""
     port: int = 8080
@@ -187,9 +191,17 @@ def load(doc: Document, environments: Collection[str]) -> tuple[RolloutSettings,
             threshold=sub.integer("threshold", 5, minimum=1),
             max_weight=sub.integer("max_weight", 50, minimum=1),
             step_weight=sub.integer("step_weight", 10, minimum=1),
+            iterations=sub.integer("iterations", 1, minimum=1) if sub.has("iterations") else None,
             address=sub.text("address", "http://prometheus.monitoring:9090"),
             port=sub.integer("port", 8080, minimum=1),
         )
+        if flagger.iterations is not None and (sub.has("max_weight") or sub.has("step_weight")):
+            weight = "max_weight" if sub.has("max_weight") else "step_weight"
+            raise sub.fail(
+                f"[rollout.flagger] {weight} shifts traffic step by step and iterations runs blue/green: "
+                "set one or the other",
+                (weight,),
+            )
         if flagger.max_weight > 100 or flagger.step_weight > flagger.max_weight:
             raise sub.fail("[rollout.flagger] needs step_weight <= max_weight <= 100", ("step_weight",))
     return RolloutSettings(default, per_env, flagger), analyses
@@ -307,9 +319,45 @@ def _metrics(table: TableReader, analysis: str) -> tuple[Metric, ...]:
     return tuple(metrics)
 
 
+def check_flagger_queries(
+    doc: Document, rollout: RolloutSettings, analyses: Sequence[Analysis], clusters: Iterable[Any]
+) -> None:
+    """With ``[rollout.flagger]``, each cluster folder gets its queries filled in (its
+    MetricTemplates), so every ``${cluster.labels.KEY}`` a cluster's analysis uses must be a label
+    of that cluster. Clusters need ``name``, ``environment`` and ``labels``.
+
+    Raises:
+        FleetError: a cluster lacks a label its analysis uses, at the query's file:line.
+    """
+    if rollout.flagger is None:
+        return
+    names = [analysis.name for analysis in analyses]
+    for cluster in clusters:
+        plan = rollout.plan(cluster.environment)
+        if plan is None or plan.analysis is None:
+            continue
+        index = names.index(plan.analysis)
+        for number, metric in enumerate(analyses[index].metrics):
+            try:
+                fill(metric.query, cluster_values(cluster, cluster.environment))
+            except KeyError as missing:
+                raise TableReader(doc, ("analysis", index, "metrics", number)).fail(
+                    f"[[analysis.metrics]] {metric.name}: the query uses ${{{missing.args[0]}}} and cluster "
+                    f"{cluster.name} has no such label ([rollout.flagger] fills it in for each cluster)",
+                    ("query",),
+                ) from None
+
+
 def variables(query: str) -> list[str]:
     """The ``${...}`` variables a query uses."""
     return VARIABLE.findall(query)
+
+
+def cluster_values(cluster: Any, environment: str) -> dict[str, str]:
+    """The variables of a query for one cluster (anything with ``name`` and ``labels``)."""
+    out = {"cluster.name": cluster.name, "env.name": environment}
+    out.update({f"cluster.labels.{key}": value for key, value in cluster.labels.items()})
+    return out
 
 
 def fill(query: str, values: Mapping[str, str]) -> str:

@@ -51,6 +51,7 @@ DEFAULT_KEEP = 5
 DEFAULT_GUARDRAIL_GLOBS = ("guardrails.*",)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 WORKLOAD_KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+FLAGGER_TARGETS = ("deployment", "daemonset")  # the workload kinds a Flagger Canary can target
 
 TOP_LEVEL = (
     "fleet",
@@ -220,8 +221,16 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
         raise TableReader(doc, ("promotion",)).fail(
             f"[promotion] verify names unknown analysis {promotion.verify!r} (known: {known})", ("verify",)
         )
+    render = _render(doc)
+    if rollout.flagger is not None and (
+        render.workload is None or render.workload.partition("/")[0].lower() not in FLAGGER_TARGETS
+    ):
+        raise TableReader(doc, ("rollout", "flagger")).fail(
+            '[rollout.flagger] needs [render] workload = "deployment/NAME" or "daemonset/NAME": '
+            "the workload Flagger's Canary moves"
+        )
     return FleetSettings(
-        render=_render(doc),
+        render=render,
         apply=_apply(doc),
         drift=_drift(doc),
         limits=_limits(doc),

@@ -18,7 +18,7 @@ from typing import Any
 
 from lamina.core import hashing
 from lamina.core.targets import TargetRef
-from lamina.render import cache, configmaps, sops_secrets
+from lamina.render import cache, configmaps, flagger, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 
@@ -68,12 +68,23 @@ def external_file(obj: dict[str, Any]) -> str:
 
 
 def folder_files(
-    rendered: RenderedConfig, resources: Sequence[str], secret_manifest: bytes | None = None
+    rendered: RenderedConfig,
+    resources: Sequence[str],
+    secret_manifest: bytes | None = None,
+    extra: Mapping[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """Every file of a cluster's folder, by name (with the encrypted Secret manifest, when given)."""
+    """Every file of a cluster's folder, by name (with the encrypted Secret manifest, when given).
+
+    Args:
+        extra: more object files (the Flagger objects of :mod:`lamina.render.flagger`), listed
+            in the kustomization's ``resources``.
+    """
     from lamina.render import yamltext
 
+    extra = extra or {}
+    resources = [*resources, *sorted(extra)]
     files = {name: text.encode("utf-8") for name, text in rendered.data.items()}
+    files.update(extra)
     if secret_manifest is not None:
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
     for obj in rendered.external_secrets():
@@ -236,7 +247,8 @@ def _render_targets(
             repo.fleet.settings.secrets.get(config.environment.name),
         )
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
-        planned.append((folder, folder_files(rendered, resources, manifest)))
+        extra = flagger.cluster_files(repo.fleet.settings, config.cluster)
+        planned.append((folder, folder_files(rendered, resources, manifest, extra)))
         clusters.append(config.cluster.name)
         referenced.update(config.files())
         referenced.update(ref.path for ref in rendered.sops)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -26,6 +27,8 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return _float(value)
     if value is None:
         return "null"
     text = str(value)
@@ -34,6 +37,17 @@ def _scalar(value: Any) -> str:
     # JSON's quoting is YAML's double-quoted style, except for characters YAML forbids raw
     quoted = json.dumps(text, ensure_ascii=False)
     return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _float(value: float) -> str:
+    """A float as both YAML 1.1 and 1.2 read it back (a dot in the mantissa: ``1.0e-05``)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
 
 
 def _lines(value: Any, indent: str, out: list[str]) -> None:

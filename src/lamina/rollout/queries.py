@@ -39,9 +39,7 @@ class Query:
 
 def values(cluster: Cluster, environment: str) -> dict[str, str]:
     """The variables of a query for one cluster."""
-    out = {"cluster.name": cluster.name, "env.name": environment}
-    out.update({f"cluster.labels.{key}": value for key, value in cluster.labels.items()})
-    return out
+    return rollout_settings.cluster_values(cluster, environment)
 
 
 def plan(query: str, environment: str, clusters: Sequence[Cluster]) -> list[Query]:

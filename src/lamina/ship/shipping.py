@@ -25,7 +25,7 @@ from lamina.errors import InputError, Refused, RuleRefused
 from lamina.fleet.model import Cluster
 from lamina.guard import rules, vetting
 from lamina.guard.actors import Actor
-from lamina.render import configmaps, sops_secrets
+from lamina.render import configmaps, flagger, sops_secrets
 from lamina.resolve.repository import Repository
 from lamina.ship import records
 from lamina.source.trees import run_git
@@ -106,6 +106,7 @@ def ship(
         dry_run=dry_run,
         container=render.container,
         env=render.env,
+        folder_extra=flagger.folder_extra(repo.fleet.settings),
     )
     rendered: dict[str, configmaps.RenderedConfig] = {}
     for ref in refs:
