@@ -14,6 +14,7 @@ says what happened, so one broken cluster never stops the others.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lamina.clusters import connection, faults, live, secret_keys
+from lamina.clusters import connection, faults, live, objects, secret_keys
 from lamina.clusters.health import Health
 from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import FIELD_MANAGER, ApplyOptions, ApplyOutcome
@@ -66,7 +67,11 @@ class KubernetesDestination:
         Raises:
             ClusterFault: the cluster could not be asked.
         """
-        return live.read_kubernetes(self.connection(), rendered, workload)
+        found = live.read_kubernetes(self.connection(), rendered, workload)
+        desired = rendered.isolation_objects()
+        if found is None or not desired:
+            return found
+        return dataclasses.replace(found, objects=objects.read_all(self.connection(), desired))
 
     def desired_layout(self, rendered: RenderedConfig, options: ApplyOptions) -> str | None:
         """None: a ConfigMap's name and labels are compared on the object itself."""
@@ -77,6 +82,9 @@ class KubernetesDestination:
         """Apply rendered to the cluster; never raises for a cluster fault."""
         plan = _Plan()
         try:
+            desired = rendered.isolation_objects()
+            if desired:  # the namespace and its fences first: the Secret and ConfigMap live in it
+                plan.wrote |= objects.ship(self.connection(), desired, options.dry_run, plan.actions)
             if rendered.sops:
                 _ship_secret(self.connection(), rendered, options, plan, self.settings.repo_root)
             _apply(self.connection(), rendered, options, now, plan)

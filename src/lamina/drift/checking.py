@@ -82,6 +82,7 @@ def render_targets(repo: Repository, refs: Sequence[TargetRef]) -> list[Rendered
                 config,
                 repo.source_revision(config),
                 store=repo.fleet.settings.secrets.get(config.environment.name),
+                isolation=repo.fleet.settings.isolation.get(config.environment.name),
             )
         )
     return out

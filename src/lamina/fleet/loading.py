@@ -17,7 +17,7 @@ from lamina.source.trees import Tree
 FLEET_FILE = "lamina.toml"
 
 _FLEET_KEYS = {"name", "promotion"}
-_ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description"}
+_ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description", "isolation"}
 _CLUSTER_KEYS = {
     "environment",
     "context",

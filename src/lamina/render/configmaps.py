@@ -11,8 +11,9 @@ from typing import Any
 from lamina.core import hashing
 from lamina.core.paths import format_path
 from lamina.errors import InputError
+from lamina.fleet.isolation_settings import Isolation
 from lamina.fleet.secret_settings import SecretStore
-from lamina.render import external, names
+from lamina.render import external, isolation, names
 from lamina.resolve.resolved import ResolvedConfig
 from lamina.secrets import sops as sops_files
 
@@ -48,6 +49,8 @@ class RenderedConfig:
     store: SecretStore | None = None
     external: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """``vault:`` reference -> (Secret name, key) its ExternalSecret makes (``[secrets.<env>] store``)."""
+    isolation: Isolation | None = None
+    """The environment's ``[environments.<env>.isolation]``, if any."""
 
     @property
     def name(self) -> str:
@@ -66,6 +69,13 @@ class RenderedConfig:
         refs = [ref for _, ref in self.config.secret_refs()]
         labels = {k: self.labels[k] for k in (MANAGED_BY, LABEL_ENVIRONMENT, LABEL_CLUSTER)}
         return external.external_secrets(self.config.fleet_name, self.namespace, refs, self.store, labels)
+
+    def isolation_objects(self) -> list[dict[str, Any]]:
+        """Namespace, ResourceQuota, LimitRange and NetworkPolicies (none without isolation)."""
+        if self.isolation is None:
+            return []
+        labels = {k: self.labels[k] for k in (MANAGED_BY, LABEL_ENVIRONMENT, LABEL_CLUSTER)}
+        return isolation.objects(self.config.fleet_name, self.namespace, self.isolation, labels)
 
     def configmap(self) -> dict[str, Any]:
         """The ConfigMap object (immutable: a change makes a new name, and the workload rolls)."""
@@ -121,6 +131,7 @@ def render_config(
     revision: str | None,
     writer: hashing.PrettyJson | None = None,
     store: SecretStore | None = None,
+    isolation: Isolation | None = None,
 ) -> RenderedConfig:
     """The ConfigMap lamina ships for a cluster target.
 
@@ -129,6 +140,7 @@ def render_config(
         revision: the git commit the config came from (None: not a git repository).
         writer: reuse one across the targets of a fleet to encode shared tables once.
         store: the environment's ``[secrets.<env>]`` External Secrets store, if any.
+        isolation: the environment's ``[environments.<env>.isolation]``, if any.
     """
     if config.cluster is None:
         raise InputError(f"{config.target}: rendering needs a cluster target (ENV/CLUSTER)")
@@ -157,6 +169,7 @@ def render_config(
         sops=_sops_refs(refs),
         store=store,
         external=external.targets(config.fleet_name, refs) if store is not None else {},
+        isolation=isolation,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from lamina.core import hashing
 from lamina.core.targets import TargetRef
-from lamina.render import cache, configmaps, sops_secrets
+from lamina.render import cache, configmaps, isolation, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 
@@ -42,7 +42,8 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         "kind": "Kustomization",
         "namespace": rendered.namespace,
     }
-    listed = list(resources)
+    listed = [isolation.file_name(obj) for obj in rendered.isolation_objects()]
+    listed += list(resources)
     listed += [external_file(obj) for obj in rendered.external_secrets()]
     if rendered.secret_name is not None:
         listed.append(sops_secrets.manifest_name(rendered))  # encrypted by sops; Flux decrypts it
@@ -78,6 +79,8 @@ def folder_files(
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
     for obj in rendered.external_secrets():
         files[external_file(obj)] = yamltext.dump_simple(obj).encode()
+    for obj in rendered.isolation_objects():
+        files[isolation.file_name(obj)] = yamltext.dump_simple(obj).encode()
     header = (
         f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
@@ -234,6 +237,7 @@ def _render_targets(
             repo.source_revision(config),
             writer,
             repo.fleet.settings.secrets.get(config.environment.name),
+            repo.fleet.settings.isolation.get(config.environment.name),
         )
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         planned.append((folder, folder_files(rendered, resources, manifest)))
