@@ -207,9 +207,17 @@ class FaultyEmulator(kmock.KubernetesEmulator):
         return aiohttp.web.json_response(json.loads(json.dumps(stored.raw)))
 
     async def _patch_deployment(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
-        """As an API server does: a change to a Deployment's spec bumps metadata.generation."""
+        """As an API server does: containers merged by name, and a change to a Deployment's spec
+        bumps metadata.generation."""
         key = (DEPLOYMENTS, request.namespace, request.name)
         before = json.loads(json.dumps(self.objects[key].raw)) if key in self.objects else None
+        pod = (((request.data or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+        if before is not None and isinstance(pod.get("containers"), list):
+            # a strategic merge: containers are merged by name, as the API server merges them
+            live = before.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+            patched = {c.get("name"): c for c in pod["containers"]}
+            merged = [{**c, **patched.pop(c.get("name"), {})} for c in live]
+            pod["containers"] = merged + list(patched.values())
         response = await super()._handle(request)
         if before is None or key not in self.objects or self.objects[key].deleted:
             return response

@@ -18,6 +18,7 @@ from conftest import WriteRepo, commit_all
 from k8s_support import (
     CONFIGMAPS,
     DEPLOYMENTS,
+    HPAS,
     LIMITRANGES,
     NAMESPACES,
     NETWORKPOLICIES,
@@ -174,3 +175,84 @@ def test_isolation_declared_after_an_apply_is_out_of_sync_not_drift(cluster: Clu
     assert report["status"] == "out-of-sync", err
     assert {f["status"] for f in report["fields"]} == {"out-of-sync"}
     assert "object:NetworkPolicy/agent-allow" in {f["path"] for f in report["fields"]}
+
+
+SIZING = """
+[workload]
+replicas = 3  # production carries the evening peak
+resources = {requests = {cpu = "250m", memory = "512Mi"}, limits = {memory = "1Gi"}}
+"""
+
+
+def test_workload_sizing_is_patched_a_hand_scale_is_drift_and_heal_scales_back(cluster: Cluster) -> None:
+    (cluster.root / "overlays" / "production").mkdir(parents=True)
+    (cluster.root / "overlays" / "production" / "workload.toml").write_text(SIZING)
+    commit_all(cluster.root, "size production")
+    code, out, err = cluster.run("explain", "production/prod-1", "workload.replicas", "--json")
+    assert code == 0, err
+    explained = json.loads(out)
+    assert explained["value"] == 3
+    assert explained["layers"][-1]["reason"] == "production carries the evening peak"
+    assert cluster.run("apply", "production")[0] == 0
+    body = cluster.k8s.objects("prod-1", DEPLOYMENTS)["agent"]
+    assert body["spec"]["replicas"] == 3
+    (container,) = body["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "agent:1"  # merged by name: the rest of the container stays
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    code, out, _ = cluster.run("drift", "--json")
+    assert [r["status"] for r in json.loads(out)] == ["in-sync"], out
+
+    body["spec"]["replicas"] = 7  # kubectl scale deployment/agent --replicas 7
+    cluster.k8s.put("prod-1", DEPLOYMENTS, body)
+    code, out, _ = cluster.run("drift", "--json")
+    assert code == 1
+    report = json.loads(out)[0]
+    assert report["status"] == "drifted"
+    assert report["fields"] == [
+        {"path": "object:Deployment/agent:replicas", "status": "drifted", "expected": 3, "actual": 7}
+    ]
+    code, out, err = cluster.run("drift", "--heal", "--json")
+    assert code == 0, out + err
+    assert cluster.k8s.objects("prod-1", DEPLOYMENTS)["agent"]["spec"]["replicas"] == 3
+    code, out, _ = cluster.run("drift", "--json")
+    assert [r["status"] for r in json.loads(out)] == ["in-sync"], out
+
+
+def test_autoscaling_ships_an_hpa_that_owns_replicas(cluster: Cluster) -> None:
+    (cluster.root / "overlays" / "production").mkdir(parents=True)
+    (cluster.root / "overlays" / "production" / "workload.toml").write_text(
+        SIZING + "autoscaling = {min = 3, max = 12, cpu = 65}\n"
+    )
+    commit_all(cluster.root, "autoscale production")
+    code, out, err = cluster.run("apply", "production", "--json")
+    assert code == 0, out + err
+    assert "create HorizontalPodAutoscaler agent-agent" in json.loads(out)[0]["actions"]
+    hpa = cluster.k8s.objects("prod-1", HPAS)["agent-agent"]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "agent"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
+    body = cluster.k8s.objects("prod-1", DEPLOYMENTS)["agent"]
+    assert "replicas" not in body["spec"]  # the autoscaler owns them
+    body["spec"]["replicas"] = 9  # the autoscaler scaled up: not drift
+    cluster.k8s.put("prod-1", DEPLOYMENTS, body)
+    code, out, _ = cluster.run("drift", "--json")
+    assert [r["status"] for r in json.loads(out)] == ["in-sync"], out
+
+
+def test_fields_the_api_server_fills_in_are_no_drift(cluster: Cluster) -> None:
+    assert cluster.run("apply", "production")[0] == 0
+    limits = cluster.k8s.objects("prod-1", LIMITRANGES)["agent-limits"]
+    limits["spec"]["limits"][0]["defaultRequest"]["memory"] = "512Mi"  # defaulted from default
+    cluster.k8s.put("prod-1", LIMITRANGES, limits)
+    code, out, _ = cluster.run("drift", "--json")
+    assert [r["status"] for r in json.loads(out)] == ["in-sync"], out
+    policy = cluster.k8s.objects("prod-1", NETWORKPOLICIES)["agent-default-deny"]
+    policy["spec"]["podSelector"] = {"matchLabels": {"app": "other"}}  # narrowed by hand
+    cluster.k8s.put("prod-1", NETWORKPOLICIES, policy)
+    code, out, _ = cluster.run("drift", "--json")
+    assert code == 1
+    assert [f["path"] for f in json.loads(out)[0]["fields"]] == [
+        "object:NetworkPolicy/agent-default-deny:spec.podSelector.matchLabels"
+    ]

@@ -43,7 +43,7 @@ class DirectoryDestination:
         """The files of the folder (None when it holds no agent-config.json)."""
         del workload  # a folder holds one target and no workload
         found = read_folder(self.folder)
-        desired = rendered.isolation_objects()
+        desired = rendered.kept_objects()
         if found is None or not desired:
             return found
         return dataclasses.replace(found, objects=read_objects(self.folder, desired))
@@ -123,7 +123,7 @@ def read_folder(folder: Path) -> LiveConfig | None:
             path.name == folders.KUSTOMIZATION
             or path.name.endswith(sops_secrets.MANIFEST_SUFFIX)
             or path.name.startswith("externalsecret-")
-            or path.name.startswith(isolation.FILE_PREFIX)
+            or isolation.is_object_file(path.name)
         ):
             continue  # the layout, and the encrypted Secret manifest: not ConfigMap data
         data[path.name] = path.read_text(encoding="utf-8", errors="replace")

@@ -28,7 +28,7 @@ from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import FIELD_MANAGER, ApplyOptions, ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.fleet.model import Cluster
-from lamina.render import configmaps, sops_secrets
+from lamina.render import configmaps, sops_secrets, workloads
 from lamina.render.configmaps import RenderedConfig
 
 
@@ -68,10 +68,15 @@ class KubernetesDestination:
             ClusterFault: the cluster could not be asked.
         """
         found = live.read_kubernetes(self.connection(), rendered, workload)
-        desired = rendered.isolation_objects()
-        if found is None or not desired:
+        desired = rendered.kept_objects()
+        sized = workload is not None and bool(workloads.wanted(rendered.sizing))
+        if found is None or (not desired and not sized):
             return found
-        return dataclasses.replace(found, objects=objects.read_all(self.connection(), desired))
+        kept = objects.read_all(self.connection(), desired)
+        if sized and workload is not None:
+            body = live.read_workload(self.connection(), workload)
+            kept[workloads.object_key(workload)] = body
+        return dataclasses.replace(found, objects=kept)
 
     def desired_layout(self, rendered: RenderedConfig, options: ApplyOptions) -> str | None:
         """None: a ConfigMap's name and labels are compared on the object itself."""
@@ -82,7 +87,7 @@ class KubernetesDestination:
         """Apply rendered to the cluster; never raises for a cluster fault."""
         plan = _Plan()
         try:
-            desired = rendered.isolation_objects()
+            desired = rendered.kept_objects()
             if desired:  # the namespace and its fences first: the Secret and ConfigMap live in it
                 plan.wrote |= objects.ship(self.connection(), desired, options.dry_run, plan.actions)
             if rendered.sops:
@@ -207,7 +212,11 @@ def _apply(
                 conn.cluster.name,
             )
         mounted = live.workload_configmap(body)
-        if mounted != name:
+        want = workloads.wanted(rendered.sizing)
+        resized = want != workloads.running(
+            rendered.sizing, body, options.container or rendered.sized_container()
+        )
+        if mounted != name or resized:
             patch = configmaps.workload_patch(options.workload, rendered, options.container, options.env)
             kind, _, workload_name = options.workload.partition("/")
             patchers = {
@@ -219,7 +228,9 @@ def _apply(
                 conn,
                 plan,
                 options,
-                f"point {options.workload} at {name} (rolls its pods)",
+                f"point {options.workload} at {name} (rolls its pods)"
+                if mounted != name
+                else f"size {options.workload} as git says ({_sizing_text(want)})",
                 patchers[kind.lower()],
                 workload_name,
                 conn.namespace,
@@ -227,6 +238,13 @@ def _apply(
                 field_manager=FIELD_MANAGER,
             )
     _prune(conn, rendered, options, plan, ours, keep_names={name} | ({mounted} if mounted else set()))
+
+
+def _sizing_text(want: dict[str, Any]) -> str:
+    parts = [f"replicas {want['replicas']}"] if "replicas" in want else []
+    for kind, values in sorted((want.get("resources") or {}).items()):
+        parts.append(f"{kind} " + ", ".join(f"{k} {v}" for k, v in sorted(values.items())))
+    return "; ".join(parts)
 
 
 def _ship_secret(

@@ -27,7 +27,7 @@ from lamina.clusters.live import LiveConfig
 from lamina.core import diffs, hashing
 from lamina.core.paths import KeyPath, format_path, get_path, parse_path
 from lamina.core.states import DriftStatus
-from lamina.render import configmaps, isolation, names
+from lamina.render import configmaps, isolation, names, workloads
 from lamina.render.configmaps import RenderedConfig
 from lamina.reports import presenting
 
@@ -269,7 +269,7 @@ def _object_fields(rendered: RenderedConfig, live: LiveConfig) -> list[FieldDrif
     out of sync where lamina wrote the live object from an earlier git state (its managed-hash
     annotation still fits) or has not written it yet, drifted where it was edited by hand."""
     out: list[FieldDrift] = []
-    for desired in rendered.isolation_objects():
+    for desired in rendered.kept_objects():
         name = isolation.key(desired)
         if name not in live.objects:
             continue  # not read (a reader that does not know this kind)
@@ -295,7 +295,37 @@ def _object_fields(rendered: RenderedConfig, live: LiveConfig) -> list[FieldDrif
                     status=state,
                 )
             )
+    if rendered.workload is not None:
+        out += _sizing_fields(rendered, live)
     return out
+
+
+def _sizing_fields(rendered: RenderedConfig, live: LiveConfig) -> list[FieldDrift]:
+    """replicas and resources of the workload against ``[workload]``: a ``kubectl scale`` (no
+    autoscaler owns replicas) or a hand-set limit is drift; what lamina patched in from an
+    earlier git state (its sizing-hash annotation fits) is out of sync."""
+    assert rendered.workload is not None
+    name = workloads.object_key(rendered.workload)
+    body = live.objects.get(name)
+    want = workloads.wanted(rendered.sizing)
+    if body is None or not want:
+        return []
+    have = workloads.running(rendered.sizing, body, rendered.sized_container())
+    if want == have:
+        return []
+    stamp = ((body.get("metadata") or {}).get("annotations") or {}).get(workloads.ANNOTATION_SIZING)
+    # no stamp: lamina has not sized this workload yet
+    written = stamp is None or stamp == workloads.sizing_hash(have)
+    state = DriftStatus.OUT_OF_SYNC if written else DriftStatus.DRIFTED
+    return [
+        FieldDrift(
+            f"{OBJECT_PREFIX}{name}:{format_path(change.path)}",
+            presenting.shown(change.a),
+            presenting.shown(change.b),
+            status=state,
+        )
+        for change in diffs.diff(want, have)
+    ]
 
 
 def _field_status(

@@ -18,7 +18,7 @@ from typing import Any
 
 from lamina.core import hashing
 from lamina.core.targets import TargetRef
-from lamina.render import cache, configmaps, isolation, sops_secrets
+from lamina.render import cache, configmaps, isolation, sops_secrets, workloads
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 
@@ -42,13 +42,15 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         "kind": "Kustomization",
         "namespace": rendered.namespace,
     }
-    listed = [isolation.file_name(obj) for obj in rendered.isolation_objects()]
+    listed = [isolation.file_name(obj) for obj in rendered.kept_objects()]
     listed += list(resources)
     listed += [external_file(obj) for obj in rendered.external_secrets()]
     if rendered.secret_name is not None:
         listed.append(sops_secrets.manifest_name(rendered))  # encrypted by sops; Flux decrypts it
     if listed:
         body["resources"] = listed
+    if resources and _sizing_patch(rendered) is not None:  # the workload is part of this build
+        body["patches"] = [{"path": workloads.PATCH_FILE}]
     body["configMapGenerator"] = [
         {
             "name": rendered.base_name,
@@ -61,6 +63,12 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         }
     ]
     return body
+
+
+def _sizing_patch(rendered: RenderedConfig) -> dict[str, Any] | None:
+    if rendered.workload is None:
+        return None
+    return workloads.folder_patch(rendered.workload, rendered.sizing, rendered.sized_container())
 
 
 def external_file(obj: dict[str, Any]) -> str:
@@ -79,8 +87,11 @@ def folder_files(
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
     for obj in rendered.external_secrets():
         files[external_file(obj)] = yamltext.dump_simple(obj).encode()
-    for obj in rendered.isolation_objects():
+    for obj in rendered.kept_objects():
         files[isolation.file_name(obj)] = yamltext.dump_simple(obj).encode()
+    patch = _sizing_patch(rendered) if resources else None
+    if patch is not None:
+        files[workloads.PATCH_FILE] = yamltext.dump_simple(patch).encode()
     header = (
         f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
@@ -238,6 +249,8 @@ def _render_targets(
             writer,
             repo.fleet.settings.secrets.get(config.environment.name),
             repo.fleet.settings.isolation.get(config.environment.name),
+            workload=repo.fleet.settings.render.workload,
+            container=repo.fleet.settings.render.container,
         )
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         planned.append((folder, folder_files(rendered, resources, manifest)))

@@ -22,6 +22,8 @@ from lamina.fleet.isolation_settings import Isolation, Peer
 ANNOTATION_MANAGED = "lamina.dev/managed-hash"
 POD_SECURITY = "pod-security.kubernetes.io"
 FILE_PREFIX = "isolation-"
+WORKLOAD_PREFIX = "workload-"
+"""Files of a cluster folder holding the workload's objects (its autoscaler, its sizing patch)."""
 DNS_PEER = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
@@ -66,9 +68,7 @@ def objects(
             )
         )
         out.append(namespaced("networking.k8s.io/v1", "NetworkPolicy", "allow", _allow(isolation)))
-    for obj in out:
-        obj["metadata"]["annotations"] = {ANNOTATION_MANAGED: managed_hash(obj)}
-    return out
+    return [stamped(obj) for obj in out]
 
 
 def _allow(isolation: Isolation) -> dict[str, Any]:
@@ -108,13 +108,26 @@ def key(obj: Mapping[str, Any]) -> str:
 
 def managed(obj: Mapping[str, Any], like: Mapping[str, Any]) -> dict[str, Any]:
     """What lamina manages of obj, shaped like the desired object ``like``: the labels ``like``
-    sets and the whole spec (other labels, status and server fields are not lamina's)."""
+    sets and the spec fields it sets (other labels, status and fields the server fills in are not
+    lamina's)."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
     wanted = (like.get("metadata") or {}).get("labels") or {}
     view: dict[str, Any] = {"labels": {k: labels[k] for k in sorted(wanted) if k in labels}}
     if "spec" in like:
-        view["spec"] = obj.get("spec")
+        view["spec"] = _project(obj.get("spec"), like["spec"])
     return view
+
+
+def _project(live: Any, desired: Any) -> Any:
+    """live cut to the keys desired sets, so fields an API server fills in (a LimitRange's
+    ``defaultRequest`` taken from its ``default``) are no difference. Lists are compared item by
+    item and whole (a rule added by hand is one), an empty table as it is (``podSelector: {}``
+    must stay empty)."""
+    if isinstance(live, dict) and isinstance(desired, dict) and desired:
+        return {key: _project(live.get(key), value) for key, value in desired.items()}
+    if isinstance(live, list) and isinstance(desired, list) and len(live) == len(desired):
+        return [_project(item, want) for item, want in zip(live, desired, strict=True)]
+    return live
 
 
 def managed_hash(obj: Mapping[str, Any]) -> str:
@@ -122,6 +135,18 @@ def managed_hash(obj: Mapping[str, Any]) -> str:
     return hashing.short_hash(hashing.config_hash(managed(obj, obj)))
 
 
+def stamped(obj: dict[str, Any]) -> dict[str, Any]:
+    """obj with its ``lamina.dev/managed-hash`` annotation."""
+    obj["metadata"]["annotations"] = {ANNOTATION_MANAGED: managed_hash(obj)}
+    return obj
+
+
 def file_name(obj: Mapping[str, Any]) -> str:
     """The object's file in a cluster folder."""
-    return f"{FILE_PREFIX}{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+    prefix = WORKLOAD_PREFIX if obj["kind"] == "HorizontalPodAutoscaler" else FILE_PREFIX
+    return f"{prefix}{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def is_object_file(name: str) -> bool:
+    """True for a file of a cluster folder that holds one of these objects (not ConfigMap data)."""
+    return name.startswith((FILE_PREFIX, WORKLOAD_PREFIX))

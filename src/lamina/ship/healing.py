@@ -107,6 +107,8 @@ def keep_ignored(rendered: RenderedConfig, report: DriftReport) -> RenderedConfi
         None if revision == "working-tree" else revision,
         store=rendered.store,
         isolation=rendered.isolation,
+        workload=rendered.workload,
+        container=rendered.container,
     )
 
 
