@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from cli_support import Ran
 from clusters.conftest import run_cli
@@ -107,14 +108,8 @@ def test_render_out_writes_isolation_into_each_folder_and_kustomize_builds_it(
     assert code == 0, err
     assert (out / "_flux" / "kustomization.yaml").is_file()
     prod = out / "prod-eu-1"  # production-eu extends production: the same fences
-    names = sorted(p.name for p in prod.iterdir() if p.name.startswith(isolation.FILE_PREFIX))
-    assert names == [
-        "isolation-limitrange-support-agent-limits.yaml",
-        "isolation-namespace-ai-agents.yaml",
-        "isolation-networkpolicy-support-agent-allow.yaml",
-        "isolation-networkpolicy-support-agent-default-deny.yaml",
-        "isolation-resourcequota-support-agent-quota.yaml",
-    ]
+    kinds = [obj["kind"] for obj in YAML(typ="safe").load_all((prod / isolation.ISOLATION_FILE).read_text())]
+    assert kinds == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "NetworkPolicy"]
     built = {f"{obj['kind']}/{obj['metadata']['name']}": obj for obj in kustomize(prod)}
     assert built["Namespace/ai-agents"]["metadata"]["labels"]["lamina.dev/environment"] == "production-eu"
     assert (
@@ -131,21 +126,21 @@ def test_render_out_writes_isolation_into_each_folder_and_kustomize_builds_it(
     for obj in built.values():
         if obj["kind"] != "ConfigMap":
             validate_strict(obj, "1.35.0")
-    staging = sorted(p.name for p in (out / "staging-us-1").iterdir() if p.name.startswith("isolation-"))
-    assert staging == [
-        "isolation-namespace-ai-agents.yaml",
-        "isolation-networkpolicy-support-agent-allow.yaml",
-        "isolation-networkpolicy-support-agent-default-deny.yaml",
-        "isolation-resourcequota-support-agent-quota.yaml",
+    staging = YAML(typ="safe").load_all((out / "staging-us-1" / isolation.ISOLATION_FILE).read_text())
+    assert [obj["kind"] for obj in staging] == [
+        "Namespace",
+        "ResourceQuota",
+        "NetworkPolicy",
+        "NetworkPolicy",
     ]
-    assert not any(p.name.startswith("isolation-") for p in (out / "local-dev").iterdir())
+    assert not (out / "local-dev" / isolation.ISOLATION_FILE).exists()
 
 
 def test_directory_cluster_isolation_hand_edit_is_drift_and_heal_restores(isolated: Path) -> None:
     assert _run(isolated, "apply", "production", "--json")[0] == 0
     code, out, _ = _run(isolated, "drift", "production", "--json")
     assert {r["status"] for r in json.loads(out)} == {"in-sync"}, out
-    quota = isolated / "out" / "prod-us-1" / "isolation-resourcequota-support-agent-quota.yaml"
+    quota = isolated / "out" / "prod-us-1" / isolation.ISOLATION_FILE
     quota.write_text(quota.read_text().replace('"40"', '"400"'))
     code, out, _ = _run(isolated, "drift", "production", "--json")
     rows = {r["cluster"]: r for r in json.loads(out)}

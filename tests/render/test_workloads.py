@@ -134,7 +134,7 @@ def test_gitops_folders_carry_the_autoscaler_and_the_sizing_patch(example_repo: 
     code, _, err = _run(root, "render", "--out", str(out), "--gitops", "flux")
     assert code == 0, err
     folder = out / "prod-us-1"
-    assert (folder / "workload-horizontalpodautoscaler-support-agent-agent.yaml").is_file()
+    assert (folder / "workload-autoscaler.yaml").is_file()
     assert (folder / folders.KUSTOMIZATION).read_text().count(workloads.PATCH_FILE) == 1
     built = {f"{obj['kind']}/{obj['metadata']['name']}": obj for obj in kustomize(folder)}
     deployment = built["Deployment/agent"]

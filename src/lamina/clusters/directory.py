@@ -144,16 +144,17 @@ def read_folder(folder: Path) -> LiveConfig | None:
 
 
 def read_objects(folder: Path, desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any] | None]:
-    """``Kind/name`` -> the object its file in the folder holds (None: no such file, or not an object)."""
+    """``Kind/name`` -> the object the folder's files hold (None: not there, or unreadable)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    out: dict[str, dict[str, Any] | None] = {}
-    for obj in desired:
-        path = folder / isolation.file_name(obj)
+    found: dict[str, dict[str, Any]] = {}
+    for name in sorted({isolation.file_name(obj) for obj in desired}):
         try:
-            loaded = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+            documents = list(YAML(typ="safe").load_all((folder / name).read_text(encoding="utf-8")))
         except (OSError, YAMLError, UnicodeDecodeError):
-            loaded = None
-        out[isolation.key(obj)] = loaded if isinstance(loaded, dict) else None
-    return out
+            continue
+        for doc in documents:
+            if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) and "kind" in doc:
+                found.setdefault(isolation.key(doc), doc)
+    return {isolation.key(obj): found.get(isolation.key(obj)) for obj in desired}

@@ -96,9 +96,14 @@ class RenderedConfig:
         return self.container or (self.workload or "").partition("/")[2]
 
     def kept_objects(self) -> list[dict[str, Any]]:
-        """Every object lamina keeps beside the ConfigMap: isolation first, then the autoscaler."""
-        hpa = self.autoscaler()
-        return [*self.isolation_objects(), *([hpa] if hpa is not None else [])]
+        """Every object lamina keeps beside the ConfigMap: isolation first, then the autoscaler
+        (built once per rendered target; treat them as read-only)."""
+        cached: list[dict[str, Any]] | None = self.__dict__.get("_kept")
+        if cached is None:
+            hpa = self.autoscaler()
+            cached = [*self.isolation_objects(), *([hpa] if hpa is not None else [])]
+            object.__setattr__(self, "_kept", cached)  # a memo on a frozen value
+        return list(cached)
 
     def configmap(self) -> dict[str, Any]:
         """The ConfigMap object (immutable: a change makes a new name, and the workload rolls)."""

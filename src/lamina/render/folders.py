@@ -42,7 +42,7 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         "kind": "Kustomization",
         "namespace": rendered.namespace,
     }
-    listed = [isolation.file_name(obj) for obj in rendered.kept_objects()]
+    listed = list(dict.fromkeys(isolation.file_name(obj) for obj in rendered.kept_objects()))
     listed += list(resources)
     listed += [external_file(obj) for obj in rendered.external_secrets()]
     if rendered.secret_name is not None:
@@ -87,8 +87,11 @@ def folder_files(
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
     for obj in rendered.external_secrets():
         files[external_file(obj)] = yamltext.dump_simple(obj).encode()
-    for obj in rendered.kept_objects():
-        files[isolation.file_name(obj)] = yamltext.dump_simple(obj).encode()
+    streams: dict[str, list[str]] = {}
+    for obj in rendered.kept_objects():  # one file per group: fewer files in a thousand folders
+        streams.setdefault(isolation.file_name(obj), []).append(yamltext.dump_simple(obj))
+    for name, documents in streams.items():
+        files[name] = "---\n".join(documents).encode()
     patch = _sizing_patch(rendered) if resources else None
     if patch is not None:
         files[workloads.PATCH_FILE] = yamltext.dump_simple(patch).encode()

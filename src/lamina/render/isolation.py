@@ -21,9 +21,8 @@ from lamina.fleet.isolation_settings import Isolation, Peer
 
 ANNOTATION_MANAGED = "lamina.dev/managed-hash"
 POD_SECURITY = "pod-security.kubernetes.io"
-FILE_PREFIX = "isolation-"
-WORKLOAD_PREFIX = "workload-"
-"""Files of a cluster folder holding the workload's objects (its autoscaler, its sizing patch)."""
+ISOLATION_FILE = "isolation.yaml"
+AUTOSCALER_FILE = "workload-autoscaler.yaml"
 DNS_PEER = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
@@ -142,11 +141,11 @@ def stamped(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def file_name(obj: Mapping[str, Any]) -> str:
-    """The object's file in a cluster folder."""
-    prefix = WORKLOAD_PREFIX if obj["kind"] == "HorizontalPodAutoscaler" else FILE_PREFIX
-    return f"{prefix}{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+    """The file of a cluster folder holding obj: ``isolation.yaml`` for the namespace's fences
+    (one YAML stream), ``workload-autoscaler.yaml`` for the HorizontalPodAutoscaler."""
+    return AUTOSCALER_FILE if obj["kind"] == "HorizontalPodAutoscaler" else ISOLATION_FILE
 
 
 def is_object_file(name: str) -> bool:
-    """True for a file of a cluster folder that holds one of these objects (not ConfigMap data)."""
-    return name.startswith((FILE_PREFIX, WORKLOAD_PREFIX))
+    """True for a file of a cluster folder that holds these objects (not ConfigMap data)."""
+    return name in (ISOLATION_FILE, AUTOSCALER_FILE)
