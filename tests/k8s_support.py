@@ -35,6 +35,18 @@ RESOURCES: dict[str, dict[str, Any]] = {
     "v1/secrets": {"namespaced": True, "kind": "Secret", "singular": "secret"},
     "v1/namespaces": {"namespaced": False, "kind": "Namespace", "singular": "namespace"},
     "apps/v1/deployments": {"namespaced": True, "kind": "Deployment", "singular": "deployment"},
+    "v1/resourcequotas": {"namespaced": True, "kind": "ResourceQuota", "singular": "resourcequota"},
+    "v1/limitranges": {"namespaced": True, "kind": "LimitRange", "singular": "limitrange"},
+    "networking.k8s.io/v1/networkpolicies": {
+        "namespaced": True,
+        "kind": "NetworkPolicy",
+        "singular": "networkpolicy",
+    },
+    "autoscaling/v2/horizontalpodautoscalers": {
+        "namespaced": True,
+        "kind": "HorizontalPodAutoscaler",
+        "singular": "horizontalpodautoscaler",
+    },
 }
 VERSION = {
     "major": "1",
@@ -53,6 +65,10 @@ CONFIGMAPS = kmock.resource("", "v1", "configmaps")
 SECRETS = kmock.resource("", "v1", "secrets")
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 DEPLOYMENTS = kmock.resource("apps", "v1", "deployments")
+RESOURCEQUOTAS = kmock.resource("", "v1", "resourcequotas")
+LIMITRANGES = kmock.resource("", "v1", "limitranges")
+NETWORKPOLICIES = kmock.resource("networking.k8s.io", "v1", "networkpolicies")
+HPAS = kmock.resource("autoscaling", "v2", "horizontalpodautoscalers")
 
 
 @dataclass
@@ -92,6 +108,21 @@ class FaultyEmulator(kmock.KubernetesEmulator):
     served: int = 0
     namespaces: set[str] = attrs.field(factory=set)
 
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if raw_request.method == "POST" and raw_request.path.rstrip("/") == "/api/v1/namespaces":
+            # kmock cannot parse this path (it expects a namespace after "namespaces/")
+            body = json.loads(await raw_request.read())
+            name = str(body.get("metadata", {}).get("name"))
+            if name in self.namespaces:
+                status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 409}
+                return aiohttp.web.json_response(
+                    {**status, "message": f"namespaces {name!r} already exists"}, status=409
+                )
+            self.namespaces.add(name)
+            self.objects[(NAMESPACES, None, name)] = body
+            return aiohttp.web.json_response(body, status=201)
+        return await super().__call__(raw_request)
+
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         self.served += 1
         if self.latency:
@@ -110,9 +141,14 @@ class FaultyEmulator(kmock.KubernetesEmulator):
                 }
                 return aiohttp.web.json_response(body, status=fault.status, headers=headers)
         path = request.url.path
+        if path.startswith("/api/v1/namespaces/") and path.count("/") == 4 and request.method == "PATCH":
+            return self._patch_namespace(path.rsplit("/", 1)[1], request.data or {})
         if path.startswith("/api/v1/namespaces/") and path.count("/") == 4 and request.method == "GET":
             # kmock reads this cluster-scoped path as a namespace, not a Namespace object
             name = path.rsplit("/", 1)[1]
+            key = (NAMESPACES, None, name)
+            if key in self.objects and not self.objects[key].deleted:
+                return aiohttp.web.json_response(json.loads(json.dumps(self.objects[key].raw)))
             if name in self.namespaces:
                 return aiohttp.web.json_response(
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
@@ -155,10 +191,33 @@ class FaultyEmulator(kmock.KubernetesEmulator):
             return await self._patch_deployment(request)
         return await super()._handle(request)
 
+    def _patch_namespace(self, name: str, patch: dict[str, Any]) -> aiohttp.web.StreamResponse:
+        """PATCH of a Namespace (a cluster-scoped path kmock reads as a namespace), merged as a
+        JSON merge patch; a namespace the cluster started with becomes an object on first write."""
+        key = (NAMESPACES, None, name)
+        if key not in self.objects or self.objects[key].deleted:
+            if name not in self.namespaces:
+                body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}
+                return aiohttp.web.json_response(
+                    {**body, "message": f"namespaces {name!r} not found"}, status=404
+                )
+            self.objects[key] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        stored = self.objects[key]
+        stored.patch(patch)
+        return aiohttp.web.json_response(json.loads(json.dumps(stored.raw)))
+
     async def _patch_deployment(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
-        """As an API server does: a change to a Deployment's spec bumps metadata.generation."""
+        """As an API server does: containers merged by name, and a change to a Deployment's spec
+        bumps metadata.generation."""
         key = (DEPLOYMENTS, request.namespace, request.name)
         before = json.loads(json.dumps(self.objects[key].raw)) if key in self.objects else None
+        pod = (((request.data or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+        if before is not None and isinstance(pod.get("containers"), list):
+            # a strategic merge: containers are merged by name, as the API server merges them
+            live = before.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+            patched = {c.get("name"): c for c in pod["containers"]}
+            merged = [{**c, **patched.pop(c.get("name"), {})} for c in live]
+            pod["containers"] = merged + list(patched.values())
         response = await super()._handle(request)
         if before is None or key not in self.objects or self.objects[key].deleted:
             return response

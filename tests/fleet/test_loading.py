@@ -255,7 +255,7 @@ BAD_FLEETS = [
         """,
         {},
         "lamina.toml:6: unknown key 'extend' in [environments.dev] "
-        "(known: description, extends, stage, upstream)",
+        "(known: description, extends, isolation, stage, upstream)",
         id="unknown-key-in-environment",
     ),
     pytest.param(

@@ -8,7 +8,6 @@ import typer
 
 from lamina.cli import completing, output
 from lamina.cli.session import session
-from lamina.core.paths import format_path
 from lamina.reports import parity as parity_report
 
 
@@ -41,7 +40,7 @@ def parity(
     else:
         rows = []
         for difference in differences:
-            cells: list[str | output.Text] = [output.styled(format_path(difference.path), "bold")]
+            cells: list[str | output.Text] = [output.styled(difference.label, "bold")]
             for side in difference.sides:
                 value = output.short_value(side.value, 40) if side.present else "(absent)"
                 if side.undocumented:

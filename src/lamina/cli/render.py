@@ -60,6 +60,9 @@ def render(
             config,
             repo.source_revision(config),
             store=repo.fleet.settings.secrets.get(config.environment.name),
+            isolation=repo.fleet.settings.isolation.get(config.environment.name),
+            workload=repo.fleet.settings.render.workload,
+            container=repo.fleet.settings.render.container,
         )
         sys.stdout.write(yamltext.dump_all(_objects(repo, rendered)))
         return
@@ -154,7 +157,7 @@ def _resources(repo: Repository) -> list[str]:
 
 
 def _objects(repo: Repository, rendered: configmaps.RenderedConfig) -> list[dict[str, Any]]:
-    objects = [*rendered.external_secrets(), rendered.configmap()]
+    objects = [*rendered.kept_objects(), *rendered.external_secrets(), rendered.configmap()]
     render = repo.fleet.settings.render
     if render.workload:
         objects.append(configmaps.workload_patch(render.workload, rendered, render.container, render.env))

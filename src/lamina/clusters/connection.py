@@ -108,6 +108,8 @@ class Connection:
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
+        self.autoscaling = client.AutoscalingV2Api(api_client)
         self.version_api = client.VersionApi(api_client)
         self.requests = 0
 

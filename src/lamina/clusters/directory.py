@@ -7,18 +7,20 @@ those files back; a directory cluster "has" the Secrets its ``[clusters.X] secre
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lamina.clusters.health import DIRECTORY, Health
 from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import ApplyOptions, ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.fleet.model import Cluster
-from lamina.render import configmaps, flagger, folders, names, sops_secrets
+from lamina.render import configmaps, flagger, folders, isolation, names, sops_secrets
 from lamina.render.configmaps import RenderedConfig
 
 _LABEL_LINE = re.compile(
@@ -39,8 +41,12 @@ class DirectoryDestination:
 
     def read(self, rendered: RenderedConfig, workload: str | None) -> LiveConfig | None:
         """The files of the folder (None when it holds no agent-config.json)."""
-        del rendered, workload  # a folder holds one target and no workload
-        return read_folder(self.folder)
+        del workload  # a folder holds one target and no workload
+        found = read_folder(self.folder)
+        desired = rendered.kept_objects()
+        if found is None or not desired:
+            return found
+        return dataclasses.replace(found, objects=read_objects(self.folder, desired))
 
     def desired_layout(self, rendered: RenderedConfig, options: ApplyOptions) -> str:
         """The ``kustomization.yaml`` the folder should hold (its labels and name must match too)."""
@@ -123,6 +129,7 @@ def read_folder(folder: Path) -> LiveConfig | None:
             or path.name.endswith(sops_secrets.MANIFEST_SUFFIX)
             or path.name.startswith("externalsecret-")
             or flagger.is_flagger_file(path.name)
+            or isolation.is_object_file(path.name)
         ):
             continue  # the layout, and the encrypted Secret manifest: not ConfigMap data
         data[path.name] = path.read_text(encoding="utf-8", errors="replace")
@@ -140,3 +147,20 @@ def read_folder(folder: Path) -> LiveConfig | None:
         revision=labels.get(configmaps.ANNOTATION_REVISION),  # the generator's annotations read alike
         base_revision=labels.get(configmaps.ANNOTATION_BASE),
     )
+
+
+def read_objects(folder: Path, desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """``Kind/name`` -> the object the folder's files hold (None: not there, or unreadable)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    found: dict[str, dict[str, Any]] = {}
+    for name in sorted({isolation.file_name(obj) for obj in desired}):
+        try:
+            documents = list(YAML(typ="safe").load_all((folder / name).read_text(encoding="utf-8")))
+        except (OSError, YAMLError, UnicodeDecodeError):
+            continue
+        for doc in documents:
+            if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) and "kind" in doc:
+                found.setdefault(isolation.key(doc), doc)
+    return {isolation.key(obj): found.get(isolation.key(obj)) for obj in desired}

@@ -14,6 +14,7 @@ says what happened, so one broken cluster never stops the others.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Callable
@@ -21,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lamina.clusters import connection, faults, live, secret_keys
+from lamina.clusters import connection, faults, live, objects, secret_keys
 from lamina.clusters.health import Health
 from lamina.clusters.live import LiveConfig
 from lamina.clusters.outcomes import FIELD_MANAGER, ApplyOptions, ApplyOutcome
 from lamina.core.states import ApplyResult
 from lamina.fleet.model import Cluster
-from lamina.render import configmaps, sops_secrets
+from lamina.render import configmaps, sops_secrets, workloads
 from lamina.render.configmaps import RenderedConfig
 
 
@@ -66,7 +67,16 @@ class KubernetesDestination:
         Raises:
             ClusterFault: the cluster could not be asked.
         """
-        return live.read_kubernetes(self.connection(), rendered, workload)
+        found = live.read_kubernetes(self.connection(), rendered, workload)
+        desired = rendered.kept_objects()
+        sized = workload is not None and bool(workloads.wanted(rendered.sizing))
+        if found is None or (not desired and not sized):
+            return found
+        kept = objects.read_all(self.connection(), desired)
+        if sized and workload is not None:
+            body = live.read_workload(self.connection(), workload)
+            kept[workloads.object_key(workload)] = body
+        return dataclasses.replace(found, objects=kept)
 
     def desired_layout(self, rendered: RenderedConfig, options: ApplyOptions) -> str | None:
         """None: a ConfigMap's name and labels are compared on the object itself."""
@@ -77,6 +87,9 @@ class KubernetesDestination:
         """Apply rendered to the cluster; never raises for a cluster fault."""
         plan = _Plan()
         try:
+            desired = rendered.kept_objects()
+            if desired:  # the namespace and its fences first: the Secret and ConfigMap live in it
+                plan.wrote |= objects.ship(self.connection(), desired, options.dry_run, plan.actions)
             if rendered.sops:
                 _ship_secret(self.connection(), rendered, options, plan, self.settings.repo_root)
             _apply(self.connection(), rendered, options, now, plan)
@@ -199,7 +212,11 @@ def _apply(
                 conn.cluster.name,
             )
         mounted = live.workload_configmap(body)
-        if mounted != name:
+        want = workloads.wanted(rendered.sizing)
+        resized = want != workloads.running(
+            rendered.sizing, body, options.container or rendered.sized_container()
+        )
+        if mounted != name or resized:
             patch = configmaps.workload_patch(options.workload, rendered, options.container, options.env)
             kind, _, workload_name = options.workload.partition("/")
             patchers = {
@@ -211,7 +228,9 @@ def _apply(
                 conn,
                 plan,
                 options,
-                f"point {options.workload} at {name} (rolls its pods)",
+                f"point {options.workload} at {name} (rolls its pods)"
+                if mounted != name
+                else f"size {options.workload} as git says ({_sizing_text(want)})",
                 patchers[kind.lower()],
                 workload_name,
                 conn.namespace,
@@ -219,6 +238,13 @@ def _apply(
                 field_manager=FIELD_MANAGER,
             )
     _prune(conn, rendered, options, plan, ours, keep_names={name} | ({mounted} if mounted else set()))
+
+
+def _sizing_text(want: dict[str, Any]) -> str:
+    parts = [f"replicas {want['replicas']}"] if "replicas" in want else []
+    for kind, values in sorted((want.get("resources") or {}).items()):
+        parts.append(f"{kind} " + ", ".join(f"{k} {v}" for k, v in sorted(values.items())))
+    return "; ".join(parts)
 
 
 def _ship_secret(

@@ -46,6 +46,9 @@ class LiveConfig:
     """The git revision lamina rendered it from (its ``lamina.dev/revision`` annotation)."""
     base_revision: str | None = None
     """The revision of base/ it was rendered with (``lamina.dev/base-revision``)."""
+    objects: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    """``Kind/name`` -> the live copy (None: absent) of each other object lamina renders for the
+    target (isolation, HorizontalPodAutoscaler)."""
 
 
 def target_selector(rendered: RenderedConfig) -> dict[str, str]:
@@ -191,6 +194,11 @@ def _last_writer(entries: list[Mapping[str, Any]]) -> tuple[str | None, str | No
         return None, None
     newest = max(timed, key=lambda e: str(e["time"]))
     return (str(newest["manager"]) if newest.get("manager") else None), str(newest["time"])
+
+
+def as_json(response: Any) -> dict[str, Any]:
+    """An API answer read with ``_preload_content=False`` as plain JSON."""
+    return _json(response)
 
 
 def _json(response: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from lamina.core import diffs
 from lamina.core.paths import KeyPath, get_path, parse_path
 from lamina.core.states import DriftStatus
-from lamina.drift.status import FILE_PREFIX, DriftReport
+from lamina.drift.status import FILE_PREFIX, OBJECT_PREFIX, DriftReport
 from lamina.errors import InputError, Refused
 from lamina.source import documents
 from lamina.source.edits import EditableFile, write_atomic
@@ -73,6 +73,9 @@ def adopt(root: Path, report: DriftReport, reason: str) -> Adoption:
     for item in drifted:
         if item.path.startswith(FILE_PREFIX):
             skipped.append(item.path)  # a prompt file: its text is adopted through the config field
+            continue
+        if item.path.startswith(OBJECT_PREFIX):
+            skipped.append(item.path)  # isolation and sizing: lamina.toml or [workload], by hand
             continue
         if report.live_config is None:
             skipped.append(item.path)  # what runs is not readable config

@@ -86,6 +86,9 @@ def render_targets(repo: Repository, refs: Sequence[TargetRef]) -> list[Rendered
                 config,
                 repo.source_revision(config),
                 store=repo.fleet.settings.secrets.get(config.environment.name),
+                isolation=repo.fleet.settings.isolation.get(config.environment.name),
+                workload=repo.fleet.settings.render.workload,
+                container=repo.fleet.settings.render.container,
             )
         )
     return out

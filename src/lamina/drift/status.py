@@ -27,12 +27,14 @@ from lamina.clusters.live import LiveConfig
 from lamina.core import diffs, hashing
 from lamina.core.paths import KeyPath, format_path, get_path, parse_path
 from lamina.core.states import DriftStatus
-from lamina.render import configmaps, names
+from lamina.render import configmaps, isolation, names, workloads
 from lamina.render.configmaps import RenderedConfig
 from lamina.reports import presenting
 
 FILE_PREFIX = "file:"
 """Field paths of referenced files (prompts) in the ConfigMap, e.g. ``file:system_prompt.txt``."""
+OBJECT_PREFIX = "object:"
+"""Field paths of the other objects lamina keeps, e.g. ``object:NetworkPolicy/agent-allow:spec.egress``."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,16 @@ def compare(
         counted = tuple(replace(c, status=DriftStatus.OUT_OF_SYNC) for c in counted)
     else:
         status, detail = DriftStatus.DRIFTED, "changed outside lamina"
+    object_fields = _object_fields(rendered, live)
+    counted_objects = tuple(f for f in object_fields if not ignored(f.path, ignore))
+    skipped += tuple(replace(f, ignored=True) for f in object_fields if ignored(f.path, ignore))
+    if any(f.status is DriftStatus.DRIFTED for f in counted_objects):
+        names = sorted({f.path[len(OBJECT_PREFIX) :].split(":")[0] for f in counted_objects})
+        if status is not DriftStatus.DRIFTED:
+            status, detail = DriftStatus.DRIFTED, f"{', '.join(names)} changed outside lamina"
+    elif counted_objects and status is DriftStatus.IN_SYNC:
+        status, detail = DriftStatus.OUT_OF_SYNC, "objects lamina keeps beside the ConfigMap need an apply"
+    counted += counted_objects
     return DriftReport(
         **base,
         status=status,
@@ -237,7 +249,10 @@ def classify(
     if report.status is not DriftStatus.DRIFTED or report.live_config is None:
         return report
     fields = tuple(
-        replace(f, status=_field_status(report, f.path, earlier, earlier_files)) for f in report.fields
+        f
+        if f.path.startswith(OBJECT_PREFIX)  # classified on the object itself
+        else replace(f, status=_field_status(report, f.path, earlier, earlier_files))
+        for f in report.fields
     )
     if any(f.status is DriftStatus.DRIFTED for f in fields):
         return replace(report, fields=fields)
@@ -247,6 +262,70 @@ def classify(
         status=DriftStatus.OUT_OF_SYNC,
         detail="runs what lamina rendered earlier, its labels edited; git moved on",
     )
+
+
+def _object_fields(rendered: RenderedConfig, live: LiveConfig) -> list[FieldDrift]:
+    """The differences of each object lamina keeps beside the ConfigMap (isolation, autoscaler):
+    out of sync where lamina wrote the live object from an earlier git state (its managed-hash
+    annotation still fits) or has not written it yet, drifted where it was edited by hand."""
+    out: list[FieldDrift] = []
+    for desired in rendered.kept_objects():
+        name = isolation.key(desired)
+        if name not in live.objects:
+            continue  # not read (a reader that does not know this kind)
+        found = live.objects[name]
+        if found is None:
+            out.append(
+                FieldDrift(OBJECT_PREFIX + name, "present", diffs.ABSENT, status=DriftStatus.OUT_OF_SYNC)
+            )
+            continue
+        want, have = isolation.managed(desired, desired), isolation.managed(found, desired)
+        if want == have:
+            continue
+        stamp = ((found.get("metadata") or {}).get("annotations") or {}).get(isolation.ANNOTATION_MANAGED)
+        # no stamp: an object lamina has not written yet (a namespace made before isolation was)
+        written = stamp is None or stamp == hashing.short_hash(hashing.config_hash(have))
+        state = DriftStatus.OUT_OF_SYNC if written else DriftStatus.DRIFTED
+        for change in diffs.diff(want, have):
+            out.append(
+                FieldDrift(
+                    f"{OBJECT_PREFIX}{name}:{format_path(change.path)}",
+                    presenting.shown(change.a),
+                    presenting.shown(change.b),
+                    status=state,
+                )
+            )
+    if rendered.workload is not None:
+        out += _sizing_fields(rendered, live)
+    return out
+
+
+def _sizing_fields(rendered: RenderedConfig, live: LiveConfig) -> list[FieldDrift]:
+    """replicas and resources of the workload against ``[workload]``: a ``kubectl scale`` (no
+    autoscaler owns replicas) or a hand-set limit is drift; what lamina patched in from an
+    earlier git state (its sizing-hash annotation fits) is out of sync."""
+    assert rendered.workload is not None
+    name = workloads.object_key(rendered.workload)
+    body = live.objects.get(name)
+    want = workloads.wanted(rendered.sizing)
+    if body is None or not want:
+        return []
+    have = workloads.running(rendered.sizing, body, rendered.sized_container())
+    if want == have:
+        return []
+    stamp = ((body.get("metadata") or {}).get("annotations") or {}).get(workloads.ANNOTATION_SIZING)
+    # no stamp: lamina has not sized this workload yet
+    written = stamp is None or stamp == workloads.sizing_hash(have)
+    state = DriftStatus.OUT_OF_SYNC if written else DriftStatus.DRIFTED
+    return [
+        FieldDrift(
+            f"{OBJECT_PREFIX}{name}:{format_path(change.path)}",
+            presenting.shown(change.a),
+            presenting.shown(change.b),
+            status=state,
+        )
+        for change in diffs.diff(want, have)
+    ]
 
 
 def _field_status(

@@ -19,7 +19,7 @@ FLEET_FILE = "lamina.toml"
 
 _KUBERNETES_VERSION = re.compile(r"1\.\d+(\.\d+)?")
 _FLEET_KEYS = {"name", "promotion"}
-_ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description"}
+_ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description", "isolation"}
 _CLUSTER_KEYS = {
     "environment",
     "context",

@@ -22,6 +22,7 @@ table                 what it sets                                      type
 ``[locks]``           keys only base/ may set                           :mod:`.lock_settings`
 ``[[migrations]]``    schema_version upgrades                           :mod:`.migration_settings`
 ``[secrets.<env>]``   External Secrets store per environment            :mod:`.secret_settings`
+``[environments.<env>.isolation]`` namespace, quota, limits, network      :mod:`.isolation_settings`
 ``[rollout]``         steps, bake, analysis of ``apply --rollout``      :mod:`.rollout_settings`
 ``[[analysis]]``      metrics and bounds judging each rollout step      :mod:`.rollout_settings`
 ====================  ================================================  ===========================
@@ -37,6 +38,7 @@ from datetime import timedelta
 from lamina.fleet import (
     alert_settings,
     git_settings,
+    isolation_settings,
     lock_settings,
     migration_settings,
     promotion_settings,
@@ -195,6 +197,8 @@ class FleetSettings:
     locks: tuple[lock_settings.Lock, ...] = ()
     migrations: tuple[migration_settings.Migration, ...] = ()
     secrets: Mapping[str, secret_settings.SecretStore] = field(default_factory=dict)
+    isolation: Mapping[str, isolation_settings.Isolation] = field(default_factory=dict)
+    """``[environments.<env>.isolation]`` by environment (inherited along ``extends``)."""
     rollout: rollout_settings.RolloutSettings = field(default_factory=rollout_settings.RolloutSettings)
     analyses: tuple[rollout_settings.Analysis, ...] = ()
 
@@ -247,6 +251,7 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
         locks=lock_settings.load(doc, environments),
         migrations=migration_settings.load(doc),
         secrets=secret_settings.load(doc, environments),
+        isolation=isolation_settings.load(doc, environments),
         rollout=rollout,
         analyses=analyses,
     )

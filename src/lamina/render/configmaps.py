@@ -11,8 +11,9 @@ from typing import Any
 from lamina.core import hashing
 from lamina.core.paths import format_path
 from lamina.errors import InputError
+from lamina.fleet.isolation_settings import Isolation
 from lamina.fleet.secret_settings import SecretStore
-from lamina.render import external, names
+from lamina.render import external, isolation, names, workloads
 from lamina.resolve.resolved import ResolvedConfig
 from lamina.secrets import sops as sops_files
 
@@ -48,6 +49,14 @@ class RenderedConfig:
     store: SecretStore | None = None
     external: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """``vault:`` reference -> (Secret name, key) its ExternalSecret makes (``[secrets.<env>] store``)."""
+    isolation: Isolation | None = None
+    """The environment's ``[environments.<env>.isolation]``, if any."""
+    workload: str | None = None
+    """``[render] workload`` (``deployment/agent``), if any."""
+    container: str | None = None
+    """``[render] container``: the workload's container that is sized (default: the workload's name)."""
+    sizing: workloads.Sizing = field(default_factory=workloads.Sizing)
+    """The target's ``[workload]`` table: replicas, resources, autoscaling."""
 
     @property
     def name(self) -> str:
@@ -66,6 +75,35 @@ class RenderedConfig:
         refs = [ref for _, ref in self.config.secret_refs()]
         labels = {k: self.labels[k] for k in (MANAGED_BY, LABEL_ENVIRONMENT, LABEL_CLUSTER)}
         return external.external_secrets(self.config.fleet_name, self.namespace, refs, self.store, labels)
+
+    def isolation_objects(self) -> list[dict[str, Any]]:
+        """Namespace, ResourceQuota, LimitRange and NetworkPolicies (none without isolation)."""
+        if self.isolation is None:
+            return []
+        labels = {k: self.labels[k] for k in (MANAGED_BY, LABEL_ENVIRONMENT, LABEL_CLUSTER)}
+        return isolation.objects(self.config.fleet_name, self.namespace, self.isolation, labels)
+
+    def autoscaler(self) -> dict[str, Any] | None:
+        """The workload's HorizontalPodAutoscaler (None without ``[workload] autoscaling``)."""
+        if self.workload is None:
+            return None
+        labels = {k: self.labels[k] for k in (MANAGED_BY, LABEL_ENVIRONMENT, LABEL_CLUSTER)}
+        hpa = workloads.autoscaler(self.config.fleet_name, self.workload, self.namespace, self.sizing, labels)
+        return None if hpa is None else isolation.stamped(hpa)
+
+    def sized_container(self) -> str:
+        """The container ``[workload] resources`` go to."""
+        return self.container or (self.workload or "").partition("/")[2]
+
+    def kept_objects(self) -> list[dict[str, Any]]:
+        """Every object lamina keeps beside the ConfigMap: isolation first, then the autoscaler
+        (built once per rendered target; treat them as read-only)."""
+        cached: list[dict[str, Any]] | None = self.__dict__.get("_kept")
+        if cached is None:
+            hpa = self.autoscaler()
+            cached = [*self.isolation_objects(), *([hpa] if hpa is not None else [])]
+            object.__setattr__(self, "_kept", cached)  # a memo on a frozen value
+        return list(cached)
 
     def configmap(self) -> dict[str, Any]:
         """The ConfigMap object (immutable: a change makes a new name, and the workload rolls)."""
@@ -121,6 +159,9 @@ def render_config(
     revision: str | None,
     writer: hashing.PrettyJson | None = None,
     store: SecretStore | None = None,
+    isolation: Isolation | None = None,
+    workload: str | None = None,
+    container: str | None = None,
 ) -> RenderedConfig:
     """The ConfigMap lamina ships for a cluster target.
 
@@ -129,6 +170,12 @@ def render_config(
         revision: the git commit the config came from (None: not a git repository).
         writer: reuse one across the targets of a fleet to encode shared tables once.
         store: the environment's ``[secrets.<env>]`` External Secrets store, if any.
+        isolation: the environment's ``[environments.<env>.isolation]``, if any.
+        workload: ``[render] workload``, which ``[workload]`` sizing applies to.
+        container: ``[render] container``, the container sized.
+
+    Raises:
+        InputError: a ``[workload]`` value of the wrong shape (at the layer's file:line).
     """
     if config.cluster is None:
         raise InputError(f"{config.target}: rendering needs a cluster target (ENV/CLUSTER)")
@@ -157,6 +204,10 @@ def render_config(
         sops=_sops_refs(refs),
         store=store,
         external=external.targets(config.fleet_name, refs) if store is not None else {},
+        isolation=isolation,
+        workload=workload,
+        container=container,
+        sizing=workloads.sizing(config) if workloads.KEY in config.data else workloads.Sizing(),
     )
 
 
@@ -236,16 +287,26 @@ def workload_patch(
         )
     pod: dict[str, Any] = {"volumes": [{"name": "agent-config", "configMap": {"name": rendered.name}}]}
     entries = secret_env(rendered, env)
+    sized, resources = workloads.pod_fields(rendered.sizing, container or name)
+    entry: dict[str, Any] = {"name": container or name, **resources}
     if entries:
-        pod["containers"] = [{"name": container or name, "env": entries}]
+        entry["env"] = entries
+    if len(entry) > 1:
+        pod["containers"] = [entry]
+    metadata: dict[str, Any] = {"name": name, "namespace": rendered.namespace}
+    if not rendered.sizing.empty:
+        metadata["annotations"] = {
+            workloads.ANNOTATION_SIZING: workloads.sizing_hash(workloads.wanted(rendered.sizing))
+        }
     return {
         "apiVersion": "apps/v1",
         "kind": kinds[kind.lower()],
-        "metadata": {"name": name, "namespace": rendered.namespace},
+        "metadata": metadata,
         "spec": {
+            **sized,
             "template": {
                 "metadata": {"annotations": {LABEL_HASH: rendered.config.short_hash}},
                 "spec": pod,
-            }
+            },
         },
     }

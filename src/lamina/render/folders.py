@@ -18,7 +18,7 @@ from typing import Any
 
 from lamina.core import hashing
 from lamina.core.targets import TargetRef
-from lamina.render import cache, configmaps, flagger, sops_secrets
+from lamina.render import cache, configmaps, flagger, isolation, sops_secrets, workloads
 from lamina.render.configmaps import RenderedConfig
 from lamina.resolve.repository import Repository
 
@@ -42,12 +42,15 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         "kind": "Kustomization",
         "namespace": rendered.namespace,
     }
-    listed = list(resources)
+    listed = list(dict.fromkeys(isolation.file_name(obj) for obj in rendered.kept_objects()))
+    listed += list(resources)
     listed += [external_file(obj) for obj in rendered.external_secrets()]
     if rendered.secret_name is not None:
         listed.append(sops_secrets.manifest_name(rendered))  # encrypted by sops; Flux decrypts it
     if listed:
         body["resources"] = listed
+    if resources and _sizing_patch(rendered) is not None:  # the workload is part of this build
+        body["patches"] = [{"path": workloads.PATCH_FILE}]
     body["configMapGenerator"] = [
         {
             "name": rendered.base_name,
@@ -60,6 +63,12 @@ def kustomization(rendered: RenderedConfig, resources: Sequence[str]) -> dict[st
         }
     ]
     return body
+
+
+def _sizing_patch(rendered: RenderedConfig) -> dict[str, Any] | None:
+    if rendered.workload is None:
+        return None
+    return workloads.folder_patch(rendered.workload, rendered.sizing, rendered.sized_container())
 
 
 def external_file(obj: dict[str, Any]) -> str:
@@ -89,6 +98,14 @@ def folder_files(
         files[sops_secrets.manifest_name(rendered)] = secret_manifest
     for obj in rendered.external_secrets():
         files[external_file(obj)] = yamltext.dump_simple(obj).encode()
+    streams: dict[str, list[str]] = {}
+    for obj in rendered.kept_objects():  # one file per group: fewer files in a thousand folders
+        streams.setdefault(isolation.file_name(obj), []).append(yamltext.dump_simple(obj))
+    for name, documents in streams.items():
+        files[name] = "---\n".join(documents).encode()
+    patch = _sizing_patch(rendered) if resources else None
+    if patch is not None:
+        files[workloads.PATCH_FILE] = yamltext.dump_simple(patch).encode()
     header = (
         f"{MARKER} {rendered.config.fleet_name!r}, target {rendered.config.target}.\n"
         "# Do not edit: change the config repository and render again.\n"
@@ -245,6 +262,9 @@ def _render_targets(
             repo.source_revision(config),
             writer,
             repo.fleet.settings.secrets.get(config.environment.name),
+            repo.fleet.settings.isolation.get(config.environment.name),
+            workload=repo.fleet.settings.render.workload,
+            container=repo.fleet.settings.render.container,
         )
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         extra = flagger.cluster_files(repo.fleet.settings, config.cluster)

@@ -39,6 +39,14 @@ class Difference:
 
     path: KeyPath
     sides: tuple[Side, ...]
+    table: str | None = None
+    """``isolation`` for a difference of ``[environments.<env>.isolation]`` (lamina.toml), None
+    for a config key."""
+
+    @property
+    def label(self) -> str:
+        """How people read the path: ``quota."limits.memory"`` or ``[isolation] network``."""
+        return f"[{self.table}] {format_path(self.path)}" if self.table else format_path(self.path)
 
     @property
     def undocumented(self) -> tuple[str, ...]:
@@ -49,6 +57,7 @@ class Difference:
         """JSON form: values and reasons per environment."""
         return {
             "path": format_path(self.path),
+            **({"table": self.table} if self.table else {}),
             "values": {s.environment: s.value for s in self.sides if s.present},
             "reasons": {s.environment: s.reason for s in self.sides},
             "set_in": {s.environment: s.where for s in self.sides},
@@ -72,7 +81,49 @@ def parity(repo: Repository, environments: Sequence[str] = ()) -> list[Differenc
             continue
         sides = tuple(_side(config, path, value) for config, value in zip(configs, values, strict=True))
         differences.append(Difference(path, sides))
-    return differences
+    return differences + _isolation(repo, names)
+
+
+def _isolation(repo: Repository, names: Sequence[str]) -> list[Difference]:
+    """How ``[environments.<env>.isolation]`` differs between the environments (an environment
+    without one is absent; an inherited one is placed where its parent declares it)."""
+    fleet = repo.fleet
+    tables = fleet.settings.isolation
+    flat = [dict(_leaves(tables[name].plain(), ())) if name in tables else {} for name in names]
+    paths = sorted({path for leaves in flat for path in leaves}, key=_sort_key)
+    out = []
+    for path in paths:
+        values = [leaves.get(path, _ABSENT) for leaves in flat]
+        if all(_same(values[0], value) for value in values[1:]):
+            continue
+        sides = []
+        for name, value in zip(names, values, strict=True):
+            owner = next(
+                (env for env in reversed(fleet.chain(name)) if "isolation" in _env_table(repo, env)), None
+            )
+            place = None
+            if owner is not None:
+                key = ("environments", owner, "isolation", *path[:1])
+                found = fleet.document.place(key if key in fleet.document.lines else key[:3])
+                place = str(found)
+            sides.append(
+                Side(
+                    environment=name,
+                    present=value is not _ABSENT,
+                    value=None if value is _ABSENT else presenting.shown(value),
+                    layer=None,
+                    where=place,
+                    reason=None,
+                    undocumented=False,
+                )
+            )
+        out.append(Difference(path, tuple(sides), table="isolation"))
+    return out
+
+
+def _env_table(repo: Repository, env: str) -> dict[str, Any]:
+    table = repo.fleet.document.data.get("environments", {}).get(env, {})
+    return table if isinstance(table, dict) else {}
 
 
 def _side(config: ResolvedConfig, path: KeyPath, value: Any) -> Side:

@@ -103,7 +103,12 @@ def keep_ignored(rendered: RenderedConfig, report: DriftReport) -> RenderedConfi
     config = dataclasses.replace(rendered.config, data=data)
     revision = rendered.annotations.get(configmaps.ANNOTATION_REVISION)
     return configmaps.render_config(
-        config, None if revision == "working-tree" else revision, store=rendered.store
+        config,
+        None if revision == "working-tree" else revision,
+        store=rendered.store,
+        isolation=rendered.isolation,
+        workload=rendered.workload,
+        container=rendered.container,
     )
 
 

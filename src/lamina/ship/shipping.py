@@ -116,6 +116,9 @@ def ship(
             config,
             repo.source_revision(config),
             store=repo.fleet.settings.secrets.get(config.environment.name),
+            isolation=repo.fleet.settings.isolation.get(config.environment.name),
+            workload=repo.fleet.settings.render.workload,
+            container=repo.fleet.settings.render.container,
         )
     if not dry_run:
         # a SOPS file that does not decrypt stops the shipment before anything is written
