@@ -89,7 +89,7 @@ def _isolation(repo: Repository, names: Sequence[str]) -> list[Difference]:
     without one is absent; an inherited one is placed where its parent declares it)."""
     fleet = repo.fleet
     tables = fleet.settings.isolation
-    flat = [dict(_leaves(tables[name].plain(), ())) if name in tables else {} for name in names]
+    flat = [dict(_leaves(tables[name].plain(), (), {})) if name in tables else {} for name in names]
     paths = sorted({path for leaves in flat for path in leaves}, key=_sort_key)
     out = []
     for path in paths:
