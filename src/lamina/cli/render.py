@@ -56,14 +56,7 @@ def render(
         if not targets or len(targets) != 1 or TargetRef.parse(targets[0]).cluster is None:
             raise InputError("--print takes exactly one ENV/CLUSTER target")
         config = repo.resolve(targets[0])
-        rendered = configmaps.render_config(
-            config,
-            repo.source_revision(config),
-            store=repo.fleet.settings.secrets.get(config.environment.name),
-            isolation=repo.fleet.settings.isolation.get(config.environment.name),
-            workload=repo.fleet.settings.render.workload,
-            container=repo.fleet.settings.render.container,
-        )
+        rendered = configmaps.render_target(repo.fleet.settings, config, repo.source_revision(config))
         sys.stdout.write(yamltext.dump_all(_objects(repo, rendered)))
         return
     environments = [TargetRef.parse(t).environment for t in targets or []]

@@ -81,16 +81,7 @@ def render_targets(repo: Repository, refs: Sequence[TargetRef]) -> list[Rendered
     out = []
     for ref in refs:
         config = repo.resolve(ref)
-        out.append(
-            configmaps.render_config(
-                config,
-                repo.source_revision(config),
-                store=repo.fleet.settings.secrets.get(config.environment.name),
-                isolation=repo.fleet.settings.isolation.get(config.environment.name),
-                workload=repo.fleet.settings.render.workload,
-                container=repo.fleet.settings.render.container,
-            )
-        )
+        out.append(configmaps.render_target(repo.fleet.settings, config, repo.source_revision(config)))
     return out
 
 

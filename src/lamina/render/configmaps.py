@@ -13,6 +13,7 @@ from lamina.core.paths import format_path
 from lamina.errors import InputError
 from lamina.fleet.isolation_settings import Isolation
 from lamina.fleet.secret_settings import SecretStore
+from lamina.fleet.settings import FleetSettings
 from lamina.render import external, isolation, names, workloads
 from lamina.resolve.resolved import ResolvedConfig
 from lamina.secrets import sops as sops_files
@@ -152,6 +153,27 @@ def configmap_data(config: ResolvedConfig, writer: hashing.PrettyJson | None = N
         owners[key] = path
         data[key] = text
     return dict(sorted(data.items()))
+
+
+def render_target(
+    settings: FleetSettings,
+    config: ResolvedConfig,
+    revision: str | None,
+    writer: hashing.PrettyJson | None = None,
+) -> RenderedConfig:
+    """:func:`render_config` with what lamina.toml sets for the target's environment (its
+    External Secrets store, isolation, the workload sized): the one way every path (apply,
+    drift, render, rollouts) renders a target, so all of them ship the same objects."""
+    environment = config.environment.name
+    return render_config(
+        config,
+        revision,
+        writer,
+        store=settings.secrets.get(environment),
+        isolation=settings.isolation.get(environment),
+        workload=settings.render.workload,
+        container=settings.render.container,
+    )
 
 
 def render_config(

@@ -257,15 +257,7 @@ def _render_targets(
         else:
             advance(1)
             continue
-        rendered = configmaps.render_config(
-            config,
-            repo.source_revision(config),
-            writer,
-            repo.fleet.settings.secrets.get(config.environment.name),
-            repo.fleet.settings.isolation.get(config.environment.name),
-            workload=repo.fleet.settings.render.workload,
-            container=repo.fleet.settings.render.container,
-        )
+        rendered = configmaps.render_target(repo.fleet.settings, config, repo.source_revision(config), writer)
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         extra = flagger.cluster_files(repo.fleet.settings, config.cluster)
         planned.append((folder, folder_files(rendered, resources, manifest, extra)))

@@ -239,7 +239,7 @@ class Driver:
 
     def _rendered(self, ref: TargetRef) -> configmaps.RenderedConfig:
         config = self.repo.resolve(ref)
-        return configmaps.render_config(config, self.repo.source_revision(config))
+        return configmaps.render_target(self.repo.fleet.settings, config, self.repo.source_revision(config))
 
     def _apply(self, record: RolloutRecord) -> None:
         members = record.step_clusters(record.step)

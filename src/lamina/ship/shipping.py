@@ -112,13 +112,8 @@ def ship(
     for ref in refs:
         config = repo.resolve(ref)
         assert config.cluster is not None
-        rendered[config.cluster.name] = configmaps.render_config(
-            config,
-            repo.source_revision(config),
-            store=repo.fleet.settings.secrets.get(config.environment.name),
-            isolation=repo.fleet.settings.isolation.get(config.environment.name),
-            workload=repo.fleet.settings.render.workload,
-            container=repo.fleet.settings.render.container,
+        rendered[config.cluster.name] = configmaps.render_target(
+            repo.fleet.settings, config, repo.source_revision(config)
         )
     if not dry_run:
         # a SOPS file that does not decrypt stops the shipment before anything is written
