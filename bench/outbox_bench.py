@@ -2,8 +2,8 @@
 
 Writes N notices the way events write them (one audit record each, in its own transaction,
 spread over four environments), then one sender delivers them to a webhook receiver on
-127.0.0.1 that refuses every ``--fail-every``-th request with a 500 (retried at once). Counts
-what the receiver accepted by idempotency key.
+127.0.0.1 (a process of its own) that refuses every ``--fail-every``-th request with a 500
+(retried at once). Counts what the receiver accepted by idempotency key.
 
     .venv/bin/python bench/outbox_bench.py [--notices 1000] [--fail-every 0] [--database URL]
 
@@ -15,15 +15,15 @@ from __future__ import annotations
 import argparse
 import collections
 import importlib.util
+import json
 import logging
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -41,40 +41,69 @@ GOAL_RATE = 200.0
 ENVIRONMENTS = ("development", "staging", "production", "production-eu")
 
 
+RECEIVER = """
+import collections, json, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+fail_every = int(sys.argv[1])
+keys = collections.Counter()
+state = {"requests": 0}
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real receivers offer
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with lock:
+            state["requests"] += 1
+            failing = fail_every > 0 and state["requests"] % fail_every == 0
+            if not failing:
+                keys[self.headers["Idempotency-Key"]] += 1
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        with lock:
+            body = json.dumps({"requests": state["requests"], "keys": keys}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
 class Receiver:
-    """A webhook receiver on 127.0.0.1 counting idempotency keys."""
+    """A webhook receiver on 127.0.0.1, in a process of its own, counting idempotency keys."""
 
     def __init__(self, fail_every: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", RECEIVER, str(fail_every)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        port = int(self.process.stdout.readline())
+        self.url = f"http://127.0.0.1:{port}/hook"
         self.keys: collections.Counter[str] = collections.Counter()
         self.requests = 0
-        self.lock = threading.Lock()
-        state = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers offer
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with state.lock:
-                    state.requests += 1
-                    failing = fail_every > 0 and state.requests % fail_every == 0
-                    if not failing:
-                        state.keys[self.headers["Idempotency-Key"]] += 1
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        counts = json.loads(urllib.request.urlopen(self.url, timeout=10).read())
+        self.keys = collections.Counter(counts["keys"])
+        self.requests = counts["requests"]
+        self.process.terminate()
+        self.process.wait(10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
 
 def main() -> int:

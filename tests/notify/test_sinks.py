@@ -92,7 +92,7 @@ def test_webhook_body_is_the_message_signed_with_its_idempotency_key(receiver: R
         "environment": "production",
         "subject": "PR-7",
         "summary": "production: PR-7's gates failed: promotion of 0123456789ab from staging",
-        "link": "https://lamina.example.com/promotions",
+        "link": "https://lamina.example.com/promotions#PR-7",
         "at": "2025-01-01T12:00:00+00:00",
         "facts": {
             "kind": "promotion",
@@ -133,7 +133,7 @@ def test_slack_payload_is_text_blocks_and_a_link_button(receiver: Receiver) -> N
         "• prod-us-2: changed outside lamina (guardrails.max_tool_calls)"
     )
     button = payload["blocks"][3]["elements"][0]
-    assert button["url"] == "https://lamina.example.com/?environment=production"
+    assert button["url"] == "https://lamina.example.com/?env=production"
     assert payload["blocks"][4]["elements"][0]["text"] == "lamina · drift · 2025-01-01T12:00:00+00:00"
 
 
@@ -161,7 +161,11 @@ def test_teams_payload_is_one_adaptive_card_with_an_open_url_action(receiver: Re
         "lamina · gate-failed · 2025-01-01T12:00:00+00:00",
     ]
     assert card["actions"] == [
-        {"type": "Action.OpenUrl", "title": "Open in lamina", "url": "https://lamina.example.com/promotions"}
+        {
+            "type": "Action.OpenUrl",
+            "title": "Open in lamina",
+            "url": "https://lamina.example.com/promotions#PR-7",
+        }
     ]
 
 
@@ -178,7 +182,7 @@ def test_discord_payload_is_content_and_one_embed_mentioning_nobody(receiver: Re
                 "color": 0xF9A825,
                 "timestamp": "2025-01-01T12:00:00+00:00",
                 "footer": {"text": "lamina · gate-failed"},
-                "url": "https://lamina.example.com/promotions",
+                "url": "https://lamina.example.com/promotions#PR-7",
             }
         ],
         "allowed_mentions": {"parse": []},
@@ -214,7 +218,7 @@ def test_pagerduty_triggers_one_event_per_drifted_cluster_and_resolves_each(rece
         },
     }
     assert got[0]["links"] == [
-        {"href": "https://lamina.example.com/?environment=production", "text": "Open in lamina"}
+        {"href": "https://lamina.example.com/?env=production", "text": "Open in lamina"}
     ]
     assert "payload" not in got[2]
 

@@ -59,7 +59,7 @@ def test_a_request_notifies_awaiting_approval_approved_and_promoted_once_each(
         "staging: PR-1 is approved and may be applied",
         f"staging: PR-1 promoted {record.revision[:12]}",
     ]
-    assert {g["link"] for g in got} == {"https://lamina.example.com/promotions"}
+    assert {g["link"] for g in got} == {"https://lamina.example.com/promotions#PR-1"}
 
 
 def test_a_failed_gate_notifies_without_the_gate_output(

@@ -108,7 +108,7 @@ def word(notice: Notice, public_url: str | None) -> Message:
         notes = [n for n in facts.get("clusters", ()) if isinstance(n, Mapping)]
         clusters = tuple(str(n.get("cluster")) for n in notes)
         lines = [_cluster_line(n) for n in notes]
-        path = f"/targets/{env}/{clusters[0]}" if len(clusters) == 1 else f"/?environment={env}"
+        path = f"/targets/{env}/{clusters[0]}" if len(clusters) == 1 else f"/?env={env}"
     elif topic is Topic.APPLY_FAILED:
         cluster = str(facts.get("cluster", ""))
         summary = f"{env}/{cluster}: apply {facts.get('result', 'failed')}"
@@ -127,10 +127,10 @@ def word(notice: Notice, public_url: str | None) -> Message:
         summary = f"{env}: the backfill of emergency {subject} ({revision}) is overdue"
         if behind:
             summary += f"; still behind: {behind}"
-        path = "/promotions"
+        path = f"/promotions#{subject}"
     else:
         summary, lines = _request(topic, env, subject, facts, revision)
-        path = "/promotions"
+        path = f"/promotions#{subject}" if subject else "/promotions"
     if notice.actor and topic is not Topic.DRIFT:
         lines.append(f"by {notice.actor}")
     link = public_url.rstrip("/") + path if public_url else None
