@@ -3,6 +3,7 @@
 #   chromium     the dashboard's browser tests (Playwright drives /usr/bin/chromium)
 #   prometheus   /usr/bin/prometheus and /usr/bin/promtool
 #   age          /usr/bin/age and /usr/bin/age-keygen (the keys sops encrypts to)
+#   wrk          /usr/bin/wrk, the load generator of bench/server_bench.py
 # Never `playwright install`: it downloads its own browser, which this project does not use.
 # Safe to run again: when every program is there it touches neither apt nor the network.
 # Exits non-zero, naming what is missing and how to install it, when it cannot install.
@@ -15,6 +16,7 @@ PROGRAMS=(
   /usr/bin/promtool:prometheus
   /usr/bin/age:age
   /usr/bin/age-keygen:age
+  /usr/bin/wrk:wrk
 )
 
 missing=()
@@ -26,7 +28,7 @@ for entry in "${PROGRAMS[@]}"; do
   case " ${packages[*]} " in *" $package "*) ;; *) packages+=("$package") ;; esac
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-system-tools: chromium, prometheus and age are installed"
+  echo "install-system-tools: chromium, prometheus, age and wrk are installed"
   exit 0
 fi
 

@@ -57,3 +57,60 @@ def test_status_text_is_one_screen(guarded_example: Path) -> None:
     assert re.search(
         r"PR-1  promotion development -> staging  by ann@example.com at \S+Z: new model", done.stdout
     )
+
+
+def test_status_shows_rollouts_in_progress_not_finished_ones(guarded_example: Path) -> None:
+    from datetime import UTC, datetime
+
+    from lamina.core.states import RolloutPhase, RolloutStatus
+    from lamina.store import rollouts
+    from lamina.store.database import Database
+
+    db = Database.for_repository(guarded_example, None)
+    at = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    steps = [["prod-us-1"], ["prod-us-2"]]
+    paused = rollouts.create(
+        db, environment="production", revision=None, steps=steps, plan={}, actor="ann", at=at
+    )
+    rollouts.transition(
+        db,
+        paused.id,
+        from_statuses=[RolloutStatus.RUNNING],
+        to=RolloutStatus.PAUSED,
+        actor="lamina",
+        action="rollout.paused",
+        at=at,
+        phase=RolloutPhase.MEASURE,
+        reason="no data for tool_success_rate",
+    )
+    done = rollouts.create(
+        db, environment="staging", revision=None, steps=[["staging-us-1"]], plan={}, actor="ann", at=at
+    )
+    rollouts.transition(
+        db,
+        done.id,
+        from_statuses=[RolloutStatus.RUNNING],
+        to=RolloutStatus.SUCCEEDED,
+        actor="lamina",
+        action="rollout.succeeded",
+        at=at,
+    )
+    db.dispose()
+    found = status(guarded_example, "bob@example.com")
+    assert found["rollouts"] == [
+        {
+            "id": paused.id,
+            "environment": "production",
+            "status": "paused",
+            "step": 1,
+            "steps": 2,
+            "phase": "measure",
+            "reason": "no data for tool_success_rate",
+            "since": "2026-12-03T12:00:00Z",
+        }
+    ]
+    text = lamina("status", cwd=guarded_example, env={"LAMINA_USER": "bob@example.com"}).stdout
+    assert "1 rollouts in progress" in text
+    assert (
+        f"  rollout {paused.id} production paused step 1/2 (measure): no data for tool_success_rate" in text
+    )

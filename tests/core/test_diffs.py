@@ -253,3 +253,53 @@ def test_resolved_config_hash(example_repo: Path) -> None:
     assert config.config_hash == hashlib.sha256(canonical).hexdigest()
     assert config.short_hash == config.config_hash[:12]
     assert len(config.short_hash) == 12
+
+
+# -- arrays paired by the key the layers merge them by ($merge_by) ------------------------------
+
+AGENTS = {"agents": [{"id": "a1", "tools": [{"key": "crm", "timeout": 5}, {"key": "kb", "timeout": 5}]}]}
+
+
+@pytest.mark.parametrize(
+    ("identities", "b", "expected"),
+    [
+        pytest.param(
+            {("agents",): "id", ("agents", "tools"): "key"},
+            {"agents": [{"id": "a1", "tools": [{"key": "crm", "timeout": 9}, {"key": "kb", "timeout": 5}]}]},
+            [("agents[a1].tools[crm].timeout", "changed")],
+            id="nested-arrays-each-by-its-key",
+        ),
+        pytest.param(
+            {("agents",): "id", ("agents", "tools"): "key"},
+            {
+                "agents": [
+                    {
+                        "id": "a1",
+                        "tools": [{"key": "crm", "timeout": 5}, {"key": "kb", "timeout": 5}, {"key": "web"}],
+                    }
+                ]
+            },
+            [("agents[a1].tools[web]", "added")],
+            id="an-added-item-is-one-change",
+        ),
+        pytest.param(
+            {},
+            {
+                "agents": [
+                    {
+                        "id": "a1",
+                        "tools": [{"key": "crm", "timeout": 5}, {"key": "kb", "timeout": 5}, {"key": "web"}],
+                    }
+                ]
+            },
+            [("agents[0].tools", "changed")],
+            id="without-identities-by-index-and-whole",
+        ),
+    ],
+)
+def test_arrays_pair_items_by_their_merge_by_key(
+    identities: dict[tuple[str, ...], str], b: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
+    changes = diff(AGENTS, b, identities=identities)
+    assert [(format_path(change.path), change.kind) for change in changes] == expected
+    assert apply_changes(AGENTS, changes) == b

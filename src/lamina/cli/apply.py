@@ -89,7 +89,7 @@ def apply(
     kube = kube_settings(repo)
     with (
         secrets.Lookups.from_environment(os.environ, kube) as lookups,
-        output.progress("applying", len(refs)) as advance,
+        output.progress("applying", len(refs), quiet=as_json) as progress,
     ):
         shipped = shipping.ship(
             repo,
@@ -102,7 +102,12 @@ def apply(
             dry_run=dry_run,
             allow_dirty=allow_dirty,
             force=force_reason,
-            done=lambda outcome: advance(),
+            done=lambda outcome: progress.item(
+                f"{outcome.environment}/{outcome.cluster}",
+                outcome.result.value,
+                style=_STYLES.get(outcome.result, ""),
+                section=f"wave {repo.fleet.cluster(outcome.cluster).wave}",
+            ),
         )
     if as_json:
         forced_json = {"forced": True, "overridden": list(shipped.overridden)} if force_reason else {}

@@ -30,7 +30,7 @@ def diff(
         output.print_json(shown)
         differ = bool(shown["changes"])
     else:
-        changes = presenting.changes(left.data, right.data)
+        changes = presenting.changes_between(left, right)
         print_changes(changes, a, b)
         differ = bool(changes)
     if differ:

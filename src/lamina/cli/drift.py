@@ -97,10 +97,20 @@ def drift(
     force_reason = forced(force, reason)
     refs = repo.targets(environments or (), Selector.parse(selector))
     now = datetime.datetime.now(datetime.UTC)
-    with output.progress("checking drift", len(refs)) as advance:
+    label = "healing" if heal else "checking drift"
+    with output.progress(label, len(refs), quiet=as_json) as progress:
+
+        def done(report: DriftReport) -> None:
+            progress.item(
+                f"{report.environment}/{report.cluster}",
+                report.status.value,
+                style=_STYLES.get(report.status, ""),
+                section=f"wave {repo.fleet.cluster(report.cluster).wave}",
+            )
+
         if heal:
             with secrets.Lookups.from_environment(os.environ, settings) as lookups:
-                done = healing.heal(
+                healing_done = healing.heal(
                     repo,
                     state.database(),
                     refs,
@@ -109,11 +119,12 @@ def drift(
                     lookups=lookups,
                     now=now,
                     force=force_reason,
-                    done=lambda r: advance(),
+                    done=done,
                 )
-            reports, healed, overridden = list(done.reports), done.outcomes, done.overridden
+            reports = list(healing_done.reports)
+            healed, overridden = healing_done.outcomes, healing_done.overridden
         else:
-            reports = checking.run(repo, state.database(), refs, settings, now, done=lambda r: advance())
+            reports = checking.run(repo, state.database(), refs, settings, now, done=done)
             healed, overridden = (), ()
     if as_json:
         _print_json(reports, healed, now)

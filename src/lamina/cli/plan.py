@@ -56,7 +56,7 @@ def plan(
         session(ctx).root(),
         from_rev,
         to_rev,
-        progress=lambda total: output.progress("planning", total),
+        progress=lambda total: output.progress("planning", total, quiet=as_json),
     )
     if as_json:
         output.print_json(result.to_json())

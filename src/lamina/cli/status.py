@@ -1,4 +1,4 @@
-"""``lamina status``: the promotion path, drift, what awaits you, backfills and freezes."""
+"""``lamina status``: the promotion path, drift, what awaits you, backfills, freezes and rollouts."""
 
 from __future__ import annotations
 
@@ -48,6 +48,17 @@ def status(
         due = f" (due {item['due']})" if item["due"] else ""
         lagging = ", ".join(item["lagging"])
         output.out.print(f"  {item['id']} into {item['target']}: {item['state']}{due}; lagging: {lagging}")
+    rollouts = found["rollouts"]
+    output.out.print(output.cell(f"\n{len(rollouts)} rollouts in progress", "bold"))
+    for item in rollouts:
+        style = "yellow" if item["status"] == "paused" else "cyan"
+        reason = f": {item['reason']}" if item["reason"] else ""
+        output.out.print(
+            f"  rollout {item['id']} {item['environment']} ",
+            output.cell(item["status"], style),
+            f" step {item['step']}/{item['steps']} ({item['phase']}){reason}",
+            sep="",
+        )
 
 
 def _environment_row(env: dict[str, Any]) -> list[str | output.Text]:

@@ -24,7 +24,9 @@ def validate(
 ) -> None:
     """Check every target and report every problem. Exit 1 when there is any."""
     repo = session(ctx).repository()
-    report = runner.run(repo, environments or ())
+    report = runner.run(
+        repo, environments or (), progress=lambda total: output.progress("validating", total, quiet=as_json)
+    )
     if as_json:
         output.print_json(
             {

@@ -1,8 +1,9 @@
 """Field-level differences between two config trees.
 
 Tables are compared key by key. Arrays of tables that each carry a unique string ``name``
-are compared item by item, paired by that name (``tools[crm].timeout_seconds``; an added
-tool is one ``tools[crm]`` change); other arrays of the same length element by element;
+(or the key the layers merge that array by, ``$merge_by``: see :data:`Identities`) are
+compared item by item, paired by it (``tools[crm].timeout_seconds``; an added tool is one
+``tools[crm]`` change); other arrays of the same length element by element;
 anything else (and arrays whose length or order changed) as a whole value. Applying the
 changes of ``diff(a, b)`` to ``a`` gives ``b``.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,25 +50,34 @@ class Change:
 
 ABSENT = _ABSENT
 
+Identities = Mapping[tuple[str, ...], str]
+"""The key that names the items of an array, by the array's table keys (indexes and items left
+out: ``("agents", "tools")`` for ``agents[0].tools``); arrays not listed go by ``name``."""
 
-def diff(a: Any, b: Any, path: KeyPath = ()) -> list[Change]:
+
+def shape(path: KeyPath) -> tuple[str, ...]:
+    """path's table keys alone: the address of an array in :data:`Identities`."""
+    return tuple(part for part in path if isinstance(part, str))
+
+
+def diff(a: Any, b: Any, path: KeyPath = (), identities: Identities | None = None) -> list[Change]:
     """Every differing leaf between a and b, in sorted key order."""
-    return list(_walk(a, b, path))
+    return list(_walk(a, b, path, identities or {}))
 
 
-def _walk(a: Any, b: Any, path: KeyPath) -> Iterator[Change]:
+def _walk(a: Any, b: Any, path: KeyPath, identities: Identities) -> Iterator[Change]:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(a.keys() | b.keys()):
-            yield from _walk(a.get(key, _ABSENT), b.get(key, _ABSENT), (*path, key))
+            yield from _walk(a.get(key, _ABSENT), b.get(key, _ABSENT), (*path, key), identities)
         return
     if isinstance(a, list) and isinstance(b, list) and a != b:
-        keyed = _keyed(a, b, path)
+        keyed = _keyed(a, b, path, identities.get(shape(path), IDENTITY), identities)
         if keyed is not None:
             yield from keyed
             return
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (left, right) in enumerate(zip(a, b, strict=True)):
-            yield from _walk(left, right, (*path, index))
+            yield from _walk(left, right, (*path, index), identities)
         return
     if a is _ABSENT and b is _ABSENT:
         return
@@ -77,21 +87,24 @@ def _walk(a: Any, b: Any, path: KeyPath) -> Iterator[Change]:
         yield Change(path, a, b)
 
 
-def names(items: list[Any]) -> list[str] | None:
-    """The items' ``name`` values, in order, when every item is a table with a unique string name."""
+def names(items: list[Any], key: str = IDENTITY) -> list[str] | None:
+    """The items' key (``name``) values, in order, when every item is a table with a unique
+    string value of it."""
     found: list[str] = []
     for item in items:
-        name = item.get(IDENTITY) if isinstance(item, dict) else None
+        name = item.get(key) if isinstance(item, dict) else None
         if not isinstance(name, str) or name in found:
             return None
         found.append(name)
     return found
 
 
-def _keyed(a: list[Any], b: list[Any], path: KeyPath) -> list[Change] | None:
-    """The changes between two arrays of named tables paired by name (the whole array when items
+def _keyed(
+    a: list[Any], b: list[Any], path: KeyPath, key: str, identities: Identities
+) -> list[Change] | None:
+    """The changes between two arrays of named tables paired by key (the whole array when items
     moved, as changes by name would not rebuild b), or None when they are not both such arrays."""
-    left, right = names(a), names(b)
+    left, right = names(a, key), names(b, key)
     if not left or not right:
         return None
     kept = [name for name in left if name in right]
@@ -101,7 +114,12 @@ def _keyed(a: list[Any], b: list[Any], path: KeyPath) -> list[Change] | None:
     changes: list[Change] = []
     for name in [*left, *(name for name in right if name not in left)]:
         changes.extend(
-            _walk(by_left.get(name, _ABSENT), by_right.get(name, _ABSENT), (*path, Item(IDENTITY, name)))
+            _walk(
+                by_left.get(name, _ABSENT),
+                by_right.get(name, _ABSENT),
+                (*path, Item(key, name)),
+                identities,
+            )
         )
     return changes
 

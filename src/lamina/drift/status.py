@@ -175,7 +175,7 @@ def compare(
     if live_config is None:
         changes.append(FieldDrift(configmaps.CONFIG_KEY, "valid JSON", "not JSON"))
     else:
-        for change in diffs.diff(expected_config, live_config):
+        for change in diffs.diff(expected_config, live_config, identities=rendered.config.identities):
             # what a report shows, stores and serves is masked; adopt reads live_config itself
             changes.append(
                 FieldDrift(

@@ -16,6 +16,7 @@ from lamina.source.trees import Tree
 
 FLEET_FILE = "lamina.toml"
 
+_KUBERNETES_VERSION = re.compile(r"1\.\d+(\.\d+)?")
 _FLEET_KEYS = {"name", "promotion"}
 _ENVIRONMENT_KEYS = {"extends", "upstream", "stage", "description"}
 _CLUSTER_KEYS = {
@@ -199,10 +200,10 @@ class _FleetReader:
                 raise self.fail(f"label {key!r} must be a string", (*path, "labels", key))
             labels[key] = str(value)
         secrets = table.get("secrets", [])
-        if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+        if not isinstance(secrets, list) or any(type(s) is not str for s in secrets):
             raise self.fail("secrets must be a list of strings", (*path, "secrets"))
         version = self.string(table, "kubernetes_version", path) or "1.35"
-        if not re.fullmatch(r"1\.\d+(\.\d+)?", version):
+        if not _KUBERNETES_VERSION.fullmatch(version):
             raise self.fail(
                 f'kubernetes_version {version!r} must look like "1.35"', (*path, "kubernetes_version")
             )

@@ -14,7 +14,7 @@ Only the declaration lives here; checking the layers is :mod:`lamina.validate.lo
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lamina.core.paths import KeyPath, format_path, parse_path
 from lamina.errors import Place
@@ -29,7 +29,13 @@ class Lock:
     key: str
     path: KeyPath
     environment: str | None
-    place: Place
+    doc: Document = field(repr=False, compare=False)
+    at: KeyPath = ()
+
+    @property
+    def place(self) -> Place:
+        # looked up when a lock is broken: finding key lines costs a scan of lamina.toml
+        return self.doc.place(self.at)
 
 
 def load(doc: Document, environments: Collection[str]) -> tuple[Lock, ...]:
@@ -57,10 +63,9 @@ def load(doc: Document, environments: Collection[str]) -> tuple[Lock, ...]:
 def _keys(table: TableReader, environment: str | None) -> list[Lock]:
     locks = []
     for index, key in enumerate(table.strings("keys", what="dotted keys")):
-        place = table.doc.place((*table.path, "keys", index))
         try:
             path = parse_path(key)
         except ValueError as exc:
             raise table.fail(f"{table.name('keys')}: {exc}", ("keys", index)) from None
-        locks.append(Lock(format_path(path), path, environment, place))
+        locks.append(Lock(format_path(path), path, environment, table.doc, (*table.path, "keys", index)))
     return locks

@@ -109,6 +109,10 @@ def plan_target(
     if from_hash == to_hash:
         return results.TargetPlan(target, from_hash, to_hash, (), ())
     keys = parts_a.differing_keys(parts_b)
+    identities = {
+        **(old.identities if old is not None else {}),
+        **(new.identities if new is not None else {}),
+    }
     found = tuple(
         Change(
             change.path,
@@ -116,7 +120,7 @@ def plan_target(
             presenting.shown_at(change.path, change.b),
         )
         for key in keys
-        for change in diff(a.get(key, ABSENT), b.get(key, ABSENT), (key,))
+        for change in diff(a.get(key, ABSENT), b.get(key, ABSENT), (key,), identities)
     )
     raised: tuple[Flag, ...] = ()
     if old is not None and new is not None:

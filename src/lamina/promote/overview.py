@@ -17,6 +17,7 @@ from lamina.resolve.repository import Repository
 from lamina.source.trees import run_git
 from lamina.store import drift as drift_store
 from lamina.store import promotions as store
+from lamina.store import rollouts as rollout_store
 from lamina.store.database import Database
 
 AWAITING = (PromotionStatus.PENDING, PromotionStatus.TESTING)
@@ -66,6 +67,20 @@ def status(repo: Repository, db: Database, actor: Actor, now: datetime) -> dict[
         "awaiting_you": [_request(r) for r in records if _awaits(repo, r, actor, now)],
         "open_requests": len(records),
         "open_backfills": backfills,
+        "rollouts": [
+            {
+                "id": record.id,
+                "environment": record.environment,
+                "status": record.status.value,
+                "step": min(record.step + 1, record.steps),
+                "steps": record.steps,
+                "phase": record.phase.value,
+                "reason": record.reason,
+                "since": _iso(record.updated_at),
+            }
+            for record in rollout_store.list_rollouts(db)
+            if not record.status.is_terminal
+        ],
     }
 
 

@@ -60,7 +60,10 @@ def parity(repo: Repository, environments: Sequence[str] = ()) -> list[Differenc
     """Compare the environment-level configs of the fleet, key by key."""
     names = list(environments) or list(repo.fleet.ordered_environments())
     configs = [repo.resolve(name) for name in names]
-    flat = [dict(_leaves(config.plain(), ())) for config in configs]
+    identities: dict[tuple[str, ...], str] = {}
+    for config in configs:
+        identities.update(config.identities)
+    flat = [dict(_leaves(config.plain(), (), identities)) for config in configs]
     paths = sorted({path for leaves in flat for path in leaves}, key=_sort_key)
     differences = []
     for path in paths:
@@ -90,20 +93,21 @@ def _side(config: ResolvedConfig, path: KeyPath, value: Any) -> Side:
     )
 
 
-def _leaves(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
-    # Arrays of tables (tools) are compared item by item, by name when every item has a unique
-    # one (tools[crm]); arrays of plain values as a whole.
+def _leaves(node: Any, path: KeyPath, identities: diffs.Identities) -> Iterator[tuple[KeyPath, Any]]:
+    # Arrays of tables (tools) are compared item by item, by their $merge_by key or name when
+    # every item has a unique one (tools[crm]); arrays of plain values as a whole.
     if isinstance(node, dict) and node:
         for key, value in node.items():
-            yield from _leaves(value, (*path, key))
+            yield from _leaves(value, (*path, key), identities)
     elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
-        named = diffs.names(node)
+        key = identities.get(diffs.shape(path), IDENTITY)
+        named = diffs.names(node, key)
         if named is not None:
             for name, value in zip(named, node, strict=True):
-                yield from _leaves(value, (*path, Item(IDENTITY, name)))
+                yield from _leaves(value, (*path, Item(key, name)), identities)
             return
         for index, value in enumerate(node):
-            yield from _leaves(value, (*path, index))
+            yield from _leaves(value, (*path, index), identities)
     else:
         yield path, node
 

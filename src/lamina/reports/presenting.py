@@ -79,9 +79,15 @@ def explanation(found: Explanation) -> Explanation:
     )
 
 
-def changes(a: Any, b: Any) -> list[diffs.Change]:
-    """The differences between two configs, computed on what is shown (so none can carry a credential)."""
-    return diffs.diff(shown(a), shown(b))
+def changes(a: Any, b: Any, identities: diffs.Identities | None = None) -> list[diffs.Change]:
+    """The differences between two configs, computed on what is shown (so none can carry a
+    credential); arrays paired by item as identities (``$merge_by``) or ``name`` say."""
+    return diffs.diff(shown(a), shown(b), identities=identities)
+
+
+def changes_between(a: ResolvedConfig, b: ResolvedConfig) -> list[diffs.Change]:
+    """:func:`changes` of two targets' configs, arrays paired as either's layers merge them."""
+    return changes(a.data, b.data, {**a.identities, **b.identities})
 
 
 def _plain(value: Any) -> Any:

@@ -65,7 +65,7 @@ def config(resolved: ResolvedConfig) -> dict[str, Any]:
 
 def diff(a: ResolvedConfig, b: ResolvedConfig, label_a: str, label_b: str) -> dict[str, Any]:
     """``lamina diff --json``."""
-    changes = presenting.changes(a.data, b.data)
+    changes = presenting.changes_between(a, b)
     items = []
     for change in changes:
         item = change.to_json()

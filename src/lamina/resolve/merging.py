@@ -240,3 +240,25 @@ def _lookup(data: Any, path: KeyPath) -> Any:
         else:
             raise KeyError(part)
     return node
+
+
+def merge_keys(
+    data: Any, path: tuple[str, ...] = (), found: dict[tuple[str, ...], str] | None = None
+) -> dict[tuple[str, ...], str]:
+    """The key each ``$merge_by`` directive in a layer's data merges its array by, by the array's
+    table keys (:data:`lamina.core.diffs.Identities`): diffs pair that array's items by it."""
+    found = {} if found is None else found
+    if isinstance(data, dict):
+        key = data.get("$merge_by")
+        if isinstance(key, str) and key and isinstance(data.get("$items"), list):
+            found[path] = key
+            for item in data["$items"]:
+                merge_keys(item, path, found)
+            return found
+        for name, value in data.items():
+            if isinstance(name, str):
+                merge_keys(value, (*path, name), found)
+    elif isinstance(data, list):
+        for item in data:
+            merge_keys(item, path, found)
+    return found

@@ -11,7 +11,7 @@ from lamina.core.paths import KeyPath, format_path, get_path, parse_path
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError, Place, UnknownTargetError
 from lamina.fleet.model import Cluster, Environment
-from lamina.resolve import provenance, values
+from lamina.resolve import merging, provenance, values
 from lamina.resolve.provenance import Layer, Setting
 
 
@@ -86,6 +86,16 @@ class ResolvedConfig:
             value.source: str(value) for value in values.walk(self.data) if isinstance(value, values.FileText)
         }
         return dict(sorted(found.items()))
+
+    @cached_property
+    def identities(self) -> dict[tuple[str, ...], str]:
+        """The key each array is merged by in the layers (``$merge_by``), by the array's table
+        keys; diffs pair those arrays' items by it (the others by ``name``)."""
+        found: dict[tuple[str, ...], str] = {}
+        for layer in self.layers:
+            for doc in layer.documents:
+                merging.merge_keys(doc.data, (), found)
+        return found
 
     def secret_refs(self) -> list[tuple[KeyPath, str]]:
         """Every ``{secret = ...}`` in the config: its path and the reference (never a value)."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
@@ -29,8 +30,8 @@ class Document:
 
     path: str
     data: dict[str, Any]
-    lines: dict[KeyPath, int]
-    text_lines: list[str] = field(repr=False)
+    lines: Mapping[KeyPath, int]
+    text_lines: Sequence[str] = field(repr=False)
     revision: str | None = None
 
     def line_of(self, path: KeyPath) -> int | None:
@@ -129,17 +130,20 @@ def parse_document(
     limits = limits or scalars.Limits()
     text = decode_text(path, raw)
     lower = f".{syntax}" if syntax else path.lower()
-    strings: list[scalars.TextSpan] = []
+    text_lines: Sequence[str] | None = None
     try:
         # each reader loads only when a file needs it (ruamel.yaml is slow to import)
         if lower.endswith(".toml"):
             from lamina.source import toml_reader
 
-            data, lines, strings = toml_reader.read(path, text)
+            data, scan = toml_reader.read(path, text)
+            lines = scan.lines
+            text_lines = CommentView(text, lambda: scan.strings)
         elif lower.endswith((".yaml", ".yml")):
             from lamina.source import yaml_reader
 
             data, lines, strings = yaml_reader.read(path, text, limits)
+            text_lines = comment_view(text, strings)
         elif lower.endswith(".json"):
             from lamina.source import json_reader
 
@@ -152,7 +156,9 @@ def parse_document(
             f"nested deeper than {limits.max_depth} levels ([limits] max_depth)", Place(path, 1)
         ) from None
     check_shape(path, data, lines, limits)
-    return Document(path=path, data=data, lines=lines, text_lines=comment_view(text, strings))
+    if text_lines is None:
+        text_lines = comment_view(text, [])
+    return Document(path=path, data=data, lines=lines, text_lines=text_lines)
 
 
 def comment_view(text: str, strings: Iterable[scalars.TextSpan]) -> list[str]:
@@ -170,7 +176,29 @@ def comment_view(text: str, strings: Iterable[scalars.TextSpan]) -> list[str]:
     return view
 
 
-def _check_text(path: str, text: str, at: KeyPath, lines: dict[KeyPath, int]) -> None:
+class CommentView(Sequence[str]):
+    """:func:`comment_view` of text, built on first use (TOML scans its strings lazily)."""
+
+    def __init__(self, text: str, strings: Callable[[], Iterable[scalars.TextSpan]]) -> None:
+        self._text = text
+        self._strings = strings
+
+    @cached_property
+    def _view(self) -> list[str]:
+        return comment_view(self._text, self._strings())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._view[index]
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+
+def _check_text(path: str, text: str, at: KeyPath, lines: Mapping[KeyPath, int]) -> None:
     # JSON and YAML \u escapes can produce lone surrogates, which are not text
     try:
         text.encode("utf-8")
@@ -182,8 +210,11 @@ def _check_text(path: str, text: str, at: KeyPath, lines: dict[KeyPath, int]) ->
         ) from None
 
 
-def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: scalars.Limits) -> None:
+def check_shape(path: str, data: Any, lines: Mapping[KeyPath, int], limits: scalars.Limits) -> None:
     """Refuse trees deeper or larger than the limits, and keys lamina cannot address."""
+    if _within_shape(data, limits):
+        return
+    # something is wrong: walk again keeping each node's key path, to name its line
     count = 0
     stack: list[tuple[Any, KeyPath]] = [(data, ())]
     while stack:
@@ -211,7 +242,41 @@ def check_shape(path: str, data: Any, lines: dict[KeyPath, int], limits: scalars
             stack.extend((value, (*at, index)) for index, value in enumerate(node))
 
 
-def _nearest(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
+def _within_shape(data: Any, limits: scalars.Limits) -> bool:
+    """The checks of :func:`check_shape` without key paths: True when all pass (the usual case)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        count += 1
+        if count > limits.max_nodes or depth > limits.max_depth:
+            return False
+        kind = type(node)
+        if kind is str:
+            if not (node.isascii() or _is_text(node)):
+                return False
+        elif kind is dict:
+            for key, value in node.items():
+                if type(key) is not str or not (key.isascii() or _is_text(key)):
+                    return False
+                push((value, depth + 1))
+        elif kind is list:
+            stack.extend((value, depth + 1) for value in node)
+        elif isinstance(node, str | dict | list):
+            return False  # a subclass: let the full walk judge it
+    return True
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _nearest(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
             return lines[path[:end]]

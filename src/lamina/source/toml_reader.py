@@ -1,17 +1,22 @@
-"""TOML files: values from ``tomllib``, the line of every key from a small scanner.
+"""TOML files: values from ``tomli``, the line of every key from a small scanner.
 
-``tomllib`` checks the syntax and builds the values; it does not say where a key was.
-The scanner below walks the (already valid) text once more and records the line of every
-key, table header, array-of-tables entry and array element, and where multi-line strings
-lie (so a ``#`` line inside one never reads as a comment).
+``tomli`` (the parser Python ships as ``tomllib``, here in its compiled build, about twice
+as fast) checks the syntax and builds the values; it does not say where a key was. The
+scanner below walks the (already valid) text once more and records the line of every key,
+table header, array-of-tables entry and array element, and where multi-line strings lie
+(so a ``#`` line inside one never reads as a comment). Lines are wanted for errors and
+provenance only, so the scan runs on first use: loading a large fleet file never pays it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
+from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import Any
+
+import tomli
 
 from lamina.core.paths import KeyPath
 from lamina.errors import ParseError, Place
@@ -20,14 +25,15 @@ from lamina.source import scalars
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _AT_END = " (at end of document)"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_DATE_OR_TIME = re.compile(r"\d\d:\d\d|\d{4}-\d\d-\d\d")
 _SCALAR_END = re.compile(r"[,\]\}\n#]")
 
 
-def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int], list[scalars.TextSpan]]:
-    """Parse TOML text into plain values, key lines and the spans of multi-line strings."""
+def read(path: str, text: str) -> tuple[dict[str, Any], Scan]:
+    """Parse TOML text into plain values and a (lazy) scan of its key lines."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         message = str(exc)
         match = _POSITION.search(message)
         if match:
@@ -43,12 +49,54 @@ def read(path: str, text: str) -> tuple[dict[str, Any], dict[KeyPath, int], list
     except ValueError as exc:
         if not scalars.is_digit_limit(exc):
             raise
-        # tomllib reads in order, so all before the long integer is valid TOML and the
+        # tomli reads in order, so all before the long integer is valid TOML and the
         # scanner reaches the integer and names its line
         _Scanner(path, text, find_long_integer=True).scan()
         raise ParseError(scalars.too_many_digits(), Place(path)) from None
-    scanner = _Scanner(path, text)
-    return _plain(data), scanner.scan(), scanner.strings
+    # every TOML date or time value holds one of these shapes: without one, nothing to convert
+    if _DATE_OR_TIME.search(text):
+        data = _plain(data)
+    return data, Scan(path, text)
+
+
+class Scan:
+    """The key lines and multi-line string spans of valid TOML text, scanned on first use."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self._path = path
+        self.text = text
+        self.lines: Mapping[KeyPath, int] = _Deferred(self)
+
+    @cached_property
+    def _scanner(self) -> _Scanner:
+        scanner = _Scanner(self._path, self.text)
+        scanner.scan()
+        return scanner
+
+    @property
+    def scanned_lines(self) -> dict[KeyPath, int]:
+        return self._scanner.lines
+
+    @property
+    def strings(self) -> list[scalars.TextSpan]:
+        return self._scanner.strings
+
+
+class _Deferred(Mapping[KeyPath, int]):
+    def __init__(self, scan: Scan) -> None:
+        self._scan = scan
+
+    def __getitem__(self, key: KeyPath) -> int:
+        return self._scan.scanned_lines[key]
+
+    def __iter__(self) -> Iterator[KeyPath]:
+        return iter(self._scan.scanned_lines)
+
+    def __len__(self) -> int:
+        return len(self._scan.scanned_lines)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._scan.scanned_lines
 
 
 def _plain(value: Any) -> Any:
@@ -145,7 +193,7 @@ class _Scanner:
         raw = self.text[start : self.pos]
         if quote == "'" or not decode or "\\" not in raw:
             return raw[1:-1]  # no escapes: the text between the quotes is the string
-        value: str = tomllib.loads(f"k = {raw}")["k"]  # a key with escapes (rare)
+        value: str = tomli.loads(f"k = {raw}")["k"]  # a key with escapes (rare)
         return value
 
     def _string(self) -> None:

@@ -24,8 +24,10 @@ is validated instead, so its overlays are never left unchecked.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from lamina.fleet import lock_settings
@@ -97,17 +99,26 @@ def validate(repo: Repository, environments: Sequence[str] = ()) -> list[Diagnos
     return list(run(repo, environments).diagnostics)
 
 
-def run(repo: Repository, environments: Sequence[str] = ()) -> Report:
-    """Validate and report which targets were checked (see :func:`validate`)."""
+def run(
+    repo: Repository,
+    environments: Sequence[str] = (),
+    progress: Callable[[int], AbstractContextManager[Callable[[], None]]] | None = None,
+) -> Report:
+    """Validate and report which targets were checked (see :func:`validate`).
+
+    ``progress(total)`` gives a context whose value is called once per target checked.
+    """
     prepared = prepare(repo)
     selected = [repo.fleet.environment(name).name for name in environments]
     configs = _target_configs(repo, selected)
     found: list[Diagnostic] = []
     converter = cel_converter() if prepared.policies else None
-    for config in configs:
-        redactor = credentials.Redactor(config.data)
-        found.extend(schemas.check(prepared.schemas, config, redactor))
-        found.extend(policies.check(prepared.policies, config, redactor, converter))
+    with (progress or _no_progress)(len(configs)) as advance:
+        for config in configs:
+            redactor = credentials.Redactor(config.data)
+            found.extend(schemas.check(prepared.schemas, config, redactor))
+            found.extend(policies.check(prepared.policies, config, redactor, converter))
+            advance()
     found.extend(_ordering(repo, prepared, selected, configs))
     found.extend(_unique(_file_checks(prepared, configs)))
     found.extend(_unique(sops_files.check(repo.tree, configs)))
@@ -202,3 +213,8 @@ def _unique_layers(configs: Sequence[ResolvedConfig]) -> list[Layer]:
 def _unique(found: Sequence[Diagnostic]) -> list[Diagnostic]:
     """Each problem once, even when many targets are built from the file it sits in."""
     return list(dict.fromkeys(found))
+
+
+@contextlib.contextmanager
+def _no_progress(total: int) -> Iterator[Callable[[], None]]:
+    yield lambda: None
