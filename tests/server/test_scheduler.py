@@ -24,7 +24,7 @@ from lamina.server import metrics, scheduler
 from lamina.server.app import create_app
 from lamina.server.context import Context
 from lamina.server.settings import ServerSettings
-from lamina.store import leases, outbox
+from lamina.store import audit, leases, outbox
 from notify.conftest import Receiver, receiver
 
 __all__ = ["receiver"]
@@ -265,3 +265,18 @@ def test_lifespan_starts_and_stops_the_loop(applied_fleet: Path) -> None:
     thread.join(10)
     sock.close()
     assert made._thread is None
+
+
+def test_the_outbox_reaches_the_metrics(applied_fleet: Path, database_url: str, receiver: Receiver) -> None:
+    replica = _replica(applied_fleet, database_url, receiver.url, "replica", [])
+    replica.database.run(
+        lambda s: audit.append(s, actor="ann", action="rollout.failed", at=_now(), environment="production")
+    )
+    body, _ = replica.metrics.exposition()
+    assert b'lamina_notices{status="pending"} 1.0' in body
+    assert replica.sender.send_due().sent == 1
+    body, _ = replica.metrics.exposition()
+    assert b'lamina_notices{status="pending"} 0.0' in body and b'lamina_notices{status="sent"} 1.0' in body
+    assert len(receiver.wait_for(1)) == 1
+    replica.stop()
+    replica.database.dispose()

@@ -237,11 +237,13 @@ def notices_in(
 def counts(db: Database) -> Counts:
     """How many notices are pending, sent and failed."""
 
-    def query(session: Session) -> Counts:
-        rows = session.execute(select(OutboxNotice.status, func.count()).group_by(OutboxNotice.status))
-        return Counts({NoticeStatus(status): int(count) for status, count in rows})
+    return db.read(lambda session: Counts({NoticeStatus(k): v for k, v in status_counts(session).items()}))
 
-    return db.read(query)
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many notices are in each status (by its name), inside the caller's transaction."""
+    rows = session.execute(select(OutboxNotice.status, func.count()).group_by(OutboxNotice.status))
+    return {str(status): int(count) for status, count in rows}
 
 
 def _record(row: OutboxNotice) -> Notice:
