@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -137,9 +137,23 @@ def main() -> int:
             env: [sinks.build(SinkConfig(f"alerts.{env}.sinks[0]", "webhook", receiver.url, "key"), retry)]
             for env in ENVIRONMENTS
         }
-        sender = sending.Sender(outbox.Mailbox(db), routes, public_url="https://lamina.example.com")
+        skipped = timedelta(0)  # a notice still failing waits (30 s, doubling): the bench skips the wait
+
+        def clock() -> datetime:
+            return datetime.now(UTC) + skipped
+
+        sender = sending.Sender(
+            outbox.Mailbox(db), routes, public_url="https://lamina.example.com", clock=clock
+        )
         started = time.perf_counter()
         report = sender.send_due()
+        later = 0
+        while report.retrying and later < 5:
+            later += 1
+            skipped += sender.policy.max_backoff
+            again = sender.send_due()
+            report.sent += again.sent
+            report.retrying = again.retrying
         seconds = time.perf_counter() - started
         sender.stop()
         receiver.close()
@@ -160,7 +174,7 @@ def main() -> int:
     print(f"  twice: {twice}   (goal 0)")
     print(f"  outbox: sent {counts[NoticeStatus.SENT]}, pending {counts[NoticeStatus.PENDING]}, ", end="")
     print(
-        f"failed {counts[NoticeStatus.FAILED]}; sender report: sent {report.sent}, retrying {report.retrying}"
+        f"failed {counts[NoticeStatus.FAILED]}; later passes (a notice failed every immediate retry): {later}"
     )
     ok = rate >= GOAL_RATE and lost == 0 and twice == 0
     print("  => " + ("meets the goals" if ok else "MISSES a goal"))
