@@ -71,7 +71,8 @@ def _replica(
     sender = sending.Sender(
         outbox.Mailbox(context.database),
         sinks.build_routes(schedule.alerts.routes, sinks.RetryPolicy(attempts=3, backoff=0.01)),
-        policy=sending.SendPolicy(poll=0.05, backoff=datetime.timedelta(milliseconds=50)),
+        # each check wakes the sender: it need not poll often
+        policy=sending.SendPolicy(poll=1.0, backoff=datetime.timedelta(milliseconds=50)),
         holder=name,
     )
     lock = threading.Lock()

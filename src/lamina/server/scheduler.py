@@ -184,9 +184,12 @@ class Scheduler:
                 self.context.settings.environ, repo.root, repo.fleet.settings.apply
             )
             reports = checking.run(repo, self.database, repo.targets(), kube, now)
-            backfill.notify_overdue(repo, self.database, now)
-        seen = observations(reports)
-        notices = self.database.run(lambda s: self._decide(s, seen, now))
+            seen = observations(reports)
+            notices = self.database.run(lambda s: self._decide(s, seen, now))
+            try:
+                backfill.notify_overdue(repo, self.database, now)
+            except LaminaError as exc:  # the drift check stands; the next check looks again
+                log.error("overdue backfills not checked: %s", exc)
         seconds = time.perf_counter() - started
         self.metrics.check_duration.observe(seconds)
         for notice in notices:
