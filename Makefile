@@ -30,6 +30,7 @@ bench: setup
 	.venv/bin/python bench/drift_bench.py --memory 50,100,200,400,800
 	.venv/bin/python bench/server_bench.py
 	.venv/bin/python bench/ship_bench.py
+	.venv/bin/python bench/outbox_bench.py
 
 clean:
 	rm -rf .venv demo bench/out .pytest_cache .mypy_cache .ruff_cache

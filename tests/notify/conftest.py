@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -35,6 +36,10 @@ class Receiver:
     fail_first: int = 0
     status_when_failing: int = 500
     attempts: int = 0
+    hold_first: int = 0
+    """The first hold_first requests get no answer until ``released`` is set (a slow receiver
+    whose caller may die waiting); they are not accepted."""
+    released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def accepted(self) -> list[Received]:
@@ -49,8 +54,9 @@ class Receiver:
         return self.accepted()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextlib.contextmanager
+def serving() -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1 for as long as the block runs."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -58,13 +64,19 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with state.lock:
                 state.attempts += 1
-                failing = state.attempts <= state.fail_first
+                held = state.attempts <= state.hold_first
+                failing = held or state.attempts <= state.fail_first + state.hold_first
                 if not failing:
                     state.requests.append(Received(self.path, dict(self.headers.items()), body))
-            self.send_response(state.status_when_failing if failing else 200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            if held:
+                state.released.wait(30)
+            try:
+                self.send_response(state.status_when_failing if failing else 200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except OSError:  # the caller died waiting
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -74,6 +86,19 @@ def receiver() -> Iterator[Receiver]:
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield state
+    state.released.set()
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serving() as state:
+        yield state
+
+
+@pytest.fixture
+def other_receiver() -> Iterator[Receiver]:
+    with serving() as state:
+        yield state

@@ -18,13 +18,13 @@ import pytest
 
 from clusters.conftest import run_cli
 from lamina.errors import InputError
+from lamina.notify import sending, sinks
 from lamina.notify import settings as alert_settings
-from lamina.notify import sinks
 from lamina.server import metrics, scheduler
 from lamina.server.app import create_app
 from lamina.server.context import Context
 from lamina.server.settings import ServerSettings
-from lamina.store import leases
+from lamina.store import audit, leases, outbox
 from notify.conftest import Receiver, receiver
 
 __all__ = ["receiver"]
@@ -68,7 +68,13 @@ def _replica(
         jitter=0.1,
         alerts=alert_settings.AlertSettings(hold=datetime.timedelta(0), routes={"production": (config,)}),
     )
-    routes = sinks.start(schedule.alerts.routes, sinks.RetryPolicy(attempts=3, backoff=0.01))
+    sender = sending.Sender(
+        outbox.Mailbox(context.database),
+        sinks.build_routes(schedule.alerts.routes, sinks.RetryPolicy(attempts=3, backoff=0.01)),
+        # each check wakes the sender: it need not poll often
+        policy=sending.SendPolicy(poll=1.0, backoff=datetime.timedelta(milliseconds=50)),
+        holder=name,
+    )
     lock = threading.Lock()
 
     def record(outcome: scheduler.CheckOutcome) -> None:
@@ -79,7 +85,7 @@ def _replica(
         context,
         metrics.Metrics(context.database),
         schedule,
-        routes,
+        sender,
         holder=name,
         on_check=record,
         clock=clock,
@@ -165,7 +171,8 @@ def test_two_replicas_check_once_per_interval_and_alert_once(
     assert any(s["prod-us-1"] == "drifted" and s["prod-us-2"] == "drifted" for s in statuses.values())
 
     got = [r.json for r in receiver.accepted()]
-    assert [(g["status"], g["condition"], [c["cluster"] for c in g["clusters"]]) for g in got] == [
+    facts = [g["facts"] for g in got]
+    assert [(f["status"], f["condition"], [c["cluster"] for c in f["clusters"]]) for f in facts] == [
         ("firing", "drifted", ["prod-us-1", "prod-us-2"]),
         ("resolved", "drifted", ["prod-us-1", "prod-us-2"]),
     ]
@@ -201,6 +208,7 @@ def test_alert_state_survives_a_restart(applied_fleet: Path, database_url: str, 
     _edit(applied_fleet, "prod-us-1", 99)
     first.database.run(lambda s: leases.acquire(s, scheduler.LEASE, "first", _now(), _now()))
     assert first.run_once() is not None
+    first.sender.send_due()
     first.stop()
     assert len(receiver.wait_for(1)) == 1
     second = _replica(applied_fleet, database_url, receiver.url, "second", seen)
@@ -230,7 +238,7 @@ def test_server_reads_sinks_from_lamina_toml_and_refuses_a_missing_variable(appl
     made = scheduler.Scheduler.for_server(context, metrics.Metrics(context.database))
     assert made.schedule.interval == datetime.timedelta(minutes=5)
     assert made.schedule.alerts.hold == datetime.timedelta(minutes=1)
-    assert [s.name for s in made.routes["production"]] == ["alerts.production.sinks[0] (slack)"]
+    assert [s.name for s in made.sender.routes["production"]] == ["alerts.production.sinks[0] (slack)"]
     made.stop()
 
 
@@ -245,7 +253,7 @@ def test_lifespan_starts_and_stops_the_loop(applied_fleet: Path) -> None:
         context,
         metrics.Metrics(context.database),
         scheduler.Schedule(interval=datetime.timedelta(seconds=INTERVAL)),
-        {},
+        sending.Sender(outbox.Mailbox(context.database), {}),
     )
     app.router.lifespan_context = made.lifespan
     sock = bound_socket()
@@ -258,3 +266,18 @@ def test_lifespan_starts_and_stops_the_loop(applied_fleet: Path) -> None:
     thread.join(10)
     sock.close()
     assert made._thread is None
+
+
+def test_the_outbox_reaches_the_metrics(applied_fleet: Path, database_url: str, receiver: Receiver) -> None:
+    replica = _replica(applied_fleet, database_url, receiver.url, "replica", [])
+    replica.database.run(
+        lambda s: audit.append(s, actor="ann", action="rollout.failed", at=_now(), environment="production")
+    )
+    body, _ = replica.metrics.exposition()
+    assert b'lamina_notices{status="pending"} 1.0' in body
+    assert replica.sender.send_due().sent == 1
+    body, _ = replica.metrics.exposition()
+    assert b'lamina_notices{status="pending"} 0.0' in body and b'lamina_notices{status="sent"} 1.0' in body
+    assert len(receiver.wait_for(1)) == 1
+    replica.stop()
+    replica.database.dispose()

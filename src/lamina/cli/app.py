@@ -42,6 +42,7 @@ COMMANDS: dict[str, Lazy] = {
     "status": Lazy("lamina.cli.status:status", "Promotion path, drift, requests awaiting you, freezes."),
     "completion": Lazy("lamina.cli.completing:completion", "Print the shell completion script."),
     "rollout": Lazy("lamina.cli.rollout:app", "Status, pause, resume or abort progressive rollouts."),
+    "notices": Lazy("lamina.cli.notices:notices", "The outbox of notices; --send delivers those due."),
 }
 
 app = typer.Typer(

@@ -208,3 +208,20 @@ class MeasurementOutcome(enum.StrEnum):
     """Outside min/max."""
     INCONCLUSIVE = "inconclusive"
     """No data, NaN, or the provider could not be reached."""
+
+
+class NoticeStatus(enum.StrEnum):
+    """Where one notice of the outbox stands (``store/outbox.py``)."""
+
+    PENDING = "pending"
+    """Written with its event; not yet delivered to every sink of its environment."""
+    SENT = "sent"
+    """Every sink of its environment accepted it (or the environment has none)."""
+    FAILED = "failed"
+    """A sink kept refusing it until the sender gave up (``[alerts] attempts``); kept for people
+    to read, never sent again."""
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the sender will not touch the notice again."""
+        return self is not NoticeStatus.PENDING

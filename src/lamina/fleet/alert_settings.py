@@ -7,10 +7,16 @@ alerts go to. The repository names environment variables, never values::
     [alerts.production]
     sinks = [
         {type = "slack", url_env = "SLACK_PROD_URL"},
+        {type = "msteams", url_env = "TEAMS_PROD_URL"},
+        {type = "discord", url_env = "DISCORD_PROD_URL", events = ["apply-failed", "drift"]},
+        {type = "pagerduty", routing_key_env = "PD_PROD_KEY"},
         {type = "webhook", url_env = "ALERT_HOOK_URL", secret_env = "ALERT_HOOK_KEY"},
     ]
 
-Looking the variables up is the server's business (:mod:`lamina.notify.settings`).
+A sink hears every topic (``lamina.core.notices.Topic``) unless ``events`` lists some; PagerDuty
+hears only problems unless ``events`` says otherwise. A secret written into lamina.toml itself
+(``url = "https://hooks.slack.com/..."``, ``routing_key = "..."``) is refused at its file:line.
+Looking the variables up is the business of whoever sends (:mod:`lamina.notify.settings`).
 """
 
 from __future__ import annotations
@@ -20,13 +26,32 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from lamina.core.notices import Topic
 from lamina.errors import FleetError, Place
 from lamina.fleet import durations
 from lamina.fleet.tables import TableReader
 from lamina.source.documents import Document
 
 DEFAULT_HOLD = timedelta(minutes=10)
-SINK_TYPES = ("slack", "webhook")
+SINK_TYPES = ("slack", "msteams", "discord", "pagerduty", "webhook")
+_VARIABLES = {
+    "slack": ("url_env",),
+    "msteams": ("url_env",),
+    "discord": ("url_env",),
+    "pagerduty": ("routing_key_env", "url_env"),
+    "webhook": ("url_env", "secret_env"),
+}
+_REQUIRED = {"pagerduty": "routing_key_env"}
+_LITERALS = {
+    "url": "url_env",
+    "webhook_url": "url_env",
+    "secret": "secret_env",
+    "routing_key": "routing_key_env",
+    "integration_key": "routing_key_env",
+    "key": "secret_env",
+    "token": "secret_env",
+}
+"""Keys that would hold a secret in lamina.toml itself, and the key that names a variable instead."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +65,12 @@ class SinkSpec:
 
     key: str
     kind: str
-    url_env: str
+    url_env: str | None
     secret_env: str | None = None
+    routing_key_env: str | None = None
+    """PagerDuty: the variable holding the integration's routing key."""
+    events: tuple[Topic, ...] = ()
+    """The topics it hears; empty: every topic (PagerDuty: every problem)."""
     place: Place | None = field(default=None, compare=False)
     """Where lamina.toml declares it."""
 
@@ -55,8 +84,8 @@ class AlertRoutes:
 
     def variables(self) -> set[str]:
         """Every environment variable a sink names (their values are secrets)."""
-        names = {sink.url_env for sinks in self.routes.values() for sink in sinks}
-        return names | {s.secret_env for sinks in self.routes.values() for s in sinks if s.secret_env}
+        every = (sink for sinks in self.routes.values() for sink in sinks)
+        return {name for s in every for name in (s.url_env, s.secret_env, s.routing_key_env) if name}
 
 
 def load(doc: Document, environments: Collection[str]) -> AlertRoutes:
@@ -108,15 +137,38 @@ def _sinks(env: str, table: Mapping[str, object], fail: Fail, place: Place) -> t
         kind = sink.get("type")
         if kind not in SINK_TYPES:
             raise fail(f"{key}.type must be one of {', '.join(SINK_TYPES)}, not {kind!r}", env, "sinks")
-        allowed = {"type", "url_env"} | ({"secret_env"} if kind == "webhook" else set())
+        kind = str(kind)
+        for name in sorted(set(sink) & set(_LITERALS)):
+            raise fail(
+                f"{key}.{name}: lamina.toml holds no secrets; put the value in an environment "
+                f"variable and name it with {_LITERALS[name]}",
+                env,
+                "sinks",
+                index,
+                name,
+            )
+        allowed = {"type", "events", *_VARIABLES[kind]}
         extra = sorted(set(sink) - allowed)
         if extra:
             raise fail(f"{key}: unknown key {extra[0]!r} for a {kind} sink", env, "sinks")
-        url_env = _variable(key, "url_env", sink, fail, env)
-        if url_env is None:
-            raise fail(f"{key}.url_env is required: the environment variable holding the URL", env, "sinks")
-        secret_env = _variable(key, "secret_env", sink, fail, env)
-        out.append(SinkSpec(key=key, kind=str(kind), url_env=url_env, secret_env=secret_env, place=place))
+        found = {name: _variable(key, name, sink, fail, env) for name in _VARIABLES[kind]}
+        required = _REQUIRED.get(kind, "url_env")
+        if found[required] is None:
+            what = "routing key" if required == "routing_key_env" else "URL"
+            raise fail(
+                f"{key}.{required} is required: the environment variable holding the {what}", env, "sinks"
+            )
+        out.append(
+            SinkSpec(
+                key=key,
+                kind=kind,
+                url_env=found.get("url_env"),
+                secret_env=found.get("secret_env"),
+                routing_key_env=found.get("routing_key_env"),
+                events=_events(key, sink.get("events"), fail, env),
+                place=place,
+            )
+        )
     return tuple(out)
 
 
@@ -127,3 +179,18 @@ def _variable(key: str, name: str, sink: Mapping[str, object], fail: Fail, env: 
     if not isinstance(variable, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
         raise fail(f'{key}.{name} must name an environment variable, like "ALERT_HOOK_URL"', env, "sinks")
     return variable
+
+
+def _events(key: str, value: object, fail: Fail, env: str) -> tuple[Topic, ...]:
+    if value is None:
+        return ()
+    known = ", ".join(topic.value for topic in Topic)
+    if not isinstance(value, list) or not value:
+        raise fail(f"{key}.events must be a list of topics ({known})", env, "sinks")
+    out = []
+    for item in value:
+        try:
+            out.append(Topic(item))
+        except ValueError:
+            raise fail(f"{key}.events: unknown topic {item!r} (known: {known})", env, "sinks") from None
+    return tuple(out)

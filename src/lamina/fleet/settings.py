@@ -15,7 +15,7 @@ table                 what it sets                                      type
 ``[limits]``          bounds on hostile config files                    :class:`LimitsSettings`
 ``[layers]``          files that are not config                         :class:`LayersSettings`
 ``[plan]``            which keys are guardrails                         :class:`PlanSettings`
-``[server]``          the tokens file                                   :class:`ServerTable`
+``[server]``          the tokens file, the dashboard's public address   :class:`ServerTable`
 ``[git]``             the remote pins are pushed to, fetches             :mod:`.git_settings`
 ``[promotion]``       gates, approvals, freezes                         :mod:`.promotion_settings`
 ``[alerts]``          alert sinks per environment                       :mod:`.alert_settings`
@@ -176,6 +176,9 @@ class ServerTable:
 
     tokens_file: str | None = None
     """The bearer tokens file, relative to the repository (default ``.lamina/tokens.toml``)."""
+    public_url: str | None = None
+    """The dashboard's address as people reach it (``https://lamina.example.com``): notices link
+    to their page under it; without it they carry no link."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,18 @@ class FleetSettings:
     def analysis(self, name: str) -> rollout_settings.Analysis:
         """The ``[[analysis]]`` called name (load checked every name a rollout uses)."""
         return next(analysis for analysis in self.analyses if analysis.name == name)
+
+
+def _server(doc: Document) -> ServerTable:
+    table = TableReader(doc, ("server",), ("tokens_file", "public_url"))
+    public_url = table.string("public_url")
+    if public_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+        raise table.fail(
+            "[server] public_url must be an http(s) address like https://lamina.example.com, "
+            f"not {public_url!r}",
+            ("public_url",),
+        )
+    return ServerTable(tokens_file=table.string("tokens_file"), public_url=public_url)
 
 
 def load(doc: Document, environments: Collection[str]) -> FleetSettings:
@@ -244,7 +259,7 @@ def load(doc: Document, environments: Collection[str]) -> FleetSettings:
                 "guardrails", DEFAULT_GUARDRAIL_GLOBS, what="key globs"
             )
         ),
-        server=ServerTable(TableReader(doc, ("server",), ("tokens_file",)).string("tokens_file")),
+        server=_server(doc),
         git=git_settings.load(doc),
         promotion=promotion,
         alerts=alert_settings.load(doc, environments),

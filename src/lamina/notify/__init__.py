@@ -1,10 +1,13 @@
-"""Alerts on drift: when a cluster's state changes and holds, tell the people who own it.
+"""Notices: telling people what happened (requests awaiting approval, failed gates, applies and
+rollouts, overdue backfills, drift), once each, where their environment wants it.
 
-``settings`` reads ``[alerts]`` from lamina.toml (sink URLs and signing keys come from
-environment variables it names); ``alerts`` is the pure, clock-injected state machine that
-decides what to say; ``sinks`` says it (Slack, a generic webhook) from background threads,
-so a slow or failing receiver never holds up a drift check.
+``settings`` reads ``[alerts]`` from lamina.toml (sink URLs and keys come from environment
+variables it names); ``alerts`` is the pure, clock-injected drift alert state machine;
+``messages`` words a stored notice; ``sinks`` lays it out for Slack, Microsoft Teams, Discord,
+PagerDuty or a signed webhook and posts it; ``sending`` delivers the outbox's notices (written
+by the store with their events, ``store/outbox.py``) at least once, retrying with backoff, so
+a slow or failing receiver never holds up an event and a crash loses no notice.
 
-Below ``drift`` in the pipeline: this package knows drift only as plain observations, and
-never imports SQLAlchemy, FastAPI, typer or rich.
+Beside the store in the pipeline (it never imports it: the sender takes the outbox as a
+``Mailbox``), and never imports SQLAlchemy, FastAPI, typer or rich.
 """

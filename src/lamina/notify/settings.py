@@ -11,8 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from lamina.core.notices import Topic
 from lamina.errors import InputError, Place
 from lamina.fleet.alert_settings import DEFAULT_HOLD, AlertRoutes, SinkSpec
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+"""PagerDuty's Events API v2 (``url_env`` points a pagerduty sink elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -21,15 +25,24 @@ class SinkConfig:
 
     Attributes:
         key: where it is configured (``alerts.production.sinks[0]``), safe to log.
-        kind: ``slack`` or ``webhook``.
+        kind: ``slack``, ``msteams``, ``discord``, ``pagerduty`` or ``webhook``.
         url: the URL from the environment variable ``url_env`` names.
-        secret: the signing key from ``secret_env`` (webhooks only), or None.
+        secret: the signing key from ``secret_env`` (webhooks), or the routing key from
+            ``routing_key_env`` (PagerDuty), or None.
+        events: the topics it hears (empty: every topic; PagerDuty: every problem).
     """
 
     key: str
     kind: str
     url: str = field(repr=False)
     secret: str | None = field(default=None, repr=False)
+    events: tuple[Topic, ...] = ()
+
+    def hears(self, topic: Topic) -> bool:
+        """True when a notice on topic goes to this sink."""
+        if self.events:
+            return topic in self.events
+        return topic.problem or self.kind != "pagerduty"
 
 
 @dataclass(frozen=True)
@@ -53,11 +66,15 @@ def load(declared: AlertRoutes, environ: Mapping[str, str]) -> AlertSettings:
 def _resolve(sink: SinkSpec, environ: Mapping[str, str]) -> SinkConfig:
     place = sink.place
     url = _value(sink, "url_env", sink.url_env, environ, place)
-    assert url is not None
+    if url is None:
+        url = PAGERDUTY_URL
     if not url.startswith(("https://", "http://")):
         raise InputError(f"{sink.key}.url_env: ${sink.url_env} does not hold an http(s) URL", place)
-    secret = _value(sink, "secret_env", sink.secret_env, environ, place)
-    return SinkConfig(key=sink.key, kind=sink.kind, url=url, secret=secret)
+    if sink.routing_key_env is not None:
+        secret = _value(sink, "routing_key_env", sink.routing_key_env, environ, place)
+    else:
+        secret = _value(sink, "secret_env", sink.secret_env, environ, place)
+    return SinkConfig(key=sink.key, kind=sink.kind, url=url, secret=secret, events=sink.events)
 
 
 def _value(

@@ -1,115 +1,76 @@
-"""Where alerts go: a Slack incoming webhook and a generic, signed JSON webhook.
+"""Where notices go: Slack, Microsoft Teams, Discord, PagerDuty (Events API v2), a signed webhook.
 
-Every sink is a :class:`Notifier`. The real ones post with httpx, with timeouts, and retry
-temporary failures (a transport error, 429, 5xx) with exponential backoff; a 4xx other than
-429 is permanent and not retried. :class:`BackgroundSink` wraps a sink in a bounded queue and
-a thread of its own, so a failing receiver never holds up a drift check: when its queue is
-full, new notices are dropped (and that is logged).
+Every sink is a :class:`Sink`: it lays a :class:`~lamina.notify.messages.Message` out in its
+receiver's format and posts it with httpx, with a timeout, sending the notice's idempotency
+key as ``Idempotency-Key`` (PagerDuty's ``dedup_key``). A temporary failure (a transport error,
+408, 429, 5xx) is retried at once with exponential backoff and jitter (stamina); what is still
+failing after that is left to the sender, which tries the notice again later
+(``notify/sending.py``). Another 4xx is permanent for this attempt.
 
-Sink URLs and signing keys are secrets (a Slack webhook URL is a credential). They are never
-logged or put in an error: sinks are named by where they are configured
+Sink URLs, signing keys and routing keys are secrets (a Slack webhook URL is a credential).
+They are never logged or put in an error: sinks are named by where they are configured
 (``alerts.production.sinks[0]``). Requests go through httpx's transport directly, because
 httpx's client logs every request's full URL.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import queue
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from lamina.core.notices import Topic
 from lamina.errors import OutsideError
-from lamina.notify import alerts
+from lamina.notify.messages import Message
 from lamina.notify.settings import SinkConfig
 
 log = logging.getLogger("lamina.notify")
 
 SIGNATURE_HEADER = "X-Lamina-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 SLACK_HEADER_LIMIT = 150
 SLACK_SECTION_LIMIT = 3000
-
-
-class Notifier(Protocol):
-    """Something that can tell people about a notice."""
-
-    @property
-    def name(self) -> str:
-        """A name safe to log (never a URL)."""
-        ...
-
-    def send(self, notice: alerts.Notice) -> None:
-        """Deliver notice.
-
-        Raises:
-            DeliveryError: it could not be delivered.
-        """
-        ...
+DISCORD_CONTENT_LIMIT = 2000
+DISCORD_TITLE_LIMIT = 256
+DISCORD_DESCRIPTION_LIMIT = 4096
+PAGERDUTY_SUMMARY_LIMIT = 1024
+_COLOURS = {"info": 0x2E7D32, "warning": 0xF9A825, "error": 0xC62828}
+_TEMPORARY = (408, 425, 429)
 
 
 class DeliveryError(OutsideError):
-    """A sink did not accept a notice (after retries, when the failure was temporary)."""
+    """A sink did not take a notice (after the immediate retries, when the failure was temporary)."""
+
+
+class _Temporary(Exception):
+    """A failure worth retrying at once (a transport error, 408, 429, 5xx)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How a temporary failure is retried: ``attempts`` tries, waits doubling from ``backoff``."""
+    """The immediate retries of one delivery: ``attempts`` tries, waits growing from ``backoff``.
 
-    attempts: int = 5
+    Attributes:
+        attempts: tries of one delivery before the sender leaves it for later.
+        backoff: the first wait, in seconds (then doubling, with up to ``backoff`` of jitter).
+        max_backoff: the longest wait.
+        timeout: seconds each request may take.
+    """
+
+    attempts: int = 3
     backoff: float = 0.5
-    max_backoff: float = 30.0
+    max_backoff: float = 5.0
     timeout: float = 10.0
-
-    def wait(self, attempt: int) -> float:
-        """Seconds to wait after the given failed attempt (0-based)."""
-        return float(min(self.max_backoff, self.backoff * 2**attempt))
-
-
-def slack_payload(notice: alerts.Notice) -> dict[str, Any]:
-    """Slack's message format: ``text`` (the notification's fallback) and ``blocks``."""
-    firing = notice.kind is alerts.NoticeKind.FIRING
-    icon = ":red_circle:" if firing else ":large_green_circle:"
-    lines = []
-    for note in notice.clusters:
-        line = f"• *{note.cluster}*"
-        if note.detail:
-            line += f": {note.detail}"
-        if note.fields:
-            shown = ", ".join(f"`{path}`" for path in note.fields[:10])
-            more = f" and {len(note.fields) - 10} more" if len(note.fields) > 10 else ""
-            line += f" ({shown}{more})"
-        lines.append(line)
-    body = "\n".join(lines)
-    if len(body) > SLACK_SECTION_LIMIT:
-        body = body[: SLACK_SECTION_LIMIT - 1] + "…"
-    header = f"{'Resolved' if not firing else 'Drift alert'}: {notice.environment}"
-    return {
-        "text": f"{icon} {notice.summary}",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": header[:SLACK_HEADER_LIMIT]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {notice.summary}"[:3000]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": body or "-"}},
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"lamina · {notice.condition.value} · {notice.kind.value} · "
-                        f"{notice.at.isoformat(timespec='seconds')}",
-                    }
-                ],
-            },
-        ],
-    }
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -117,59 +78,217 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-class HttpSink:
-    """POST a JSON body to one URL, retrying temporary failures with backoff.
+def _mrkdwn(message: Message) -> str:
+    body = "\n".join(f"• {line}" for line in message.lines)
+    if len(body) > SLACK_SECTION_LIMIT:
+        body = body[: SLACK_SECTION_LIMIT - 1] + "…"
+    return body
+
+
+def slack_payload(message: Message) -> dict[str, Any]:
+    """Slack's message format: ``text`` (the notification's fallback) and ``blocks``."""
+    icon = ":large_green_circle:" if message.resolved else _SLACK_ICONS[message.severity]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": message.title[:SLACK_HEADER_LIMIT]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {message.summary}"[:3000]}},
+    ]
+    if message.lines:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(message)}})
+    if message.link:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open in lamina"},
+                        "url": message.link,
+                    }
+                ],
+            }
+        )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"lamina · {message.topic.value} · {message.at.isoformat(timespec='seconds')}",
+                }
+            ],
+        }
+    )
+    return {"text": f"{icon} {message.summary}", "blocks": blocks}
+
+
+_SLACK_ICONS = {"info": ":large_blue_circle:", "warning": ":large_orange_circle:", "error": ":red_circle:"}
+
+
+def teams_payload(message: Message) -> dict[str, Any]:
+    """A Microsoft Teams incoming webhook (Workflows) message: one Adaptive Card."""
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": message.title, "wrap": True},
+        {"type": "TextBlock", "text": message.summary, "wrap": True},
+    ]
+    if message.lines:
+        body.append(
+            {"type": "TextBlock", "text": "\n".join(f"- {line}" for line in message.lines), "wrap": True}
+        )
+    body.append(
+        {
+            "type": "TextBlock",
+            "text": f"lamina · {message.topic.value} · {message.at.isoformat(timespec='seconds')}",
+            "isSubtle": True,
+            "size": "Small",
+            "wrap": True,
+        }
+    )
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    if message.link:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open in lamina", "url": message.link}]
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
+
+
+def discord_payload(message: Message) -> dict[str, Any]:
+    """A Discord webhook message: the summary and one embed (nobody is mentioned)."""
+    embed: dict[str, Any] = {
+        "title": message.title[:DISCORD_TITLE_LIMIT],
+        "description": "\n".join([message.summary, *message.lines])[:DISCORD_DESCRIPTION_LIMIT],
+        "color": _COLOURS["info" if message.resolved else message.severity],
+        "timestamp": message.at.isoformat(),
+        "footer": {"text": f"lamina · {message.topic.value}"},
+    }
+    if message.link:
+        embed["url"] = message.link
+    return {
+        "content": message.summary[:DISCORD_CONTENT_LIMIT],
+        "embeds": [embed],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def pagerduty_events(message: Message, routing_key: str) -> list[dict[str, Any]]:
+    """PagerDuty Events API v2 events: one per cluster of a drift notice (so each cluster's
+    incident resolves on its own), else one per notice, deduplicated by the idempotency key."""
+    keys: list[tuple[str, str | None]]
+    if message.topic is Topic.DRIFT and message.clusters:
+        condition = str(message.facts.get("condition", "drift"))
+        keys = [
+            (f"lamina/{message.environment}/{cluster}/{condition}", cluster) for cluster in message.clusters
+        ]
+    else:
+        keys = [(message.key, None)]
+    events = []
+    for dedup, cluster in keys:
+        summary = (
+            message.summary if cluster is None else f"{message.environment}/{cluster}: {message.summary}"
+        )
+        event: dict[str, Any] = {
+            "routing_key": routing_key,
+            "event_action": "resolve" if message.resolved else "trigger",
+            "dedup_key": dedup[:255],
+            "client": "lamina",
+        }
+        if not message.resolved:
+            event["payload"] = {
+                "summary": summary[:PAGERDUTY_SUMMARY_LIMIT],
+                "source": f"lamina/{message.environment}" + (f"/{cluster}" if cluster else ""),
+                "severity": message.severity,
+                "timestamp": message.at.isoformat(),
+                "component": cluster or message.environment or "lamina",
+                "group": message.environment or "lamina",
+                "class": message.topic.value,
+                "custom_details": {"subject": message.subject, "details": list(message.lines)},
+            }
+            if message.link:
+                event["links"] = [{"href": message.link, "text": "Open in lamina"}]
+        events.append(event)
+    return events
+
+
+class Sink:
+    """POST a message to one receiver, retrying temporary failures at once with backoff.
 
     Args:
-        config: the configured sink (its URL and key stay inside this object).
-        sleep: how to wait between attempts (a test or a stopping server passes its own).
+        config: the configured sink (its URL and keys stay inside this object).
+        retry: how one delivery is retried.
     """
 
-    def __init__(
-        self,
-        config: SinkConfig,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, config: SinkConfig, retry: RetryPolicy | None = None) -> None:
         self._config = config
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep
         self._transport = httpx.HTTPTransport(retries=0)
 
     @property
+    def key(self) -> str:
+        """Where it is configured (``alerts.production.sinks[0]``): what the outbox records."""
+        return self._config.key
+
+    @property
     def name(self) -> str:
-        """``alerts.production.sinks[0] (slack)``."""
+        """``alerts.production.sinks[0] (slack)``: safe to log."""
         return f"{self._config.key} ({self._config.kind})"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
 
-    def payload(self, notice: alerts.Notice) -> dict[str, Any]:
-        """The JSON body for notice."""
-        return notice.to_json()
+    def hears(self, topic: Topic) -> bool:
+        """True when notices on topic go to this sink."""
+        return self._config.hears(topic)
 
-    def headers(self, body: bytes) -> dict[str, str]:
+    def payloads(self, message: Message) -> list[dict[str, Any]]:
+        """The JSON bodies that carry message (most sinks: one)."""
+        return [message.to_json()]
+
+    def headers(self, message: Message, body: bytes) -> dict[str, str]:
         """Request headers for body."""
-        return {"Content-Type": "application/json", "User-Agent": "lamina-alerts/1"}
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "lamina-notify/2",
+            IDEMPOTENCY_HEADER: message.key,
+        }
 
-    def send(self, notice: alerts.Notice) -> None:
-        """Post the notice; raise DeliveryError once retries are spent or the receiver refuses."""
-        body = json.dumps(self.payload(notice), sort_keys=True, separators=(",", ":")).encode("utf-8")
-        headers = self.headers(body)
-        problem = ""
-        for attempt in range(self.retry.attempts):
-            status, problem = self._post(body, headers)
-            if status is not None and 200 <= status < 300:
-                return
-            if status is not None and 400 <= status < 500 and status != 429:
-                raise DeliveryError(f"{self.name} refused the alert: {problem}")
-            if attempt < self.retry.attempts - 1:
-                wait = self.retry.wait(attempt)
-                log.warning("alert to %s failed (%s); retrying in %.2fs", self.name, problem, wait)
-                self._sleep(wait)
-        raise DeliveryError(f"{self.name} failed after {self.retry.attempts} attempts: {problem}")
+    def deliver(self, message: Message) -> None:
+        """Post every body of message.
 
-    def _post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str]:
+        Raises:
+            DeliveryError: the receiver refused, or kept failing through the retries.
+        """
+        import stamina
+        import stamina.instrumentation
+
+        # each failed try is logged here, naming the sink; stamina's own log line says less
+        stamina.instrumentation.set_on_retry_hooks(())
+        for payload in self.payloads(message):
+            body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            headers = self.headers(message, body)
+            try:
+                for attempt in stamina.retry_context(
+                    on=_Temporary,
+                    attempts=self.retry.attempts,
+                    timeout=None,
+                    wait_initial=self.retry.backoff,
+                    wait_max=self.retry.max_backoff,
+                    wait_jitter=self.retry.backoff,
+                ):
+                    with attempt:
+                        self._post(body, headers)
+            except _Temporary as exc:
+                raise DeliveryError(
+                    f"{self.name} failed after {self.retry.attempts} attempts: {exc.problem}"
+                ) from None
+
+    def _post(self, body: bytes, headers: Mapping[str, str]) -> None:
         request = httpx.Request(
             "POST",
             self._config.url,
@@ -185,115 +304,80 @@ class HttpSink:
                 response.close()
         except httpx.TransportError as exc:
             # the exception's text may quote the URL: name its type only
-            return None, type(exc).__name__
-        return response.status_code, f"HTTP {response.status_code}"
+            raise _Temporary(type(exc).__name__) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if status >= 500 or status in _TEMPORARY:
+            log.warning("notice to %s failed (HTTP %d); retrying", self.name, status)
+            raise _Temporary(f"HTTP {status}")
+        raise DeliveryError(f"{self.name} refused the notice: HTTP {status}")
 
     def close(self) -> None:
         """Close pooled connections."""
         self._transport.close()
 
 
-class SlackSink(HttpSink):
+class SlackSink(Sink):
     """A Slack incoming webhook."""
 
-    def payload(self, notice: alerts.Notice) -> dict[str, Any]:
+    def payloads(self, message: Message) -> list[dict[str, Any]]:
         """Slack's ``text`` and ``blocks``."""
-        return slack_payload(notice)
+        return [slack_payload(message)]
 
 
-class WebhookSink(HttpSink):
-    """A generic webhook: the notice as JSON, signed with HMAC-SHA256 when a key is configured."""
+class TeamsSink(Sink):
+    """A Microsoft Teams incoming webhook (a Workflows "post to a channel" URL)."""
 
-    def headers(self, body: bytes) -> dict[str, str]:
+    def payloads(self, message: Message) -> list[dict[str, Any]]:
+        """An Adaptive Card message."""
+        return [teams_payload(message)]
+
+
+class DiscordSink(Sink):
+    """A Discord channel webhook."""
+
+    def payloads(self, message: Message) -> list[dict[str, Any]]:
+        """``content`` and one embed."""
+        return [discord_payload(message)]
+
+
+class PagerDutySink(Sink):
+    """PagerDuty's Events API v2, with the integration's routing key."""
+
+    def payloads(self, message: Message) -> list[dict[str, Any]]:
+        """One event per incident (see :func:`pagerduty_events`)."""
+        assert self._config.secret is not None  # settings require routing_key_env
+        return pagerduty_events(message, self._config.secret)
+
+
+class WebhookSink(Sink):
+    """A generic webhook: the message as JSON, signed with HMAC-SHA256 when a key is configured."""
+
+    def headers(self, message: Message, body: bytes) -> dict[str, str]:
         """Adds ``X-Lamina-Signature: sha256=<hex>`` when the sink has a signing key."""
-        headers = super().headers(body)
+        headers = super().headers(message, body)
         if self._config.secret:
             headers[SIGNATURE_HEADER] = signature(self._config.secret, body)
         return headers
 
 
-class BackgroundSink:
-    """A sink that never blocks: notices wait in a bounded queue for a thread of their own.
-
-    Args:
-        inner: the sink that delivers.
-        capacity: notices that may wait; beyond that new ones are dropped and logged.
-    """
-
-    def __init__(self, inner: Notifier, capacity: int = 100) -> None:
-        self.inner = inner
-        self._queue: queue.Queue[alerts.Notice | None] = queue.Queue(maxsize=capacity)
-        self._stopping = threading.Event()
-        self.delivered = 0
-        self.failed = 0
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._work, name=f"lamina-alerts-{inner.name}", daemon=True)
-        self._thread.start()
-
-    @property
-    def name(self) -> str:
-        """The inner sink's name."""
-        return self.inner.name
-
-    def send(self, notice: alerts.Notice) -> None:
-        """Queue notice and return at once."""
-        try:
-            self._queue.put_nowait(notice)
-        except queue.Full:
-            self.dropped += 1
-            log.error("alert queue of %s is full; dropped: %s", self.name, notice.summary)
-
-    def _work(self) -> None:
-        while True:
-            notice = self._queue.get()
-            try:
-                if notice is None:
-                    return
-                if self._stopping.is_set():
-                    continue
-                self.inner.send(notice)
-                self.delivered += 1
-            except DeliveryError as exc:
-                self.failed += 1
-                log.error("alert not delivered: %s (%s)", exc, notice.summary if notice else "")
-            except Exception as exc:  # a bug in a sink must not kill the thread
-                self.failed += 1
-                log.error("alert to %s failed: %s", self.name, type(exc).__name__)
-            finally:
-                self._queue.task_done()
-
-    def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued notice was handled; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued within timeout, then stop the thread."""
-        if not self.drain(timeout):
-            self._stopping.set()  # skip the rest
-        with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
-        self._thread.join(timeout)
-        closer = getattr(self.inner, "close", None)
-        if callable(closer):
-            closer()
+_KINDS: dict[str, type[Sink]] = {
+    "slack": SlackSink,
+    "msteams": TeamsSink,
+    "discord": DiscordSink,
+    "pagerduty": PagerDutySink,
+    "webhook": WebhookSink,
+}
 
 
-def build(config: SinkConfig, retry: RetryPolicy | None = None) -> HttpSink:
+def build(config: SinkConfig, retry: RetryPolicy | None = None) -> Sink:
     """The sink a configured ``type`` names."""
-    if config.kind == "slack":
-        return SlackSink(config, retry)
-    return WebhookSink(config, retry)
+    return _KINDS[config.kind](config, retry)
 
 
-def start(
-    routes: Mapping[str, tuple[SinkConfig, ...]], retry: RetryPolicy | None = None, capacity: int = 100
-) -> dict[str, list[BackgroundSink]]:
-    """A running background sink for every configured sink, by environment."""
-    return {
-        env: [BackgroundSink(build(c, retry), capacity) for c in configs] for env, configs in routes.items()
-    }
+def build_routes(
+    routes: Mapping[str, tuple[SinkConfig, ...]], retry: RetryPolicy | None = None
+) -> dict[str, list[Sink]]:
+    """A sink for every configured sink, by environment."""
+    return {env: [build(config, retry) for config in configs] for env, configs in routes.items()}

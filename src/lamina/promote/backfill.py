@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lamina.core.notices import Draft, Topic
+from lamina.core.states import PromotionStatus
+from lamina.errors import LaminaError
 from lamina.fleet.model import Fleet
 from lamina.promote import commits, requests
 from lamina.resolve.repository import Repository
+from lamina.store import outbox
 from lamina.store import promotions as store
 from lamina.store.database import Database
 from lamina.store.promotions import PromotionRecord
@@ -65,3 +69,31 @@ def refresh(repo: Repository, db: Database, records: list[PromotionRecord], now:
             store.mark_backfill_done(db, record.id, at=now, actor="lamina")
         found[record.id] = state
     return found
+
+
+def notify_overdue(repo: Repository, db: Database, now: datetime) -> list[int]:
+    """Write a ``backfill-overdue`` notice (once each) for every promoted emergency whose
+    backfill is overdue; returns their ids. The server's scheduler calls this on every check."""
+    told = []
+    for record in store.list_requests(db, PromotionStatus.landed_statuses()):
+        if not record.emergency or record.backfill_done_at is not None or record.backfill_due is None:
+            continue
+        key = f"backfill-overdue/PR-{record.id}"
+        if now <= record.backfill_due or outbox.known(db, key):
+            continue
+        try:
+            behind = lagging(repo, record)
+        except LaminaError:
+            continue  # git could not say; the next check asks again
+        if not behind:
+            continue
+        draft = Draft(
+            key=key,
+            topic=Topic.BACKFILL_OVERDUE,
+            environment=record.target,
+            subject=requests.format_id(record.id),
+            facts={"revision": record.revision, "due": record.backfill_due.isoformat(), "behind": behind},
+        )
+        if db.run(lambda session, d=draft: outbox.add(session, d, now)):  # type: ignore[misc]
+            told.append(record.id)
+    return told

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from lamina.store import summary
+from lamina.store import outbox, summary
 from lamina.store.database import Database
 
 DRIFT_STATUSES = ("in-sync", "out-of-sync", "drifted", "missing", "unreachable", "suspended")
@@ -46,12 +46,20 @@ class _StateCollector(Collector):
         )
         promotions = GaugeMetricFamily("lamina_promotions", "Promotion requests by status", labels=["status"])
         applies = GaugeMetricFamily("lamina_applies", "Applies by result", labels=["result"])
+        notices = GaugeMetricFamily(
+            "lamina_notices", "Notices of the outbox by status (pending, sent, failed)", labels=["status"]
+        )
         try:
-            rows, by_status, by_result = self.database.read(
-                lambda s: (summary.drift_rows(s), summary.promotion_counts(s), summary.apply_counts(s))
+            rows, by_status, by_result, by_notice = self.database.read(
+                lambda s: (
+                    summary.drift_rows(s),
+                    summary.promotion_counts(s),
+                    summary.apply_counts(s),
+                    outbox.status_counts(s),
+                )
             )
         except Exception:
-            rows, by_status, by_result = [], {}, {}
+            rows, by_status, by_result, by_notice = [], {}, {}, {}
         for row in rows:
             for status in DRIFT_STATUSES:
                 drift.add_metric([row.environment, row.cluster, status], 1.0 if row.status == status else 0.0)
@@ -63,7 +71,9 @@ class _StateCollector(Collector):
             promotions.add_metric([status], float(count))
         for result, count in sorted(by_result.items()):
             applies.add_metric([result], float(count))
-        yield from (drift, fields, up, checked, promotions, applies)
+        for status in ("pending", "sent", "failed"):
+            notices.add_metric([status], float(by_notice.get(status, 0)))
+        yield from (drift, fields, up, checked, promotions, applies, notices)
 
 
 class _GitCollector(Collector):

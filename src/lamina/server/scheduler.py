@@ -4,12 +4,11 @@ Each server runs a :class:`Scheduler` thread that wakes every ``[drift] interval
 random jitter of up to ``[drift] jitter``, a fraction of the interval, so replicas and
 fleets of servers do not hit clusters in step). On waking it asks the database for the
 ``drift-check`` lease until one interval from now (``store/leases.py``); only the replica
-that gets it checks the fleet, stores the results, feeds the alert state machine and queues
-the notices. The alert state lives in the database and is read and written in one
-transaction, so a notice is decided once even if two checks were to overlap.
-
-Notices are sent after the transaction commits, by background sinks: at most once (a
-replica that dies between the commit and the send loses that notice).
+that gets it checks the fleet, stores the results, feeds the alert state machine and writes
+the notices to the outbox. The alert state and the notices it decides are written in one
+transaction, so a notice is decided once even if two checks were to overlap, and lost never:
+the replica's sender (``notify/sending.py``) delivers it at least once, after a crash too.
+The lease holder also writes a notice for each emergency whose backfill is overdue (once each).
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import hashlib
+import json
 import logging
 import os
 import random
@@ -29,16 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina.clusters import connection
+from lamina.core.notices import Draft, Topic
 from lamina.core.states import DriftStatus
 from lamina.drift import checking
 from lamina.drift.status import DriftReport
 from lamina.errors import LaminaError
 from lamina.fleet.model import Fleet
-from lamina.notify import alerts, sinks
+from lamina.notify import alerts, sending, sinks
 from lamina.notify import settings as alert_settings
+from lamina.promote import backfill
 from lamina.server.context import Clock, Context, utc_now
 from lamina.server.metrics import Metrics
-from lamina.store import alerting, leases
+from lamina.store import alerting, leases, outbox
 from lamina.store.database import Database
 
 log = logging.getLogger("lamina.server.scheduler")
@@ -117,7 +120,7 @@ class Scheduler:
         context: the server's context (repository, database, environment).
         metrics: where check durations are recorded.
         schedule: interval, jitter and alert settings.
-        routes: the running sinks of each environment.
+        sender: delivers the outbox's notices (started and stopped with the loop).
         holder: this replica's name in the lease table (default: host, pid and a random part).
         clock: the current time (UTC); tests pass their own.
         on_check: called after each check this replica ran.
@@ -128,7 +131,7 @@ class Scheduler:
         context: Context,
         metrics: Metrics,
         schedule: Schedule,
-        routes: Mapping[str, Sequence[sinks.Notifier]],
+        sender: sending.Sender,
         *,
         holder: str | None = None,
         clock: Clock = utc_now,
@@ -137,7 +140,7 @@ class Scheduler:
         self.context = context
         self.metrics = metrics
         self.schedule = schedule
-        self.routes = routes
+        self.sender = sender
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.clock = clock
         self.on_check = on_check
@@ -147,7 +150,7 @@ class Scheduler:
 
     @classmethod
     def for_server(cls, context: Context, metrics: Metrics) -> Scheduler:
-        """The scheduler lamina.toml describes, with its sinks started.
+        """The scheduler lamina.toml describes, with its sender.
 
         Raises:
             InputError: ``[drift]`` or ``[alerts]`` is malformed, or a sink's environment
@@ -155,7 +158,14 @@ class Scheduler:
         """
         with context.repository() as repo:
             schedule = Schedule.from_fleet(repo.fleet, context.settings.environ)
-        return cls(context, metrics, schedule, sinks.start(schedule.alerts.routes), clock=context.clock)
+            public_url = repo.fleet.settings.server.public_url
+        sender = sending.Sender(
+            outbox.Mailbox(context.database),
+            sinks.build_routes(schedule.alerts.routes),
+            public_url=public_url,
+            clock=context.clock,
+        )
+        return cls(context, metrics, schedule, sender, clock=context.clock)
 
     @property
     def database(self) -> Database:
@@ -174,11 +184,17 @@ class Scheduler:
                 self.context.settings.environ, repo.root, repo.fleet.settings.apply
             )
             reports = checking.run(repo, self.database, repo.targets(), kube, now)
-        seen = observations(reports)
-        notices = self.database.run(lambda s: self._decide(s, seen, now))
+            seen = observations(reports)
+            notices = self.database.run(lambda s: self._decide(s, seen, now))
+            try:
+                backfill.notify_overdue(repo, self.database, now)
+            except LaminaError as exc:  # the drift check stands; the next check looks again
+                log.error("overdue backfills not checked: %s", exc)
         seconds = time.perf_counter() - started
         self.metrics.check_duration.observe(seconds)
-        self._deliver(notices)
+        for notice in notices:
+            log.info("alert: %s", notice.summary)
+        self.sender.wake()
         outcome = CheckOutcome(now, self.holder, tuple(reports), tuple(notices), seconds)
         if self.on_check is not None:
             self.on_check(outcome)
@@ -191,17 +207,13 @@ class Scheduler:
         states = {name: _to_state(record) for name, record in stored.items()}
         evaluation = alerts.evaluate(states, seen, now, self.schedule.alerts.hold)
         alerting.save(session, (_to_record(s) for s in evaluation.states.values()), now)
+        for notice in evaluation.notices:
+            outbox.add(session, drift_draft(notice), now)
         return evaluation.notices
 
-    def _deliver(self, notices: Sequence[alerts.Notice]) -> None:
-        for notice in notices:
-            targets = self.routes.get(notice.environment, ())
-            log.info("alert: %s (%d sink(s))", notice.summary, len(targets))
-            for sink in targets:
-                sink.send(notice)
-
     def start(self) -> None:
-        """Start the loop in a background thread (nothing when the interval is zero)."""
+        """Start the sender, and the loop in a background thread (none when the interval is zero)."""
+        self.sender.start()
         if self.schedule.interval <= datetime.timedelta(0) or self._thread is not None:
             return
         self._stop.clear()
@@ -209,16 +221,12 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop (a running check finishes first) and the sinks."""
+        """Stop the loop (a running check finishes first) and the sender."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        for targets in self.routes.values():
-            for sink in targets:
-                closer = getattr(sink, "close", None)
-                if callable(closer):
-                    closer()
+        self.sender.stop(timeout)
 
     def _pause(self) -> float:
         interval = self.schedule.interval.total_seconds()
@@ -246,6 +254,19 @@ class Scheduler:
             yield
         finally:
             await asyncio.to_thread(self.stop)
+
+
+def drift_draft(notice: alerts.Notice) -> Draft:
+    """The outbox notice of a drift alert (its key: a hash of what it says and when)."""
+    facts = notice.to_json()
+    body = json.dumps(facts, sort_keys=True, separators=(",", ":"))
+    return Draft(
+        key="drift-" + hashlib.sha256(body.encode()).hexdigest()[:48],
+        topic=Topic.DRIFT,
+        environment=notice.environment,
+        subject=", ".join(note.cluster for note in notice.clusters),
+        facts=facts,
+    )
 
 
 def _to_state(record: alerting.AlertRecord) -> alerts.ClusterState:

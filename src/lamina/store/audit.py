@@ -2,7 +2,8 @@
 
 Each row carries the hash of the row before it and a hash over its own fields and that
 previous hash, so editing, removing or reordering any row breaks the chain from there on,
-and ``lamina audit --verify`` names the first row that no longer fits.
+and ``lamina audit --verify`` names the first row that no longer fits. A record worth a notice
+writes it to the outbox (``store/outbox.py``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Text, cast, select, text
 from sqlalchemy.orm import Session
 
+from lamina.store import outbox
 from lamina.store.database import Database
 from lamina.store.models import AuditRecord
 
@@ -92,6 +94,7 @@ def append(
     )
     session.add(row)
     session.flush()
+    outbox.from_audit(session, row)  # the event's notice commits with it, or neither does
     return row
 
 

@@ -25,7 +25,7 @@ from lamina.errors import InputError, OutsideError
 
 T = TypeVar("T")
 
-SCHEMA_HEAD = "0004_rollouts"
+SCHEMA_HEAD = "0005_outbox"
 """The newest Alembic revision this lamina knows (tests check it is the real head)."""
 
 _RETRIES = 8
