@@ -12,6 +12,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cli_support import Ran, run_lamina_in_process
@@ -188,3 +189,50 @@ def test_a_plaintext_file_under_secrets_and_a_missing_key_fail_validate(
         ),
     ]
     assert "plain-canary-value" not in done.stdout + done.stderr
+
+
+def test_a_sops_secret_applied_by_the_server_stays_out_of_its_log_and_answers(
+    sops_fleet: tuple[Path, EmulatedFleet, AgeKey], tmp_path: Path
+) -> None:
+    from cli_support import start_lamina_serve
+    from lamina.server import tokens
+
+    root, k8s, key = sops_fleet
+    token = tokens.create(root / ".lamina" / "tokens.toml", "ops@example.com", ["admin"])
+    log = tmp_path / "serve.log"
+    with k8s, log.open("wb") as sink:
+        k8s.add("prod-1")
+        k8s.put("prod-1", DEPLOYMENTS, deployment())
+        k8s.put("prod-1", SECRETS, secret("search", {"token": "search-token-value"}))
+        env = {"KUBECONFIG": str(k8s.kubeconfig), "SOPS_AGE_KEY_FILE": str(key.file)}
+        process, url = start_lamina_serve(root, env=env, stdout=sink, stderr=sink, timeout=60)
+        try:
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as client:
+                answers = [
+                    client.post("/api/v1/apply", json={"targets": ["production"]}),
+                    client.post("/api/v1/drift/run", json={}),
+                    client.get("/api/v1/drift"),
+                    client.get("/api/v1/targets/production/prod-1/config"),
+                    client.get("/api/v1/audit"),
+                    client.get("/targets/production/prod-1"),
+                    client.get("/metrics"),
+                ]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        secrets = k8s.objects("prod-1", SECRETS)
+    applied = answers[0]
+    assert applied.status_code == 200, applied.text
+    assert [o["result"] for o in applied.json()["outcomes"]] == ["applied", "applied"]
+    # the server really decrypted it: the cluster's Secret holds the value
+    [made] = [s for n, s in secrets.items() if n.startswith("agent-secrets-")]
+    assert base64.b64decode(made["data"]["openai_api_key"]).decode() == CANARY
+    seen = [f"{a.request.method} {a.request.url} {a.status_code}\n{a.text}" for a in answers]
+    seen.append(log.read_text(errors="replace"))
+    with sqlite3.connect(root / ".lamina" / "state.db") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
+            seen.append(json.dumps(db.execute(f"SELECT * FROM {table}").fetchall(), default=str))
+    for text in seen:
+        assert CANARY not in text and base64.b64encode(CANARY.encode()).decode() not in text
