@@ -314,7 +314,15 @@ def run_cli_before_server(lamina: Lamina, out: Path, first: str, k8s: Any) -> di
         changes = lane.submit(apply_drift_and_promote, lamina, first, k8s)
         read_everything(lamina, out, first)
         changes.result()
-    lamina.side_by_side([(("history", "staging"), (0,)), (("history", "--stats", "--json"), (0,))])
+    lamina.side_by_side(
+        [
+            (("history", "staging"), (0,)),
+            (("history", "--stats", "--json"), (0,)),
+            (("status", "--json"), (0,)),
+            (("status",), (0,)),
+            (("notices", "--json"), (0,)),
+        ]
+    )
     tokens = {}
     for role, (user, grant) in ROLES.items():
         # the token is printed once: keep it as a needle, not as a capture
@@ -342,6 +350,8 @@ def read_everything(lamina: Lamina, out: Path, first: str) -> None:
             (("build", f"production/prod-1@{first}"), (0,)),
             (("explain", "production/prod-1", "agent.api_key", "--json"), (0,)),
             (("explain", "production/prod-1", "vault.openai"), (0,)),
+            (("explain", "production/prod-1", "agent.api_key", "--blame", "--json"), (0,)),
+            (("explain", "production/prod-1", "vault.openai", "--blame"), (0,)),
             (("diff", "staging/stage-1", "production/prod-2", "--json"), (1,)),
             (("diff", "development", "sandbox"), (1,)),
             (("parity", "--json"), (0, 1)),
