@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pty
+import re
 import resource
 import subprocess
 import sys
@@ -164,3 +166,28 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def run_on_a_terminal(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """Run ``lamina ARGS`` on a real terminal (a pty; set its size with COLUMNS and LINES in env)
+    and return the exit code and what a person sees there, colours removed."""
+    parent, child = pty.openpty()
+    process = subprocess.Popen(
+        [str(LAMINA), *args], cwd=cwd, env=lamina_environ(env), stdin=child, stdout=child, stderr=child
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(parent, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    code = process.wait(timeout=60)
+    os.close(parent)
+    text = b"".join(chunks).decode()
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r\n", "\n").replace("\r", "\n")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
 from pathlib import Path
 
-from cli_support import LAMINA, lamina_environ
 from cli_support import run_lamina as lamina
+from cli_support import run_on_a_terminal
 
 
 def test_history_stats_without_samples_says_so(example_repo: Path) -> None:
@@ -30,30 +27,8 @@ def test_build_yaml_keeps_a_long_value_on_one_line(example_repo: Path) -> None:
 
 def test_a_table_on_a_narrow_terminal_fits_with_an_ellipsis(example_repo: Path) -> None:
     # a real terminal 60 columns wide: no line of the envs table may be longer
-    env = lamina_environ(COLUMNS="60", LINES="40")
-    parent, child = pty.openpty()
-    process = subprocess.Popen(
-        [str(LAMINA), "envs"], cwd=example_repo, env=env, stdin=child, stdout=child, stderr=child
-    )
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(parent, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    assert process.wait(timeout=60) == 0
-    os.close(parent)
-    text = b"".join(chunks).decode()
-    plain = [line for line in _strip_ansi(text).splitlines() if line.strip()]
+    code, text = run_on_a_terminal(["envs"], example_repo, {"COLUMNS": "60", "LINES": "40"})
+    assert code == 0
+    plain = [line for line in text.splitlines() if line.strip()]
     assert plain and max(len(line) for line in plain) <= 60, plain
     assert any("…" in line for line in plain)
-
-
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "")

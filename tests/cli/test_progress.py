@@ -4,17 +4,14 @@ when piped, nothing extra under ``--json``; times read relative on a terminal.""
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from cli_support import LAMINA, lamina_environ
 from cli_support import run_lamina as lamina
+from cli_support import run_on_a_terminal
 from lamina.cli import output
 
 USER = {"LAMINA_USER": "ops@example.com"}
@@ -68,24 +65,9 @@ def test_apply_on_a_terminal_shows_waves_as_sections(example_repo: Path) -> None
 
 def _on_a_terminal(args: list[str], cwd: Path) -> str:
     """What a person sees running lamina ARGS on a 120-column terminal (colours removed)."""
-    env = lamina_environ({**USER, "COLUMNS": "120", "LINES": "40"})
-    parent, child = pty.openpty()
-    process = subprocess.Popen(
-        [str(LAMINA), *args], cwd=cwd, env=env, stdin=child, stdout=child, stderr=child
-    )
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(parent, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    assert process.wait(timeout=60) == 0
-    os.close(parent)
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode()).replace("\r", "\n")
+    code, text = run_on_a_terminal(args, cwd, {**USER, "COLUMNS": "120", "LINES": "40"})
+    assert code == 0, text
+    return text
 
 
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
