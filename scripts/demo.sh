@@ -92,6 +92,10 @@ run_finding drift production
 run drift production --heal
 run audit
 run audit --verify
+step "one screen: pins, drift, requests awaiting you, backfills, freezes, rollouts in progress"
+run status
+step "the notices each event wrote, in the same transaction (the server sends them to [alerts] sinks)"
+run notices
 step "lamina serve   # the API, the dashboard and scheduled drift checks, in the background"
 PORT="${DEMO_PORT:-8080}"
 PIDFILE="$PWD/.cache/demo-server.pid"

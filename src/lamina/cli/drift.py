@@ -105,8 +105,7 @@ def drift(
                 f"{report.environment}/{report.cluster}",
                 report.status.value,
                 style=_STYLES.get(report.status, ""),
-                section=f"wave {repo.fleet.cluster(report.cluster).wave}",
-            )
+            )  # no wave sections: drift checks every cluster at once, reports come as they finish
 
         if heal:
             with secrets.Lookups.from_environment(os.environ, settings) as lookups:
