@@ -152,6 +152,7 @@ def iso(moment: datetime | None) -> str:
 def templates(clock: context.Clock) -> Jinja2Templates:
     """The dashboard's templates, with the filters and tables they use; times read clock."""
     built = Jinja2Templates(directory=SERVER / "templates")
+    built.env.auto_reload = False  # they ship with lamina: no stat of each template per page
     built.env.filters["ago"] = _ago_filter(clock)
     built.env.filters["iso"] = iso
     built.env.globals.update(
