@@ -282,38 +282,60 @@ def _clusters_html(
 
     Kept per (snapshot, filters, page, rights) until the snapshot changes or a relative time
     it shows ("4 min ago") would read differently; the kept text holds markers where the
-    tokens go, so no session's token is ever served to another."""
+    tokens go, so no session's token is ever served to another. A new state waits for its
+    render; when only a relative time moved on, one request renders it again while the
+    others are served the text of the same state meanwhile (a render takes milliseconds)."""
     key = (json.dumps(filters, sort_keys=True), page, json.dumps(can, sort_keys=True))
     now = shared.clock()
-    html = _kept(shared, found["key"], key, now)
-    if html is None:
-        with _RENDERING:  # one request renders a fragment; the others wait for it
-            html = _kept(shared, found["key"], key, now)
-            if html is None:
-                data = clusters_fragment(found, filters, page, can)
-                template = request.app.state.templates.get_template("_fleet_clusters.html")
-                with rendering.times_shown(now) as changes:
-                    html = template.render(data)
-                holds = min(changes, default=datetime.max.replace(tzinfo=UTC))
-                with _KEEPING:
-                    kept = _fragments(shared, found["key"])
-                    kept[key] = (holds, html)
-                    while len(kept) > KEPT_FRAGMENTS:
-                        kept.popitem(last=False)
+    hit = _kept(shared, found["key"], key, now)
+    if hit is not None and (hit[1] or not _RENDERING.acquire(blocking=False)):
+        html = hit[0]
+    else:
+        if hit is None:
+            _RENDERING.acquire()  # one request renders a new state's fragment; the others wait for it
+        try:
+            again = _kept(shared, found["key"], key, now)
+            if again is not None and again[1]:
+                html = again[0]
+            else:
+                html = _render(request, shared, found, key, clusters_fragment(found, filters, page, can), now)
+        finally:
+            _RENDERING.release()
     for action, token in page_actions.csrf_tokens(request).items():
         html = html.replace(f"{_MARKER}-{action}", token)
     return html
 
 
-def _kept(shared: context.Context, state: Any, key: Any, now: datetime) -> str | None:
-    """The fragment kept for key in the snapshot state, if it still reads right at now."""
+def _render(
+    request: Request,
+    shared: context.Context,
+    found: dict[str, Any],
+    key: Any,
+    data: dict[str, Any],
+    now: datetime,
+) -> str:
+    """data rendered, kept under key until a relative time it shows would read differently."""
+    template = request.app.state.templates.get_template("_fleet_clusters.html")
+    with rendering.times_shown(now) as changes:
+        html: str = template.render(data)
+    holds = min(changes, default=datetime.max.replace(tzinfo=UTC))
+    with _KEEPING:
+        kept = _fragments(shared, found["key"])
+        kept[key] = (holds, html)
+        while len(kept) > KEPT_FRAGMENTS:
+            kept.popitem(last=False)
+    return html
+
+
+def _kept(shared: context.Context, state: Any, key: Any, now: datetime) -> tuple[str, bool] | None:
+    """The fragment kept for key in the snapshot state, and whether it still reads right at now."""
     with _KEEPING:
         kept = _fragments(shared, state)
         hit = kept.get(key)
-        if hit is None or now >= hit[0]:
+        if hit is None:
             return None
         kept.move_to_end(key)
-        return hit[1]
+        return hit[1], now < hit[0]
 
 
 def _fragments(shared: context.Context, state: Any) -> OrderedDict[Any, tuple[datetime, str]]:
