@@ -24,15 +24,15 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+
+import msgspec
 
 MASK = "…(masked)"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One credential in a text: the span of the secret and what may be shown of it."""
 
     rule: str
@@ -47,8 +47,7 @@ class Finding:
         return f"{self.prefix}{MASK}" if self.prefix else "(masked)"
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(msgspec.Struct, frozen=True):
     """One of lamina's own credential formats."""
 
     name: str
@@ -89,8 +88,7 @@ SHAPES = (
 )
 
 
-@dataclass(frozen=True)
-class _Allow:
+class _Allow(msgspec.Struct, frozen=True):
     target: str  # "secret", "match" or "line"
     regexes: tuple[Any, ...]
     stopwords: tuple[str, ...]
@@ -138,8 +136,7 @@ def _allow(data: dict[str, Any]) -> _Allow:
     )
 
 
-@dataclass(frozen=True)
-class _RuleSet:
+class _RuleSet(msgspec.Struct, frozen=True):
     rules: tuple[_Rule, ...]
     allow: tuple[_Allow, ...]
     keywords: tuple[tuple[str, tuple[_Rule, ...]], ...]

@@ -13,16 +13,16 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from lamina.core.paths import IDENTITY, Item, KeyPath, format_path, item_index
 
 _ABSENT: Any = object()
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     """One differing leaf: a missing side is ``ABSENT``."""
 
     path: KeyPath

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from lamina.core.states import NoticeStatus
 
@@ -106,8 +107,7 @@ def topic_of(action: str, detail: Mapping[str, Any]) -> Topic | None:
     return None
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(msgspec.Struct, frozen=True):
     """One notice to write to the outbox.
 
     Attributes:
@@ -124,11 +124,10 @@ class Draft:
     environment: str | None
     subject: str | None = None
     actor: str | None = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     """One notice as the outbox keeps it."""
 
     id: int
@@ -163,8 +162,7 @@ class Notice:
         }
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     """What one delivery attempt of a claimed notice came to.
 
     Attributes:

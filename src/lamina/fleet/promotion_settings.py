@@ -34,8 +34,9 @@ from __future__ import annotations
 import shlex
 import zoneinfo
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
+
+import msgspec
 
 from lamina.fleet.tables import TableReader
 from lamina.source.documents import Document
@@ -57,8 +58,7 @@ _FREEZE_KEYS = ("start", "duration", "environments", "reason", "timezone")
 MAX_FREEZE = timedelta(days=31)
 
 
-@dataclass(frozen=True)
-class FreezeWindow:
+class FreezeWindow(msgspec.Struct, frozen=True):
     """A recurring freeze: from each time the cron expression matches, for duration.
 
     Attributes:
@@ -73,8 +73,7 @@ class FreezeWindow:
     timezone: str = "UTC"
 
 
-@dataclass(frozen=True)
-class PromotionSettings:
+class PromotionSettings(msgspec.Struct, frozen=True):
     """What ``[promotion]`` says, with defaults."""
 
     protect: tuple[str, ...] = ()
@@ -84,8 +83,8 @@ class PromotionSettings:
     checks: tuple[tuple[str, ...], ...] = ()
     check_timeout: timedelta = timedelta(minutes=10)
     soak: timedelta | None = None
-    required_approvals: Mapping[str, int] = field(default_factory=dict)
-    approvers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    required_approvals: Mapping[str, int] = msgspec.field(default_factory=dict)
+    approvers: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     backfill_deadline: timedelta = timedelta(hours=24)
     freezes: tuple[FreezeWindow, ...] = ()
     verify: str | None = None

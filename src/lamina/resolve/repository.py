@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from lamina.core.paths import get_path
 from lamina.core.targets import TargetRef
 from lamina.errors import FleetError, InputError, Place, UnknownTargetError
@@ -170,8 +172,8 @@ class Repository:
         """
         ref = TargetRef.parse(target) if isinstance(target, str) else target
         if ref.revision is not None:
-            config = self.at(ref.revision).resolve(replace(ref, revision=None))
-            return replace(config, target=replace(config.target, revision=ref.revision))
+            config = self.at(ref.revision).resolve(msgspec.structs.replace(ref, revision=None))
+            return replace(config, target=msgspec.structs.replace(config.target, revision=ref.revision))
         env = self.fleet.environment(ref.environment)
         cluster = self._cluster_of(env, ref.cluster)
         merged, merged_layers = self._environment_merged(env)

@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
+
 from lamina.errors import InputError, OutsideError, Place, ReferenceError_, UnknownTargetError
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 _MAX_SYMLINK_HOPS = 16
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """One name in a folder listing."""
 
     name: str
