@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from lamina.errors import InputError
 
@@ -115,7 +115,7 @@ def _checked_name(name: str, where: str) -> str:
     return name
 
 
-def session(ctx: typer.Context) -> Session:
+def session(ctx: click.Context) -> Session:
     """The Session of the running command."""
     obj = ctx.find_root().obj
     assert isinstance(obj, Session)
