@@ -11,7 +11,6 @@ changes of ``diff(a, b)`` to ``a`` gives ``b``.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -153,6 +152,8 @@ def apply_changes(a: Any, changes: list[Change]) -> Any:
 
 def text_diff(a: str, b: str, label_a: str, label_b: str) -> list[str]:
     """A unified diff of two multi-line strings, as lines without newlines."""
+    import difflib  # on first use: most commands never diff text
+
     return list(
         difflib.unified_diff(a.splitlines(), b.splitlines(), fromfile=label_a, tofile=label_b, lineterm="")
     )

@@ -32,7 +32,6 @@ Cron expressions are read by ``croniter``: day and month names, ``@weekly`` and 
 from __future__ import annotations
 
 import shlex
-import zoneinfo
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 
@@ -231,6 +230,8 @@ def cron_problem(expression: str) -> str | None:
 
 
 def _known_zone(name: str) -> bool:
+    import zoneinfo  # on first use: only windows with a timezone need it
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
