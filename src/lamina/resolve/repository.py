@@ -48,7 +48,8 @@ class Repository:
         _parsed: dict[tuple[str, bytes], Document] | None = None,
     ) -> None:
         self.root = Path(root).resolve()
-        self.git = GitRepo.find(self.root)
+        self._git: GitRepo | None = None
+        self._git_found = False
         # parsed files by (path, content): shared with the repository at other revisions, so a
         # file that is the same at HEAD and in the working tree is parsed once (plan, diff @REV)
         self._parsed: dict[tuple[str, bytes], Document] = {} if _parsed is None else _parsed
@@ -81,6 +82,15 @@ class Repository:
             self.migrations,
             self._parsed,
         )
+
+    @property
+    def git(self) -> GitRepo | None:
+        """The git repository holding the root (None for a plain folder), found on first use: most
+        commands that read the working tree never need git, and finding it runs a git process."""
+        if not self._git_found:
+            self._git = GitRepo.find(self.root)
+            self._git_found = True
+        return self._git
 
     def git_tree(self, revision: str) -> GitTree:
         """The tree of a git revision (cached)."""
