@@ -10,7 +10,6 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from lamina.cli.commands import Lazy, group
-from lamina.errors import LaminaError
 
 # One line per command: name, where it lives (imported only when it runs), one line of help.
 COMMANDS: dict[str, Lazy] = {
@@ -88,13 +87,15 @@ def main() -> None:
         message = exc.format_message().rstrip(".")
         sys.stderr.write(f"error: {where}: {message[:1].lower()}{message[1:]} (see {where} -h)\n")
         sys.exit(exc.exit_code)
-    except LaminaError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
     except Exception as exc:
+        from lamina.errors import LaminaError  # here, so `lamina --help` does not load it
+
+        if isinstance(exc, LaminaError):
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(exc.exit_code)
         if os.environ.get("LAMINA_DEBUG"):
             raise
         sys.stderr.write(
