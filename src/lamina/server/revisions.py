@@ -17,7 +17,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +52,19 @@ class GitSync:
     Args:
         root: the config repository (inside the clone).
         environ: the process environment the webhook secret is read from.
+        on_fetched: called after every fetch with the revision served and the branch tracked
+            (quickly: it runs under the fetch's lock; the server's revision check only notes it).
     """
 
-    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        environ: Mapping[str, str],
+        on_fetched: Callable[[str | None, str], None] | None = None,
+    ) -> None:
         self.root = root
         self.environ = environ
+        self.on_fetched = on_fetched
         self.last_fetch: float | None = None
         """When the last fetch succeeded (seconds since the epoch)."""
         self.failures = 0
@@ -99,6 +107,8 @@ class GitSync:
             after = git.head()
             if after != before:
                 LOG.info("serving %s (was %s)", (after or "")[:12], (before or "")[:12])
+            if self.on_fetched is not None:
+                self.on_fetched(after, settings.branch)
             return Synced(before, after, fetched=True)
 
     def webhook_secret(self) -> str | None:
