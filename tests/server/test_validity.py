@@ -97,6 +97,26 @@ def test_a_bad_revision_is_told_once_and_a_good_one_never(example_repo: Path, db
     assert "sk-canary" not in everything_written(db)
 
 
+def test_the_background_check_looks_at_each_fetched_revision_once(example_repo: Path, db: Database) -> None:
+    written: list[str] = []
+    check = validity.RevisionCheck(example_repo, db, lambda: T0, on_written=lambda: written.append("wake"))
+    check.start()
+    try:
+        bad = break_staging(example_repo)
+        check.fetched(bad, "main")
+        wait_for(lambda: check.runs == 1)
+        check.fetched(bad, "main")  # fetched again: looked at already
+        git(example_repo, "revert", "--no-edit", "HEAD")
+        good = git(example_repo, "rev-parse", "HEAD")
+        check.fetched(good, "main")
+        wait_for(lambda: check.runs == 2)
+    finally:
+        check.stop()
+    assert (check.looked, check.problems, written) == (good, 0, ["wake"])
+    [notice] = outbox.notices_in(db)
+    assert (notice.key, notice.facts["branch"]) == (f"validation-failed/{bad}/staging", "main")
+
+
 def write_file(root: Path, relative: str, text: str) -> None:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)

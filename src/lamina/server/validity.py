@@ -168,17 +168,19 @@ class RevisionCheck:
         """How many revisions this process validated."""
         self._environments: frozenset[str] = frozenset()
         self._wanted: tuple[str, str | None] | None = None
+        self._looking: str | None = None
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
 
     def fetched(self, revision: str | None, branch: str | None = None) -> None:
         """A fetch left the server serving revision: look at it (soon, in the background),
-        unless it is the revision looked at last."""
+        unless it is the revision looked at last, or being looked at."""
         if revision is None:
             return
         with self._cond:
-            if revision == self.looked or (self._wanted is not None and self._wanted[0] == revision):
+            wanted = self._wanted[0] if self._wanted is not None else None
+            if revision in (self.looked, self._looking, wanted):
                 return
             self._wanted = (revision, branch)
             self._cond.notify()
@@ -238,13 +240,17 @@ class RevisionCheck:
                 if self._stopping:
                     return
                 wanted, self._wanted = self._wanted, None
-            assert wanted is not None
+                assert wanted is not None
+                self._looking = wanted[0]
             try:
                 self.look(*wanted)
             except LaminaError as exc:
                 LOG.error("revision %s not validated: %s", wanted[0][:12], exc)
             except Exception as exc:  # the thread must outlive any one look
                 LOG.error("revision %s not validated: %s: %s", wanted[0][:12], type(exc).__name__, exc)
+            finally:  # a look that failed is tried again at the next fetch
+                with self._cond:
+                    self._looking = None
 
 
 def _masked(text: str) -> str:
