@@ -4,8 +4,9 @@ none for a valid revision; no credential-like value in what is written."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,19 +52,32 @@ def everything_written(db: Database) -> str:
 
 
 @pytest.fixture
-def db(example_repo: Path) -> Database:
-    return Database.for_repository(example_repo, None)
+def db(example_repo: Path) -> Iterator[Database]:
+    database = Database.for_repository(example_repo, None)
+    yield database
+    database.dispose()
 
 
-def test_a_bad_revision_is_told_once_and_a_good_one_never(example_repo: Path, db: Database) -> None:
+@pytest.fixture
+def shared_db(database_url: str) -> Iterator[Database]:
+    """The state database of replicas: SQLite and PostgreSQL."""
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def test_a_bad_revision_is_told_once_and_a_good_one_never(example_repo: Path, shared_db: Database) -> None:
+    db = shared_db
     check = validity.RevisionCheck(example_repo, db, lambda: T0)
     good = git(example_repo, "rev-parse", "HEAD")
 
     assert check.look(good) == validity.Finding(good, (), ())
     bad = break_staging(example_repo)
-    found = check.look(bad)
+    other = validity.RevisionCheck(example_repo, db, lambda: T0)  # another replica, at the same time
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        found = sorted((f.told for f in pool.map(lambda r: r.look(bad), [check, other])), key=len)
 
-    assert found.told == ("staging",)
+    assert found == [(), ("staging",)]
     [notice] = outbox.notices_in(db)
     assert (notice.key, notice.topic, notice.environment, notice.subject) == (
         f"validation-failed/{bad}/staging",
@@ -88,7 +102,7 @@ def test_a_bad_revision_is_told_once_and_a_good_one_never(example_repo: Path, db
     audited = db.read(lambda s: [(a.action, a.environment, a.detail) for a in s.scalars(select(AuditRecord))])
     assert audited == [("validation.failed", "staging", {"revision": bad, "problems": 3})]
 
-    # the same revision seen again: by this replica, by another one or after a restart
+    # the same revision seen again: by this replica, or by another one after a restart
     assert check.look(bad).told == ()
     assert validity.RevisionCheck(example_repo, db, lambda: T0).look(bad).told == ()
     assert len(outbox.notices_in(db)) == 1
