@@ -118,6 +118,7 @@ def test_a_pod_refuses_an_api_whose_certificate_its_ca_did_not_sign(
         conn.call(conn.core.list_namespaced_config_map, "ai-agents")
 
     assert str(caught.value) == (
-        "cluster prod-us-1: unreachable: TLS handshake failed (check the kubeconfig's certificate authority)"
+        "cluster prod-us-1: unreachable: TLS handshake failed "
+        "(check the certificate authority: the kubeconfig's, or a pod's ca.crt)"
     )
     assert fleet.emulators["prod-us-1"].authorization is None  # no request, so no token, reached it
