@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.errors import LaminaError
+from lamina.errors import InputError, LaminaError
 from lamina.fleet.git_settings import GitSettings
 from lamina.promote import applying
 from lamina.resolve.repository import Repository
@@ -69,14 +69,26 @@ class GitSync:
         """When the last fetch succeeded (seconds since the epoch)."""
         self.failures = 0
         """Fetches that failed since the process started."""
+        self._settings: GitSettings | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def settings(self) -> GitSettings:
-        """``[git]`` as the served revision says."""
-        with Repository(self.root) as repo:
-            return repo.fleet.settings.git
+        """``[git]`` as the served revision says; when its lamina.toml does not load, as the last
+        revision that loaded said (so a broken push does not stop the server fetching its fix).
+
+        Raises:
+            InputError: lamina.toml does not load and never did in this process.
+        """
+        try:
+            with Repository(self.root) as repo:
+                self._settings = repo.fleet.settings.git
+        except InputError as exc:
+            if self._settings is None:
+                raise
+            LOG.warning("the served lamina.toml does not load (%s); fetching as [git] said before", exc)
+        return self._settings
 
     def revision(self) -> str | None:
         """The commit the server serves now (None outside git or before the first commit)."""
