@@ -5,7 +5,8 @@ A :class:`Draft` is one notice as it is written to the outbox, in the transactio
 it tells of: a topic, the environment it is routed by, an idempotency key, and the facts a sink
 needs (names, revisions, statuses: never config values). Most events are audit records, and
 :func:`topic_of` says which audit actions are worth a notice; the drift alerts and overdue
-backfills are written by the server's scheduler.
+backfills are written by the server's scheduler, and the validation problems of a fetched
+revision by the server's revision check (``server/validity.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Topic(enum.StrEnum):
     """An emergency's skipped environments did not catch up by the deadline."""
     DRIFT = "drift"
     """Clusters drifted, went missing or unreachable, or came back (``status`` says which)."""
+    VALIDATION_FAILED = "validation-failed"
+    """A revision of the tracked branch has problems ``lamina validate`` reports."""
 
     @property
     def problem(self) -> bool:
@@ -61,6 +64,7 @@ _PROBLEMS = frozenset(
         Topic.ROLLOUT_FAILED,
         Topic.BACKFILL_OVERDUE,
         Topic.DRIFT,
+        Topic.VALIDATION_FAILED,
     }
 )
 
