@@ -90,12 +90,12 @@ SHAPES = (
 
 class _Allow(msgspec.Struct, frozen=True):
     target: str  # "secret", "match" or "line"
-    regexes: tuple[Any, ...]
+    sources: tuple[str, ...]  # regexes, compiled when a rule first matches
     stopwords: tuple[str, ...]
 
     def allows(self, secret: str, match: str, line: str) -> bool:
         text = {"secret": secret, "match": match, "line": line}[self.target]
-        if any(pattern.search(text) for pattern in self.regexes):
+        if any(pattern.search(text) for pattern in _compiled(self.sources)):
             return True
         lowered = secret.lower()
         return any(word in lowered for word in self.stopwords)
@@ -128,12 +128,13 @@ def _re2_compile(source: str) -> Any:
     return re2.compile(source, options=options)
 
 
+@functools.cache
+def _compiled(sources: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(_re2_compile(source) for source in sources)
+
+
 def _allow(data: dict[str, Any]) -> _Allow:
-    return _Allow(
-        data["target"],
-        tuple(_re2_compile(source) for source in data.get("regexes", ())),
-        tuple(data.get("stopwords", ())),
-    )
+    return _Allow(data["target"], tuple(data.get("regexes", ())), tuple(data.get("stopwords", ())))
 
 
 class _RuleSet(msgspec.Struct, frozen=True):
