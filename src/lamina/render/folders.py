@@ -4,6 +4,13 @@ Each folder holds ``agent-config.json``, the referenced files and a ``kustomizat
 whose ``configMapGenerator`` produces the same ConfigMap (same name, same data) that lamina
 would apply itself. Files are rewritten only when their bytes change, so re-rendering an
 unchanged fleet touches nothing and git (and Argo CD, and Flux) see no change.
+
+``render --out DIR`` writes nothing into DIR until every target has rendered: the worker
+processes write the new files into a staging folder beside DIR (``.DIR.<pid>.rendering``).
+A first render then becomes DIR with one rename; a later one moves each changed file into
+place with one rename and removes the files that are no longer rendered. A render that
+fails or is interrupted before that leaves DIR as it was and the staging folder is removed
+(or, after a kill, by the next render).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,21 +213,29 @@ def render_fleet(
             )
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(refs) >= PARALLEL_FROM else 1
-    if workers > 1 and hasattr(os, "fork"):
-        result = _render_in_processes(repo, refs, out, resources, advance, workers)
-    else:
-        result = _render_targets(repo, refs, out, resources, advance)
-    planned, clusters, referenced_files = result
-    report = _write_planned(planned)
+    staging = Staging.begin(out) if out is not None else None
+    try:
+        if workers > 1 and hasattr(os, "fork"):
+            result = _render_in_processes(repo, refs, out, resources, advance, workers, staging)
+        else:
+            result = _render_targets(repo, refs, out, resources, advance, None, staging)
+        rendered, clusters, referenced_files = result
+        if staging is not None:
+            report, outputs = staging.finish(rendered)
+        else:
+            report = _write_planned(rendered)
+            outputs = cache.output_stats([*report.written, *report.unchanged]) if use_cache else []
+    finally:
+        if staging is not None:
+            staging.discard()
     if use_cache:
-        written = [*report.written, *report.unchanged]
         cache.save(
             repo.root,
             key,
             {
                 "fingerprint": cache.fingerprint(repo.root, request, referenced_files),
                 "referenced": referenced_files,
-                "outputs": cache.output_stats(written),
+                "outputs": outputs,
                 "clusters": clusters,
             },
         )
@@ -235,6 +251,152 @@ Planned = list[tuple[Path, dict[str, bytes]]]
 a broken layer leaves the previous render whole instead of half replaced."""
 
 
+@dataclass
+class Staged:
+    """One cluster folder as a worker left it in the staging folder (no file bytes: the
+    workers wrote them, so they never travel back to the parent process)."""
+
+    cluster: str
+    written: list[tuple[str, int, int]]
+    """Files staged because they are new or changed: name, size, mtime (ns)."""
+    unchanged: list[tuple[str, int, int]]
+    """Files already in DIR with the same bytes: name, size, mtime (ns)."""
+    stale: list[str]
+    """Files in DIR's folder that the render no longer makes."""
+
+
+class Staging:
+    """The folder beside DIR that a render writes into before anything in DIR changes."""
+
+    SUFFIX = ".rendering"
+
+    def __init__(self, out: Path, stage: Path, fresh: bool) -> None:
+        self.out = out
+        self.stage = stage
+        self.fresh = fresh
+        """DIR did not exist: the staging folder becomes DIR with one rename."""
+
+    @classmethod
+    def begin(cls, out: Path) -> Staging:
+        """Make an empty staging folder for out (and remove those of renders that were killed)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(out)
+        stage = out.parent / f".{out.name}.{os.getpid()}{cls.SUFFIX}"
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        return cls(out, stage, fresh=not os.path.lexists(out))
+
+    def put(self, cluster: str, files: Mapping[str, bytes]) -> Staged:
+        """Stage cluster's folder: write each file that differs from DIR's into the stage."""
+        staged = self.stage / cluster
+        os.mkdir(staged)
+        written: list[tuple[str, int, int]] = []
+        unchanged: list[tuple[str, int, int]] = []
+        stale: list[str] = []
+        current = None if self.fresh else self.out / cluster
+        if current is not None and current.is_dir():
+            for name in sorted(os.listdir(current)):
+                if name not in files and (current / name).is_file():
+                    stale.append(name)
+        for name, content in sorted(files.items()):
+            same = _same_bytes(current / name, content) if current is not None else None
+            if same is not None:
+                unchanged.append((name, *same))
+            else:
+                written.append((name, *_write_new(staged / name, content)))
+        return Staged(cluster, written, unchanged, stale)
+
+    def finish(self, staged: Sequence[Staged]) -> tuple[WriteReport, list[list[Any]]]:
+        """Move the staged files into DIR; what changed, and the outputs for the render cache."""
+        report = WriteReport()
+        outputs: list[list[Any]] = []
+        if self.fresh:
+            os.rename(self.stage, self.out)  # one step: DIR is absent, then whole
+        for entry in staged:
+            folder = self.out / entry.cluster
+            if not self.fresh and entry.written:
+                if not os.path.lexists(folder):
+                    os.rename(self.stage / entry.cluster, folder)
+                else:
+                    for name, _, _ in entry.written:
+                        os.replace(self.stage / entry.cluster / name, folder / name)
+            for name, size, mtime in entry.written:
+                report.written.append(str(folder / name))
+                outputs.append([str(folder / name), size, mtime])
+            for name, size, mtime in entry.unchanged:
+                report.unchanged.append(str(folder / name))
+                outputs.append([str(folder / name), size, mtime])
+            for name in entry.stale:
+                (folder / name).unlink(missing_ok=True)
+                report.removed.append(str(folder / name))
+        outputs.sort()
+        return report, outputs
+
+    def discard(self) -> None:
+        """Remove what is left of the staging folder (all of it when the render failed)."""
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Remove staging folders beside out whose render process is gone (killed mid-render)."""
+    prefix = f".{out.name}."
+    try:
+        names = os.listdir(out.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(Staging.SUFFIX)):
+            continue
+        pid = name[len(prefix) : -len(Staging.SUFFIX)]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(out.parent / name, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process renders now; any folder it left earlier is finished
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: leave its folder alone
+    return True
+
+
+def _same_bytes(path: Path, content: bytes) -> tuple[int, int] | None:
+    """(size, mtime) of path when it is a file holding exactly content, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(content):
+            return None  # a different size: no need to read it
+        if os.read(fd, len(content) + 1) != content:
+            return None
+        return info.st_size, info.st_mtime_ns
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: Path, content: bytes) -> tuple[int, int]:
+    """Write a new file in the staging folder; its (size, mtime)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return info.st_size, info.st_mtime_ns
+
+
 def _render_targets(
     repo: Repository,
     refs: Sequence[TargetRef],
@@ -242,8 +404,12 @@ def _render_targets(
     resources: Sequence[str],
     advance: Callable[[int], None],
     writer: hashing.PrettyJson | None = None,
-) -> tuple[Planned, list[str], list[str]]:
+    staging: Staging | None = None,
+) -> tuple[Any, list[str], list[str]]:
+    """Render refs; with staging, write each folder into it (see :class:`Staging`), else keep
+    the files in memory (``Planned``) for :func:`_write_planned`."""
     planned: Planned = []
+    staged: list[Staged] = []
     clusters: list[str] = []
     referenced: set[str] = set()
     writer = writer or hashing.PrettyJson()
@@ -260,12 +426,16 @@ def _render_targets(
         rendered = configmaps.render_target(repo.fleet.settings, config, repo.source_revision(config), writer)
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         extra = flagger.cluster_files(repo.fleet.settings, config.cluster)
-        planned.append((folder, folder_files(rendered, resources, manifest, extra)))
+        files = folder_files(rendered, resources, manifest, extra)
+        if staging is not None:
+            staged.append(staging.put(config.cluster.name, files))
+        else:
+            planned.append((folder, files))
         clusters.append(config.cluster.name)
         referenced.update(config.files())
         referenced.update(ref.path for ref in rendered.sops)
         advance(1)
-    return planned, clusters, sorted(referenced)
+    return (staged if staging is not None else planned), clusters, sorted(referenced)
 
 
 def _write_planned(planned: Planned) -> WriteReport:
@@ -277,13 +447,13 @@ def _write_planned(planned: Planned) -> WriteReport:
 
 # The repository and request a forked worker renders with; set in the parent just before the
 # fork, so the children inherit parsed files and merged environments instead of redoing them.
-_FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson] | None = None
+_FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson, Staging | None] | None = None
 
 
-def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Planned, list[str], list[str]]:
+def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Any, list[str], list[str]]:
     assert _FORKED is not None
-    repo, out, resources, writer = _FORKED  # the writer lives on across a worker's chunks
-    return _render_targets(repo, refs, out, resources, lambda done: None, writer)
+    repo, out, resources, writer, staging = _FORKED  # the writer lives on across a worker's chunks
+    return _render_targets(repo, refs, out, resources, lambda done: None, writer, staging)
 
 
 def _render_in_processes(
@@ -293,15 +463,16 @@ def _render_in_processes(
     resources: Sequence[str],
     advance: Callable[[int], None],
     workers: int,
-) -> tuple[Planned, list[str], list[str]]:
+    staging: Staging | None = None,
+) -> tuple[Any, list[str], list[str]]:
     global _FORKED
     import multiprocessing
 
     repo.prepare_for_fork([ref.environment for ref in refs])
-    _FORKED = (repo, out, resources, hashing.PrettyJson())
+    _FORKED = (repo, out, resources, hashing.PrettyJson(), staging)
     size = max(_CHUNK, len(refs) // (workers * 4))
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
-    planned: Planned = []
+    planned: list[Any] = []
     clusters: list[str] = []
     referenced: set[str] = set()
     try:
