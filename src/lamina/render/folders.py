@@ -15,6 +15,7 @@ fails or is interrupted before that leaves DIR as it was and the staging folder 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lamina.core import hashing
+from lamina.core import collector, hashing
 from lamina.core.targets import TargetRef
 from lamina.render import cache, configmaps, flagger, isolation, sops_secrets, workloads
 from lamina.render.configmaps import RenderedConfig
@@ -203,9 +204,10 @@ def render_fleet(
     previous = cache.load(repo.root, key) if use_cache else None
     if previous is not None:
         referenced = previous.get("referenced", [])
-        if previous.get("fingerprint") == cache.fingerprint(
-            repo.root, request, referenced
-        ) and cache.outputs_intact(previous.get("outputs", [])):
+        # the outputs first: a folder removed or edited since is found at its first file
+        if cache.outputs_intact(previous.get("outputs", [])) and previous.get(
+            "fingerprint"
+        ) == cache.fingerprint(repo.root, request, referenced):
             advance(len(refs))
             return (
                 WriteReport(unchanged=[entry[0] for entry in previous["outputs"]]),
@@ -453,7 +455,8 @@ _FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson, Stagi
 def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Any, list[str], list[str]]:
     assert _FORKED is not None
     repo, out, resources, writer, staging = _FORKED  # the writer lives on across a worker's chunks
-    return _render_targets(repo, refs, out, resources, lambda done: None, writer, staging)
+    with collector.paused():  # a chunk's objects are short-lived and hold no cycles
+        return _render_targets(repo, refs, out, resources, lambda done: None, writer, staging)
 
 
 def _render_in_processes(
@@ -475,6 +478,10 @@ def _render_in_processes(
     planned: list[Any] = []
     clusters: list[str] = []
     referenced: set[str] = set()
+    # the parsed repository is shared with the workers page by page until someone writes to a
+    # page; the collector's passes write to every object's header, so the inherited objects
+    # are frozen out of its passes while the workers run
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for part, (chunk_planned, chunk_clusters, chunk_files) in zip(
@@ -486,6 +493,7 @@ def _render_in_processes(
                 advance(len(part))
     finally:
         _FORKED = None
+        gc.unfreeze()
     return planned, clusters, sorted(referenced)
 
 

@@ -21,6 +21,7 @@ from lamina.errors import InputError, OutsideError, Place, ReferenceError_, Unkn
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 _MAX_SYMLINK_HOPS = 16
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # as Path.exists reads them
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,30 @@ class WorkingTree:
         return None
 
     def _real(self, rel: str) -> Path:
-        # os.path.realpath on strings: the same answer as Path.resolve, a good deal cheaper
-        real = os.path.realpath(os.path.join(self._root_text, normalize(rel)))
+        norm = normalize(rel)
+        real = self._without_links(norm)
+        if real is None:  # a symlink on the way (or a missing part): the full resolution
+            # os.path.realpath on strings: the same answer as Path.resolve, a good deal cheaper
+            real = os.path.realpath(os.path.join(self._root_text, norm))
         if real != self._root_text and not real.startswith(self._root_prefix):
             raise ReferenceError_(f"{rel} resolves outside the repository (symlink escape)")
         return Path(real)
+
+    def _without_links(self, norm: str) -> str | None:
+        """root/norm when no part of norm is a symlink: what realpath answers (the root is
+        resolved already), with one lstat per part of norm instead of per part of the whole
+        path; None when a part is a symlink or cannot be looked at."""
+        path = self._root_text
+        if not norm:
+            return path
+        for part in norm.split("/"):
+            path = os.path.join(path, part)
+            try:
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    return None
+            except OSError:
+                return None
+        return path
 
     def list_dir(self, rel: str) -> list[Entry]:
         path = self._real(rel)
@@ -120,10 +140,17 @@ class WorkingTree:
         path = self.root / normalize(rel)
         if not os.path.lexists(path):
             return False
-        real = self._real(rel)
-        if real.exists() and not real.is_file() and not real.is_dir():
-            raise ReferenceError_(f"{rel}: not a regular file")
-        return real.is_file()
+        try:
+            mode = os.stat(self._real(rel)).st_mode  # one stat: regular file, folder or neither
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                return False
+            raise
+        if stat.S_ISREG(mode):
+            return True
+        if stat.S_ISDIR(mode):
+            return False
+        raise ReferenceError_(f"{rel}: not a regular file")
 
     def read_bytes(self, rel: str) -> bytes:
         path = self._real(rel)
