@@ -130,6 +130,36 @@ def test_a_first_render_that_fails_makes_no_folder(example_repo: Path, tmp_path:
     assert _leftovers(out) == []
 
 
+def test_a_prompt_kustomize_cannot_write_is_refused_at_its_line(example_repo: Path, tmp_path: Path) -> None:
+    prompt = example_repo / "base" / "prompts" / "system_prompt.txt"
+    prompt.write_text(prompt.read_text() + "A line with a DEL \x7f in it.\n")
+    lines = prompt.read_text().count("\n")
+    for _ in range(2):  # the second time the check is remembered: the same answer
+        with pytest.raises(InputError) as caught, lamina.Repository(example_repo) as repo:
+            folders.render_fleet(repo, tmp_path / "out", workers=1, use_cache=False)
+        assert str(caught.value) == (
+            f"base/prompts/system_prompt.txt:{lines}: holds character U+007F, which Kustomize cannot "
+            "write into a ConfigMap"
+        )
+
+
+def test_files_with_the_same_bytes_are_one_file_until_one_is_edited(
+    example_repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    render(example_repo, out)
+    prompts = sorted(out.glob("*/system_prompt.txt"))
+    assert len(prompts) == 5
+    assert len({p.stat().st_ino for p in prompts}) == 1  # one file, five names
+    assert len({p.stat().st_ino for p in out.glob("*/agent-config.json")}) == 5
+    _touch_later(prompts[0], "edited by hand\n")  # in place: every name shows the edit
+    report = render(example_repo, out)
+    assert sorted(report.written) == [str(p) for p in prompts]
+    assert {p.read_text() for p in prompts} == {
+        (example_repo / "base" / "prompts" / "system_prompt.txt").read_text()
+    }
+
+
 def test_a_staging_folder_left_by_a_killed_render_is_removed(example_repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     dead = subprocess.Popen(["sleep", "0"])  # a process that no longer runs

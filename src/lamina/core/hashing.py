@@ -70,11 +70,16 @@ class PrettyJson:
                 name = strings.get(item_key)
                 if name is None:
                     name = strings[item_key] = _encode_string(item_key)
-                if type(item) is str:
+                item_kind = type(item)
+                if item_kind is str:
                     text = strings.get(item)
                     if text is None:
                         text = strings[item] = _encode_string(item)
                     items.append(name + ": " + text)
+                elif item_kind is int:
+                    items.append(name + ": " + int.__repr__(item))
+                elif item_kind is bool:
+                    items.append(name + (": true" if item else ": false"))
                 else:
                     items.append(name + ": " + self._value(item, below))
             if kind is list:
