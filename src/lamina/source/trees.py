@@ -86,14 +86,17 @@ class WorkingTree:
         return None
 
     def _real(self, rel: str) -> Path:
-        norm = normalize(rel)
+        return Path(self._real_text(rel, normalize(rel)))
+
+    def _real_text(self, rel: str, norm: str) -> str:
+        # strings, not Path objects: a render resolves a few paths per target of the fleet
         real = self._without_links(norm)
         if real is None:  # a symlink on the way (or a missing part): the full resolution
             # os.path.realpath on strings: the same answer as Path.resolve, a good deal cheaper
             real = os.path.realpath(os.path.join(self._root_text, norm))
         if real != self._root_text and not real.startswith(self._root_prefix):
             raise ReferenceError_(f"{rel} resolves outside the repository (symlink escape)")
-        return Path(real)
+        return real
 
     def _without_links(self, norm: str) -> str | None:
         """root/norm when no part of norm is a symlink: what realpath answers (the root is
@@ -130,22 +133,27 @@ class WorkingTree:
                 entries.append(Entry(item.name, is_dir))
         return sorted(entries, key=lambda e: e.name)
 
-    def is_dir(self, rel: str) -> bool:
-        # a folder that is a symlink out of the repository is an error, never silently skipped
-        if not os.path.lexists(self.root / normalize(rel)):
-            return False
-        return self._real(rel).is_dir()
-
-    def is_file(self, rel: str) -> bool:
-        path = self.root / normalize(rel)
-        if not os.path.lexists(path):
-            return False
+    def _mode(self, rel: str) -> int | None:
+        """The mode of the file or folder rel names (symlinks followed), None when there is none."""
+        norm = normalize(rel)
+        if not os.path.lexists(os.path.join(self._root_text, norm)):
+            return None
         try:
-            mode = os.stat(self._real(rel)).st_mode  # one stat: regular file, folder or neither
+            return os.stat(self._real_text(rel, norm)).st_mode
         except OSError as exc:
             if exc.errno in _NOT_THERE:
-                return False
+                return None
             raise
+
+    def is_dir(self, rel: str) -> bool:
+        # a folder that is a symlink out of the repository is an error, never silently skipped
+        mode = self._mode(rel)
+        return mode is not None and stat.S_ISDIR(mode)
+
+    def is_file(self, rel: str) -> bool:
+        mode = self._mode(rel)  # one stat: regular file, folder or neither
+        if mode is None:
+            return False
         if stat.S_ISREG(mode):
             return True
         if stat.S_ISDIR(mode):
@@ -153,9 +161,9 @@ class WorkingTree:
         raise ReferenceError_(f"{rel}: not a regular file")
 
     def read_bytes(self, rel: str) -> bytes:
-        path = self._real(rel)
+        path = self._real_text(rel, normalize(rel))
         try:
-            info = path.stat()
+            info = os.stat(path)
         except FileNotFoundError:
             raise ReferenceError_(f"{rel}: no such file") from None
         except OSError as exc:
@@ -168,7 +176,8 @@ class WorkingTree:
                 f"{self.max_file_bytes} ([limits] max_file_bytes)"
             )
         try:
-            return path.read_bytes()
+            with open(path, "rb") as handle:
+                return handle.read()
         except OSError as exc:
             raise ReferenceError_(f"{rel}: cannot read: {exc.strerror}") from exc
 
