@@ -94,7 +94,10 @@ def _break_prod_eu_1(repo_root: Path) -> None:
 
 
 def _leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.endswith(folders.Staging.SUFFIX))
+    places = [out.parent, *([out] if out.is_dir() else [])]
+    return sorted(
+        p.name for place in places for p in place.iterdir() if p.name.endswith(folders.Staging.SUFFIX)
+    )
 
 
 @pytest.mark.parametrize(
@@ -171,6 +174,12 @@ def test_a_staging_folder_left_by_a_killed_render_is_removed(example_repo: Path,
     assert len(report.written) == 15
     assert _leftovers(out) == []
     assert json.loads((out / "prod-us-1" / "agent-config.json").read_text())
+    inside = out / f".out.{dead.pid}{folders.Staging.SUFFIX}"  # where a later render stages
+    (inside / "prod-us-1").mkdir(parents=True)
+    with lamina.Repository(example_repo) as repo:
+        again, _ = folders.render_fleet(repo, out, use_cache=False)
+    assert again.written == []
+    assert _leftovers(out) == []
 
 
 def test_a_file_the_render_no_longer_makes_is_removed(example_repo: Path, tmp_path: Path) -> None:

@@ -5,13 +5,13 @@ whose ``configMapGenerator`` produces the same ConfigMap (same name, same data) 
 would apply itself. Files are rewritten only when their bytes change, so re-rendering an
 unchanged fleet touches nothing and git (and Argo CD, and Flux) see no change.
 
-``render --out DIR`` writes nothing into DIR until every target has rendered: the worker
-processes write the new files into a staging folder beside DIR (``.DIR.<pid>.rendering``).
-A first render then becomes DIR with one rename; a later one moves each changed file into
-place with one rename and removes the files that are no longer rendered. Files with the same
-bytes (the prompt files every target shares) are hard links to one file. A render that
-fails or is interrupted before that leaves DIR as it was and the staging folder is removed
-(or, after a kill, by the next render).
+``render --out DIR`` changes nothing in DIR until every target has rendered: the worker
+processes write the new files into a staging folder (``.DIR.<pid>.rendering``), beside DIR on
+a first render, which then becomes DIR with one rename, and inside DIR on a later one, which
+then moves each changed file into place with one rename and removes the files that are no
+longer rendered. Files with the same bytes (the prompt files every target shares) are hard
+links to one file. A render that fails or is interrupted before that leaves DIR as it was,
+and the staging folder is removed (after a kill, by the next render).
 """
 
 from __future__ import annotations
@@ -287,10 +287,13 @@ class Staging:
         """Make an empty staging folder for out (and remove those of renders that were killed)."""
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned(out)
-        stage = out.parent / f".{out.name}.{os.getpid()}{cls.SUFFIX}"
+        fresh = not os.path.lexists(out)
+        # beside DIR when it becomes DIR; inside DIR otherwise, so the files move within one
+        # file system even when DIR is a mount point (a container's volume)
+        stage = (out.parent if fresh else out) / f".{out.name}.{os.getpid()}{cls.SUFFIX}"
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir()
-        return cls(out, stage, fresh=not os.path.lexists(out))
+        return cls(out, stage, fresh=fresh)
 
     def put(self, cluster: str, files: Mapping[str, bytes]) -> Staged:
         """Stage cluster's folder: write each file that differs from DIR's into the stage."""
@@ -361,19 +364,20 @@ class Staging:
 
 
 def _remove_abandoned(out: Path) -> None:
-    """Remove staging folders beside out whose render process is gone (killed mid-render)."""
+    """Remove staging folders beside and inside out whose render process is gone (killed)."""
     prefix = f".{out.name}."
-    try:
-        names = os.listdir(out.parent)
-    except OSError:
-        return
-    for name in names:
-        if not (name.startswith(prefix) and name.endswith(Staging.SUFFIX)):
+    for place in (out.parent, out):
+        try:
+            names = os.listdir(place)
+        except OSError:
             continue
-        pid = name[len(prefix) : -len(Staging.SUFFIX)]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        shutil.rmtree(out.parent / name, ignore_errors=True)
+        for name in names:
+            if not (name.startswith(prefix) and name.endswith(Staging.SUFFIX)):
+                continue
+            pid = name[len(prefix) : -len(Staging.SUFFIX)]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(place / name, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
