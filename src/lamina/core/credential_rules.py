@@ -23,7 +23,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,38 +47,51 @@ class Finding(msgspec.Struct, frozen=True):
         return f"{self.prefix}{MASK}" if self.prefix else "(masked)"
 
 
+class _Pattern:
+    """A regular expression compiled on first use: most texts hold none of the keywords."""
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.source, self.flags = source, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled.finditer(text)
+
+
 class Shape(msgspec.Struct, frozen=True):
     """One of lamina's own credential formats."""
 
     name: str
     prefix: str
-    pattern: re.Pattern[str]
+    pattern: _Pattern
     keyword: str  # a text without it cannot match (the search is skipped)
     group: int = 0
 
 
 SHAPES = (
-    Shape("an OpenAI-style API key", "sk-", re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"), "sk-"),
-    Shape("an AWS access key id", "AKIA", re.compile(r"(?<![A-Z0-9])AKIA[0-9A-Z]{16}(?![0-9A-Z])"), "AKIA"),
+    Shape("an OpenAI-style API key", "sk-", _Pattern(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"), "sk-"),
+    Shape("an AWS access key id", "AKIA", _Pattern(r"(?<![A-Z0-9])AKIA[0-9A-Z]{16}(?![0-9A-Z])"), "AKIA"),
     Shape(
         "a GitHub token",
         "gh",
-        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}"),
+        _Pattern(r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}"),
         "_",
     ),
-    Shape("a Slack token", "xox", re.compile(r"(?<![A-Za-z0-9])xox[bp]-[A-Za-z0-9-]{10,}"), "xox"),
+    Shape("a Slack token", "xox", _Pattern(r"(?<![A-Za-z0-9])xox[bp]-[A-Za-z0-9-]{10,}"), "xox"),
     # a PEM block runs to its END line (or to the end of the text, when cut short)
     Shape(
         "a PEM block",
         "-----BEGIN",
-        re.compile(r"-----BEGIN [A-Z0-9 ]+-----(?:.*?-----END [A-Z0-9 ]+-----|.*)", re.DOTALL),
+        _Pattern(r"-----BEGIN [A-Z0-9 ]+-----(?:.*?-----END [A-Z0-9 ]+-----|.*)", re.DOTALL),
         "-----BEGIN",
     ),
     # scheme://user:password@host; a ${VAR} or $VAR placeholder is no password
     Shape(
         "a password inside a URL",
         "",
-        re.compile(
+        _Pattern(
             r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:"
             r"(?!\$\{[^}/@\s]*\}@|\$[A-Za-z_]+@|…\(masked\)@)([^/@\s]+)@"
         ),

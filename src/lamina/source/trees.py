@@ -13,7 +13,6 @@ import posixpath
 import stat
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -247,13 +246,16 @@ def _reason(stderr: bytes) -> str:
     return lines[-1] if lines else "no output"
 
 
-@dataclass
 class GitRepo:
     """Where the config repository sits inside its git repository."""
 
-    toplevel: Path
-    prefix: str  # the config repository's folder relative to the git top level ('' or 'x/y/')
-    _log_commits: list[str] = field(default_factory=list, repr=False)
+    def __init__(self, toplevel: Path, prefix: str) -> None:
+        self.toplevel = toplevel
+        self.prefix = prefix  # the config repository's folder relative to the git top level ('' or 'x/y/')
+        self._log_commits: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"GitRepo({str(self.toplevel)!r}, {self.prefix!r})"
 
     @classmethod
     def find(cls, root: Path) -> GitRepo | None:
