@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
 import attrs
 import kmock
@@ -107,8 +109,11 @@ class FaultyEmulator(kmock.KubernetesEmulator):
     faults: list[Fault] = attrs.field(factory=list)
     served: int = 0
     namespaces: set[str] = attrs.field(factory=set)
+    authorization: str | None = None
+    """The ``Authorization`` header of the last request."""
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        self.authorization = raw_request.headers.get("Authorization")
         if raw_request.method == "POST" and raw_request.path.rstrip("/") == "/api/v1/namespaces":
             # kmock cannot parse this path (it expects a namespace after "namespaces/")
             body = json.loads(await raw_request.read())
@@ -241,6 +246,21 @@ class FaultyEmulator(kmock.KubernetesEmulator):
         return result
 
 
+class TLSServer(aiohttp.test_utils.RawTestServer):
+    """aiohttp's raw server listening with TLS (kmock's ``Server`` takes the class it starts);
+    a subclass per server carries its context (:func:`tls_server`)."""
+
+    context: ssl.SSLContext | None = None
+
+    async def start_server(self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any) -> None:
+        await super().start_server(loop, ssl=self.context, **kwargs)
+
+
+def tls_server(context: ssl.SSLContext) -> type[TLSServer]:
+    """A :class:`TLSServer` class that serves with context."""
+    return type("TLSServerWithContext", (TLSServer,), {"context": context})
+
+
 class EmulatedFleet:
     """Emulated clusters served from one background event loop, and their kubeconfig."""
 
@@ -258,19 +278,27 @@ class EmulatedFleet:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(timeout=30)
 
-    def add(self, name: str, namespace: str = "ai-agents", latency: float = 0.0) -> FaultyEmulator:
-        """Start an emulated cluster with namespace; returns its emulator."""
+    def add(
+        self, name: str, namespace: str = "ai-agents", latency: float = 0.0, tls: ssl.SSLContext | None = None
+    ) -> FaultyEmulator:
+        """Start an emulated cluster with namespace; returns its emulator.
+
+        Args:
+            tls: serve HTTPS with this server context (its certificate must name 127.0.0.1).
+        """
 
         async def start() -> tuple[FaultyEmulator, str]:
             emu = FaultyEmulator(latency=latency)
             await emu.__aenter__()
             for key, info in RESOURCES.items():
                 emu.resources[key] = {**info, "verbs": VERBS}
-            server = kmock.Server(emu)
+            server = kmock.Server(
+                emu, server_cls=tls_server(tls) if tls else aiohttp.test_utils.RawTestServer
+            )
             await server.__aenter__()
             self._stack.append((emu, server))
             emu.namespaces.add(namespace)
-            return emu, f"http://127.0.0.1:{server.port}"
+            return emu, f"{'https' if tls else 'http'}://127.0.0.1:{server.port}"
 
         emu, url = self._run(start())
         self.emulators[name] = emu

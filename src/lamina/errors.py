@@ -19,11 +19,10 @@ Every error prints the same way: ``error: <where>: <what>``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(msgspec.Struct, frozen=True):
     """Where an error happened: a file with an optional line and column, or a name."""
 
     file: str

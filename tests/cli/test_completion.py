@@ -62,15 +62,15 @@ def test_completion_outside_a_repository_offers_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("shell", "registers"),
     [
-        pytest.param("bash", "complete -o default -F _lamina_completion lamina", id="bash"),
+        pytest.param("bash", "complete -o nosort -F _lamina_completion lamina", id="bash"),
         pytest.param("zsh", "compdef _lamina_completion lamina", id="zsh"),
-        pytest.param("fish", "complete --command lamina --no-files", id="fish"),
+        pytest.param("fish", "complete --no-files --command lamina", id="fish"),
     ],
 )
 def test_each_shell_gets_its_script(shell: str, registers: str) -> None:
     done = lamina("completion", shell)
     assert done.returncode == 0 and done.stderr == ""
-    assert registers in done.stdout and "_LAMINA_COMPLETE=complete_" + shell in done.stdout
+    assert registers in done.stdout and f"_LAMINA_COMPLETE={shell}_complete" in done.stdout
 
 
 def test_the_bash_script_is_valid_bash(tmp_path: Path) -> None:

@@ -371,8 +371,8 @@ def test_piped_output_has_no_ansi_escape_codes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["build"], "error: lamina build: missing argument 'target' (see lamina build -h)"),
-        (["build", "--nope", "x"], "error: lamina build: no such option: --nope (see lamina build -h)"),
+        (["build"], "error: lamina build: missing argument 'TARGET' (see lamina build -h)"),
+        (["build", "--nope", "x"], "error: lamina build: no such option '--nope' (see lamina build -h)"),
         (["no-such-verb"], "error: lamina: no such command 'no-such-verb' (see lamina -h)"),
     ],
 )

@@ -31,7 +31,8 @@ def _set_timeout(fleet: ApiFleet, seconds: float) -> None:
         pytest.param(
             "tls",
             "unreachable",
-            "prod-1: unreachable: TLS handshake failed (check the kubeconfig's certificate authority)",
+            "prod-1: unreachable: TLS handshake failed "
+            "(check the certificate authority: the kubeconfig's, or a pod's ca.crt)",
             id="tls",
         ),
         pytest.param(

@@ -123,7 +123,7 @@ def test_the_alerting_rules_pass_promtool_check_and_their_unit_tests() -> None:
         [str(PROMTOOL), "check", "rules", "lamina-alerts.yaml"], cwd=RULES, capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 5 rules found" in checked.stdout
+    assert "SUCCESS: 7 rules found" in checked.stdout
     tested = subprocess.run(
         [str(PROMTOOL), "test", "rules", "lamina-alerts.test.yaml"], cwd=RULES, capture_output=True, text=True
     )
@@ -139,6 +139,8 @@ def test_the_alerting_rules_pass_promtool_check_and_their_unit_tests() -> None:
         "LaminaPromotionVerificationFailed",
         "LaminaSchedulerStalled",
         "LaminaGitFetchStalled",
+        "LaminaNoticesFailed",
+        "LaminaNoticesUndelivered",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -357,6 +358,7 @@ def test_impossible_fleet(
         load(write_repo, lamina_toml, **other)
     assert str(caught.value) == message
     assert caught.value.exit_code == 2
+    assert gc.isenabled(), "a refused fleet file left the garbage collector paused"
 
 
 def test_missing_lamina_toml(tmp_path: Path) -> None:

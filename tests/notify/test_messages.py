@@ -107,6 +107,14 @@ def notice(topic: Topic, subject: str, facts: dict[str, Any]) -> Notice:
             "/targets/production/prod-us-1",
             id="drift-one-cluster",
         ),
+        pytest.param(
+            Topic.VALIDATION_FAILED,
+            "0123456789ab",
+            {"revision": "0123456789abcdef", "branch": "main", "count": 1, "problems": ["x"]},
+            "production: 1 validation problem in 0123456789ab on main",
+            "/?env=production",
+            id="validation-failed",
+        ),
     ],
 )
 def test_wording_and_link(topic: Topic, subject: str, facts: dict[str, Any], summary: str, path: str) -> None:
@@ -121,3 +129,21 @@ def test_every_topic_has_a_title_and_a_severity() -> None:
         message = messages.word(notice(topic, "PR-1", REQUEST), None)
         assert message.title.endswith(": production")
         assert message.severity in ("info", "warning", "error")
+
+
+def test_a_validation_notice_lists_its_problems_and_counts_the_rest() -> None:
+    facts = {
+        "revision": "0123456789abcdef",
+        "count": 3,
+        "problems": [
+            "overlays/production/agent-patch.toml:2: production/prod-us-1: agent.max_tokens: -1 is less "
+            "than the minimum of 1 (schema/agent.schema.json)",
+            "overlays/production/agent-patch.toml:5: overlays/production: agent.api_key: a literal "
+            "that looks like a credential",
+        ],
+    }
+    message = messages.word(notice(Topic.VALIDATION_FAILED, "0123456789ab", facts), None)
+    assert message.title == "Validation problems: production"
+    assert message.severity == "warning"
+    assert message.summary == "production: 3 validation problems in 0123456789ab"
+    assert message.lines == (*facts["problems"], "and 1 more", "by ann")

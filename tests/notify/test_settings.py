@@ -120,7 +120,7 @@ def test_a_missing_variable_names_the_key_and_the_variable(example_repo: Path) -
             '[alerts.production]\nsinks = [{type = "slack", url_env = "S", events = ["drifted"]}]\n',
             "alerts.production.sinks[0].events: unknown topic 'drifted' (known: awaiting-approval, "
             "gate-failed, approved, promoted, verified, verification-failed, apply-failed, rollout-paused, "
-            "rollout-failed, backfill-overdue, drift)",
+            "rollout-failed, backfill-overdue, drift, validation-failed)",
             id="unknown-topic",
         ),
         pytest.param(

@@ -270,14 +270,22 @@ def test_lifespan_starts_and_stops_the_loop(applied_fleet: Path) -> None:
 
 def test_the_outbox_reaches_the_metrics(applied_fleet: Path, database_url: str, receiver: Receiver) -> None:
     replica = _replica(applied_fleet, database_url, receiver.url, "replica", [])
+    written = _now()
     replica.database.run(
-        lambda s: audit.append(s, actor="ann", action="rollout.failed", at=_now(), environment="production")
+        lambda s: audit.append(s, actor="ann", action="rollout.failed", at=written, environment="production")
     )
     body, _ = replica.metrics.exposition()
     assert b'lamina_notices{status="pending"} 1.0' in body
+    assert _sample(body, "lamina_notices_oldest_pending_timestamp_seconds") == written.timestamp()
     assert replica.sender.send_due().sent == 1
     body, _ = replica.metrics.exposition()
     assert b'lamina_notices{status="pending"} 0.0' in body and b'lamina_notices{status="sent"} 1.0' in body
+    assert _sample(body, "lamina_notices_oldest_pending_timestamp_seconds") == 0.0
     assert len(receiver.wait_for(1)) == 1
     replica.stop()
     replica.database.dispose()
+
+
+def _sample(body: bytes, name: str) -> float:
+    [value] = [float(line.split()[1]) for line in body.decode().splitlines() if line.startswith(name + " ")]
+    return value

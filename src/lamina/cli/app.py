@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
 
-import typer
-from typer._click.exceptions import NoArgsIsHelpError
-from typer.exceptions import TyperException
+import click
+from click.exceptions import NoArgsIsHelpError
 
 from lamina.cli.commands import Lazy, group
-from lamina.errors import LaminaError
 
 # One line per command: name, where it lives (imported only when it runs), one line of help.
 COMMANDS: dict[str, Lazy] = {
@@ -45,40 +42,27 @@ COMMANDS: dict[str, Lazy] = {
     "notices": Lazy("lamina.cli.notices:notices", "The outbox of notices; --send delivers those due."),
 }
 
-app = typer.Typer(
-    name="lamina",
-    help="Layered configuration for AI agents on many Kubernetes clusters.",
-    no_args_is_help=True,
-    add_completion=False,
+
+@click.group(
     cls=group(COMMANDS),
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    name="lamina",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
 )
-
-
-@app.callback()
-def global_options(
-    ctx: typer.Context,
-    repo: Annotated[
-        Path | None,
-        typer.Option(
-            "--repo",
-            help="The config repository (default: $LAMINA_REPO, then the nearest lamina.toml upward).",
-        ),
-    ] = None,
-    actor: Annotated[
-        str | None, typer.Option("--as", help="Act as this user (default: $LAMINA_USER, git user.email).")
-    ] = None,
-    sign_with: Annotated[
-        Path | None,
-        typer.Option(
-            "--sign-with",
-            help="Sign decisions with this SSH private key (default: $LAMINA_SIGNING_KEY); proves who "
-            "you are on protected environments.",
-        ),
-    ] = None,
-) -> None:
+@click.option(
+    "--repo",
+    type=click.Path(path_type=Path),
+    help="The config repository (default: $LAMINA_REPO, then the nearest lamina.toml upward).",
+)
+@click.option("--as", "actor", help="Act as this user (default: $LAMINA_USER, git user.email).")
+@click.option(
+    "--sign-with",
+    type=click.Path(path_type=Path),
+    help="Sign decisions with this SSH private key (default: $LAMINA_SIGNING_KEY); proves who "
+    "you are on protected environments.",
+)
+@click.pass_context
+def app(ctx: click.Context, repo: Path | None, actor: str | None, sign_with: Path | None) -> None:
     """Layered configuration for AI agents on many Kubernetes clusters."""
     from lamina.cli.session import Session
 
@@ -88,32 +72,30 @@ def global_options(
 
 def main() -> None:
     """Run the CLI; every lamina error ends as ``error: <where>: <what>`` and its exit code."""
-    if "_LAMINA_COMPLETE" in os.environ:  # the shell asks for completions (lamina completion SHELL)
-        from typer._completion_classes import completion_init
-
-        completion_init()
     try:
-        code = app(prog_name="lamina", standalone_mode=False)
-    except typer.Abort:
+        code = app.main(prog_name="lamina", complete_var="_LAMINA_COMPLETE", standalone_mode=False)
+    except click.exceptions.Abort:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
     except NoArgsIsHelpError as exc:  # `lamina` or `lamina promote` alone: the help, as -h prints it
         helped = exc.ctx
         sys.stdout.write(helped.get_help() + "\n" if helped is not None else exc.format_message())
         sys.exit(0)
-    except TyperException as exc:  # a usage error: one line, like every other error, naming the command
+    except click.ClickException as exc:  # a usage error: one line, like every other error, naming the command
         context = getattr(exc, "ctx", None)
         where = context.command_path if context is not None else "lamina"
         message = exc.format_message().rstrip(".")
         sys.stderr.write(f"error: {where}: {message[:1].lower()}{message[1:]} (see {where} -h)\n")
         sys.exit(exc.exit_code)
-    except LaminaError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
     except Exception as exc:
+        from lamina.errors import LaminaError  # here, so `lamina --help` does not load it
+
+        if isinstance(exc, LaminaError):
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(exc.exit_code)
         if os.environ.get("LAMINA_DEBUG"):
             raise
         sys.stderr.write(

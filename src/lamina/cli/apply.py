@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from lamina.cli import completing, lazy, output, remote
+from lamina.cli import commands, completing, lazy, output, remote
 from lamina.cli.session import session
 from lamina.clusters import connection, secrets
 from lamina.clusters.outcomes import ApplyOutcome
@@ -28,32 +28,42 @@ def kube_settings(repo: Repository) -> connection.KubeSettings:
     return connection.KubeSettings.from_environment(os.environ, repo.root, repo.fleet.settings.apply)
 
 
+@click.command()
+@click.argument(
+    "targets",
+    nargs=-1,
+    callback=commands.listed_all,
+    required=True,
+    help="ENV or ENV/CLUSTER (several allowed).",
+    shell_complete=completing.targets,
+)
+@click.option("--selector", "-l", "selector", help="Only clusters whose labels match k=v,...")
+@click.option("--dry-run", "dry_run", is_flag=True, help="Show what would change; write nothing.")
+@click.option(
+    "--allow-dirty", "allow_dirty", is_flag=True, help="Apply although config files have uncommitted changes."
+)
+@click.option(
+    "--force",
+    "force",
+    is_flag=True,
+    help="Ship although validation, a freeze or protection refuses (needs --reason).",
+)
+@click.option("--reason", "reason", help="Why --force is needed (recorded).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--rollout", "rollout", is_flag=True, help="Move the environment step by step as [rollout] says."
+)
+@click.pass_context
 def apply(
-    ctx: typer.Context,
-    targets: Annotated[
-        list[str],
-        typer.Argument(help="ENV or ENV/CLUSTER (several allowed).", autocompletion=completing.targets),
-    ],
-    selector: Annotated[
-        str | None, typer.Option("--selector", "-l", help="Only clusters whose labels match k=v,...")
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
-    ] = False,
-    allow_dirty: Annotated[
-        bool, typer.Option("--allow-dirty", help="Apply although config files have uncommitted changes.")
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Ship although validation, a freeze or protection refuses (needs --reason)."
-        ),
-    ] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why --force is needed (recorded).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    rollout: Annotated[
-        bool, typer.Option("--rollout", help="Move the environment step by step as [rollout] says.")
-    ] = False,
+    ctx: click.Context,
+    targets: list[str],
+    selector: str | None,
+    dry_run: bool,
+    allow_dirty: bool,
+    force: bool,
+    reason: str | None,
+    as_json: bool,
+    rollout: bool,
 ) -> None:
     """Vet, then apply targets' ConfigMaps (and roll the workload).
 
@@ -116,7 +126,7 @@ def apply(
         print_outcomes(list(shipped.outcomes), shipped.dirty)
         print_overridden(shipped.overridden, force_reason)
     if shipped.failed:
-        raise typer.Exit(3)
+        raise click.exceptions.Exit(3)
 
 
 def apply_remotely(targets: list[str], force_reason: str | None, as_json: bool) -> None:
@@ -130,7 +140,7 @@ def apply_remotely(targets: list[str], force_reason: str | None, as_json: bool) 
         print_outcome_rows(outcomes)
         print_overridden(tuple(answer.get("overridden", ())), force_reason)
     if answer.get("failed"):
-        raise typer.Exit(3)
+        raise click.exceptions.Exit(3)
 
 
 def print_outcome_rows(outcomes: list[dict[str, Any]]) -> None:

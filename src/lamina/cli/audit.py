@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
 from lamina.cli import completing, lazy, output
 from lamina.cli.session import session
@@ -18,25 +18,26 @@ else:
     audit_log = lazy.module("lamina.store.audit")
 
 
+@click.command()
+@click.option("--verify", "verify", is_flag=True, help="Check the hash chain; exit 1 if broken.")
+@click.option("--limit", "limit", type=int, default=100, help="Show at most this many rows, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--env", "environment", help="Only rows about this environment.", shell_complete=completing.environments
+)
+@click.option("--actor", "actor", help="Only rows by this user.")
+@click.option("--action", "action", help="Only this action (freeze matches freeze.* too).")
+@click.option("--since", "since", help="Only rows at or after: an ISO 8601 time or a duration ago (7d).")
+@click.pass_context
 def audit(
-    ctx: typer.Context,
-    verify: Annotated[bool, typer.Option("--verify", help="Check the hash chain; exit 1 if broken.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Show at most this many rows, newest first.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    environment: Annotated[
-        str | None,
-        typer.Option(
-            "--env", help="Only rows about this environment.", autocompletion=completing.environments
-        ),
-    ] = None,
-    actor: Annotated[str | None, typer.Option("--actor", help="Only rows by this user.")] = None,
-    action: Annotated[
-        str | None, typer.Option("--action", help="Only this action (freeze matches freeze.* too).")
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Only rows at or after: an ISO 8601 time or a duration ago (7d)."),
-    ] = None,
+    ctx: click.Context,
+    verify: bool,
+    limit: int,
+    as_json: bool,
+    environment: str | None,
+    actor: str | None,
+    action: str | None,
+    since: str | None,
 ) -> None:
     """Show the audit log, or verify that no row was edited, removed or reordered."""
     db = session(ctx).database()
@@ -60,7 +61,7 @@ def audit(
                 )
             )
         if not result.ok:
-            raise typer.Exit(1)
+            raise click.exceptions.Exit(1)
         return
     start = _since(since) if since is not None else None
     rows = db.read(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import sys
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from lamina.cli import completing, output
 from lamina.cli.session import session
@@ -23,14 +23,12 @@ class Format(StrEnum):
     toml = "toml"
 
 
-def build(
-    ctx: typer.Context,
-    target: Annotated[
-        str, typer.Argument(help="ENV, ENV/CLUSTER, optionally @REV.", autocompletion=completing.targets)
-    ],
-    fmt: Annotated[Format, typer.Option("--format", "-o", help="Output format.")] = Format.json,
-    only_hash: Annotated[bool, typer.Option("--hash", help="Print the config hash alone.")] = False,
-) -> None:
+@click.command()
+@click.argument("target", help="ENV, ENV/CLUSTER, optionally @REV.", shell_complete=completing.targets)
+@click.option("--format", "-o", "fmt", type=click.Choice(Format), default=Format.json, help="Output format.")
+@click.option("--hash", "only_hash", is_flag=True, help="Print the config hash alone.")
+@click.pass_context
+def build(ctx: click.Context, target: str, fmt: Format, only_hash: bool) -> None:
     """Print the resolved config of a target."""
     config = session(ctx).repository().resolve(target)
     if only_hash:

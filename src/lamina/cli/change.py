@@ -6,11 +6,11 @@ A change request shares the ``PR-N`` ids, and ``lamina promote list|show|approve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
-from lamina.cli import completing, lazy, promote, remote
+from lamina.cli import commands, completing, lazy, promote, remote
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -21,26 +21,22 @@ else:
     applying = lazy.module("lamina.promote.applying")
     requests = lazy.module("lamina.promote.requests")
 
-app = typer.Typer(
-    help="Request and apply changes outside base/ (overlays, cluster layers) for protected environments.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+
+@click.group(cls=commands.Group, no_args_is_help=True)
+def app() -> None:
+    """Request and apply changes outside base/ (overlays, cluster layers) for protected environments."""
 
 
 @app.command("request")
-def request(
-    ctx: typer.Context,
-    environment: Annotated[
-        str,
-        typer.Argument(
-            help="The environment whose committed configs should ship.",
-            autocompletion=completing.environments,
-        ),
-    ],
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument(
+    "environment",
+    help="The environment whose committed configs should ship.",
+    shell_complete=completing.environments,
+)
+@click.option("--reason", "reason", help="Why (recorded).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def request(ctx: click.Context, environment: str, reason: str | None, as_json: bool) -> None:
     """Request that ENV's configs as committed (HEAD) may ship; the gates run (exit 1 if one fails)."""
     if remote.server() is not None:
         body = {"environment": environment, "reason": reason}
@@ -61,16 +57,13 @@ def request(
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
         said_no = any(g.status == "failed" for g in record.gates)
-        raise typer.Exit(1 if said_no else 3)
+        raise click.exceptions.Exit(1 if said_no else 3)
 
 
 @app.command("apply")
-def apply(
-    ctx: typer.Context,
-    request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
-    ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def apply(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Let the approved change request's configs ship (then `lamina apply ENV` ships them)."""
     promote.apply(ctx, request_id, as_json)  # a change request is applied like any request

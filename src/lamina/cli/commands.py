@@ -3,32 +3,51 @@
 ``lamina --help`` lists the commands from the registration table in ``cli/app.py`` (name, where
 the command lives, one line of help) without importing any of them; ``lamina build`` imports
 ``lamina.cli.build`` alone, and that module imports what building needs and nothing else.
+
+The commands are plain click commands; repeatable values arrive as lists (:func:`listed`).
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
-import typer
-from typer import _click as click
-from typer._click.shell_completion import CompletionItem
-from typer.core import TyperGroup
-from typer.main import get_command_from_info, get_group_from_info
-from typer.models import CommandInfo, TyperInfo
+import click
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 
-@dataclass(frozen=True)
-class Lazy:
-    """One registered command: ``module:attribute`` (a function or a ``typer.Typer``) and its help."""
+class Lazy(NamedTuple):
+    """One registered command: ``module:attribute`` (a click command or group) and its help."""
 
     where: str
     help: str
 
 
-class LazyGroup(TyperGroup):
-    """A typer group whose commands come from the registration table, each imported on first use."""
+class Group(click.Group):
+    """A group of commands (``lamina promote ...``), listed in the order they are declared."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order they are declared, not sorted
+
+
+Group.group_class = Group
+
+
+def listed(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> list[str] | None:
+    """A repeatable value as a list, or None when none was given."""
+    return list(value) or None
+
+
+def listed_all(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> list[str]:
+    """A repeatable value as a list (empty when none was given)."""
+    return list(value)
+
+
+class LazyGroup(Group):
+    """The top-level group: its commands come from the registration table, each imported on first use."""
 
     registry: ClassVar[dict[str, Lazy]] = {}
 
@@ -42,6 +61,8 @@ class LazyGroup(TyperGroup):
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
         """Command names with their help from the table (no command module is imported)."""
+        from click.shell_completion import CompletionItem
+
         if incomplete.startswith("-"):
             return super().shell_complete(ctx, incomplete)
         return [
@@ -58,19 +79,13 @@ class LazyGroup(TyperGroup):
 
 
 def load(name: str, entry: Lazy) -> click.Command:
-    """Import the command's module and make its click command (typer's conversion)."""
+    """Import the command's module; the command takes the name it is registered under."""
     module_name, _, attribute = entry.where.partition(":")
-    target: Any = getattr(importlib.import_module(module_name), attribute)
-    if isinstance(target, typer.Typer):
-        return get_group_from_info(
-            TyperInfo(target, name=name),
-            pretty_exceptions_short=True,
-            rich_markup_mode=None,
-            suggest_commands=True,
-        )
-    return get_command_from_info(
-        CommandInfo(name=name, callback=target), pretty_exceptions_short=True, rich_markup_mode=None
-    )
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{entry.where} is not a click command")
+    command.name = name
+    return command
 
 
 def group(registry: dict[str, Lazy]) -> type[LazyGroup]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
 if TYPE_CHECKING:
     from lamina.resolve.repository import Repository
@@ -20,22 +20,26 @@ if TYPE_CHECKING:
 SHELLS = ("bash", "zsh", "fish")
 
 
-def completion(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", autocompletion=lambda: list(SHELLS))],
-) -> None:
+@click.command()
+@click.argument(
+    "shell", help="bash, zsh or fish.", shell_complete=lambda ctx, param, incomplete: list(SHELLS)
+)
+def completion(shell: str) -> None:
     """Print the shell completion script (bash: ``source <(lamina completion bash)``)."""
-    from typer._completion_shared import get_completion_script
+    from click.shell_completion import get_completion_class
 
+    from lamina.cli.app import app
     from lamina.errors import InputError
 
-    if shell not in SHELLS:
+    complete = get_completion_class(shell) if shell in SHELLS else None
+    if complete is None:
         raise InputError(f"completion: unknown shell {shell!r} (known: {', '.join(SHELLS)})")
-    script = get_completion_script(prog_name="lamina", complete_var="_LAMINA_COMPLETE", shell=shell)
-    typer.echo(script.rstrip("\n"))
+    script = complete(app, {}, "lamina", "_LAMINA_COMPLETE").source()
+    click.echo(script.rstrip("\n"))
 
 
-def _quietly(find: Callable[[typer.Context, str], Iterator[str]]) -> Callable[..., list[str]]:
-    def complete(ctx: typer.Context, incomplete: str) -> list[str]:
+def _quietly(find: Callable[[click.Context, str], Iterator[str]]) -> Callable[..., list[str]]:
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
         try:
             return sorted({item for item in find(ctx, incomplete) if item.startswith(incomplete)})
         except Exception:  # a completion offers nothing rather than an error in the shell
@@ -45,7 +49,7 @@ def _quietly(find: Callable[[typer.Context, str], Iterator[str]]) -> Callable[..
     return complete
 
 
-def _repository(ctx: typer.Context) -> Repository:
+def _repository(ctx: click.Context) -> Repository:
     from lamina.resolve.repository import Repository, find_root
 
     option = ctx.find_root().params.get("repo")
@@ -59,14 +63,14 @@ def _repository(ctx: typer.Context) -> Repository:
 
 
 @_quietly
-def environments(ctx: typer.Context, incomplete: str) -> Iterator[str]:
+def environments(ctx: click.Context, incomplete: str) -> Iterator[str]:
     """The environments of the fleet."""
     with _repository(ctx) as repo:
         yield from repo.fleet.environments
 
 
 @_quietly
-def targets(ctx: typer.Context, incomplete: str) -> Iterator[str]:
+def targets(ctx: click.Context, incomplete: str) -> Iterator[str]:
     """Environments and ENV/CLUSTER targets."""
     with _repository(ctx) as repo:
         yield from repo.fleet.environments
@@ -75,7 +79,7 @@ def targets(ctx: typer.Context, incomplete: str) -> Iterator[str]:
 
 
 @_quietly
-def request_ids(ctx: typer.Context, incomplete: str) -> Iterator[str]:
+def request_ids(ctx: click.Context, incomplete: str) -> Iterator[str]:
     """The ids of open requests (promotions, rollbacks, changes)."""
     from lamina.core.states import PromotionStatus
     from lamina.store import promotions
@@ -92,7 +96,7 @@ def request_ids(ctx: typer.Context, incomplete: str) -> Iterator[str]:
 
 
 @_quietly
-def keys(ctx: typer.Context, incomplete: str) -> Iterator[str]:
+def keys(ctx: click.Context, incomplete: str) -> Iterator[str]:
     """The dotted keys of the target given before the key."""
     from lamina.core.paths import format_path
 

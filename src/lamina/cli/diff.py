@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 
 from lamina.cli import completing, output
 from lamina.cli.session import session
@@ -13,14 +11,12 @@ from lamina.core.paths import format_path
 from lamina.reports import presenting, views
 
 
-def diff(
-    ctx: typer.Context,
-    a: Annotated[
-        str, typer.Argument(help="First target (ENV, ENV/CLUSTER, @REV).", autocompletion=completing.targets)
-    ],
-    b: Annotated[str, typer.Argument(help="Second target.", autocompletion=completing.targets)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.argument("a", help="First target (ENV, ENV/CLUSTER, @REV).", shell_complete=completing.targets)
+@click.argument("b", help="Second target.", shell_complete=completing.targets)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """Field-level differences; prompts as unified diffs. Exit 1 when the targets differ."""
     repo = session(ctx).repository()
     left = repo.resolve(a)
@@ -34,7 +30,7 @@ def diff(
         print_changes(changes, a, b)
         differ = bool(changes)
     if differ:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def print_changes(changes: list[diffs.Change], a: str, b: str) -> None:

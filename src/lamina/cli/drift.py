@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from lamina.cli import completing, lazy, output, remote
+from lamina.cli import commands, completing, lazy, output, remote
 from lamina.cli.apply import forced, kube_settings, print_overridden
 from lamina.cli.session import session
 from lamina.clusters import secrets
@@ -37,35 +37,39 @@ _STYLES = {
 }
 
 
+@click.command()
+@click.argument(
+    "environments",
+    nargs=-1,
+    callback=commands.listed,
+    help="Environments (default: all).",
+    shell_complete=completing.targets,
+)
+@click.option("--selector", "-l", "selector", help="Only clusters whose labels match k=v,...")
+@click.option(
+    "--heal", "heal", is_flag=True, help="Re-apply git's config to drifted and out-of-sync clusters."
+)
+@click.option("--adopt", "adopt", help="ENV/CLUSTER: write its live values into its cluster layer.")
+@click.option(
+    "--force",
+    "force",
+    is_flag=True,
+    help="With --heal: ship although validation, a freeze or protection refuses.",
+)
+@click.option(
+    "--reason", "reason", help="Why the live values are accepted (--adopt), or why --force is needed."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
 def drift(
-    ctx: typer.Context,
-    environments: Annotated[
-        list[str] | None,
-        typer.Argument(help="Environments (default: all).", autocompletion=completing.targets),
-    ] = None,
-    selector: Annotated[
-        str | None, typer.Option("--selector", "-l", help="Only clusters whose labels match k=v,...")
-    ] = None,
-    heal: Annotated[
-        bool, typer.Option("--heal", help="Re-apply git's config to drifted and out-of-sync clusters.")
-    ] = False,
-    adopt: Annotated[
-        str | None,
-        typer.Option("--adopt", help="ENV/CLUSTER: write its live values into its cluster layer."),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="With --heal: ship although validation, a freeze or protection refuses."
-        ),
-    ] = False,
-    reason: Annotated[
-        str | None,
-        typer.Option(
-            "--reason", help="Why the live values are accepted (--adopt), or why --force is needed."
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ctx: click.Context,
+    environments: list[str] | None,
+    selector: str | None,
+    heal: bool,
+    adopt: str | None,
+    force: bool,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
     """Drift status per cluster with field-level differences; exit 1 when any cluster is not in sync."""
     if adopt is not None:
@@ -131,7 +135,7 @@ def drift(
         _print_text(reports, healed, now)
         print_overridden(overridden, force_reason)
     if any(not r.in_sync for r in reports):
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def _heal_remotely(environments: list[str], force_reason: str | None, as_json: bool) -> None:
@@ -159,7 +163,7 @@ def _heal_remotely(environments: list[str], force_reason: str | None, as_json: b
             output.out.print(output.styled(line, "red" if failed else "green"))
         print_overridden(tuple(answer.get("overridden", ())), force_reason)
     if any(c["status"] != DriftStatus.IN_SYNC.value for c in answer.get("clusters", [])):
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def _print_json(reports: list[DriftReport], healed: tuple[ApplyOutcome, ...], now: datetime.datetime) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
 from lamina.cli import output
 from lamina.cli.session import session
@@ -15,10 +15,10 @@ if TYPE_CHECKING:  # the cluster clients load for ``clusters`` only
     from lamina.fleet.model import Cluster
 
 
-def envs(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def envs(ctx: click.Context, as_json: bool) -> None:
     """List environments: stage, extends, upstream, pinned base revision, clusters."""
     rows = views.environments(session(ctx).repository())
     if as_json:
@@ -40,13 +40,11 @@ def envs(
     )
 
 
-def clusters(
-    ctx: typer.Context,
-    selector: Annotated[
-        str | None, typer.Option("--selector", "-l", help="Label selector: k=v,k2!=v2,k3")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.option("--selector", "-l", "selector", help="Label selector: k=v,k2!=v2,k3")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def clusters(ctx: click.Context, selector: str | None, as_json: bool) -> None:
     """List clusters: environment, namespace, where they live, labels, health."""
     from lamina.cli.apply import kube_settings
     from lamina.fleet.selectors import Selector

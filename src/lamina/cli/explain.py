@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from lamina.cli import completing, output
 from lamina.cli.session import session
@@ -17,22 +17,17 @@ if TYPE_CHECKING:
     from lamina.source.blame import Blame
 
 
-def explain(
-    ctx: typer.Context,
-    target: Annotated[
-        str, typer.Argument(help="ENV or ENV/CLUSTER, optionally @REV.", autocompletion=completing.targets)
-    ],
-    key: Annotated[
-        str,
-        typer.Argument(
-            help="Dotted key, e.g. agent.model or tools[0].timeout.", autocompletion=completing.keys
-        ),
-    ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    blame: Annotated[
-        bool, typer.Option("--blame", help="Add the commit, author and date that last changed each line.")
-    ] = False,
-) -> None:
+@click.command()
+@click.argument("target", help="ENV or ENV/CLUSTER, optionally @REV.", shell_complete=completing.targets)
+@click.argument(
+    "key", help="Dotted key, e.g. agent.model or tools[0].timeout.", shell_complete=completing.keys
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--blame", "blame", is_flag=True, help="Add the commit, author and date that last changed each line."
+)
+@click.pass_context
+def explain(ctx: click.Context, target: str, key: str, as_json: bool, blame: bool) -> None:
     """Show every layer that set KEY: file:line, value and reason; the winner last."""
     repo = session(ctx).repository()
     resolved = repo.resolve(target)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from lamina.cli import completing, lazy, output, remote
 from lamina.cli.promote import now
@@ -16,19 +16,14 @@ else:
     freezes = lazy.module("lamina.promote.freezes")
 
 
-def freeze(
-    ctx: typer.Context,
-    environment: Annotated[
-        str,
-        typer.Argument(
-            metavar="ENV", help="The environment to freeze.", autocompletion=completing.environments
-        ),
-    ],
-    until: Annotated[
-        str, typer.Option("--until", help="An ISO time (UTC if no zone) or a duration like 4h.")
-    ],
-    reason: Annotated[str, typer.Option("--reason", help="Why (shown to anyone refused).")],
-) -> None:
+@click.command()
+@click.argument(
+    "environment", help="The environment to freeze.", metavar="ENV", shell_complete=completing.environments
+)
+@click.option("--until", "until", required=True, help="An ISO time (UTC if no zone) or a duration like 4h.")
+@click.option("--reason", "reason", required=True, help="Why (shown to anyone refused).")
+@click.pass_context
+def freeze(ctx: click.Context, environment: str, until: str, reason: str) -> None:
     """Refuse promotions into ENV (except emergency ones) until a time."""
     if remote.server() is not None:
         answer = remote.call("PUT", f"/freezes/{environment}", {"until": until, "reason": reason})
@@ -50,15 +45,12 @@ def freeze(
     output.out.print(f"{env} frozen until {output.moment(end)}: {reason}")
 
 
-def unfreeze(
-    ctx: typer.Context,
-    environment: Annotated[
-        str,
-        typer.Argument(
-            metavar="ENV", help="The environment to unfreeze.", autocompletion=completing.environments
-        ),
-    ],
-) -> None:
+@click.command()
+@click.argument(
+    "environment", help="The environment to unfreeze.", metavar="ENV", shell_complete=completing.environments
+)
+@click.pass_context
+def unfreeze(ctx: click.Context, environment: str) -> None:
     """Lift the manual freeze of ENV (windows in lamina.toml still apply)."""
     if remote.server() is not None:
         answer = remote.call("DELETE", f"/freezes/{environment}")

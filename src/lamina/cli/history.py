@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from lamina.cli import completing, lazy, output, promote, remote
 from lamina.cli.promote import now, print_request
@@ -20,21 +20,18 @@ else:
     requests = lazy.module("lamina.promote.requests")
 
 
-def history(
-    ctx: typer.Context,
-    environment: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="ENV",
-            help="The environment (optional with --stats).",
-            autocompletion=completing.environments,
-        ),
-    ] = None,
-    stats: Annotated[
-        bool, typer.Option("--stats", help="The four DORA figures from lamina's records.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.argument(
+    "environment",
+    required=False,
+    help="The environment (optional with --stats).",
+    metavar="ENV",
+    shell_complete=completing.environments,
+)
+@click.option("--stats", "stats", is_flag=True, help="The four DORA figures from lamina's records.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def history(ctx: click.Context, environment: str | None, stats: bool, as_json: bool) -> None:
     """Pins, promotions and applies of ENV, newest first; or, with --stats, the DORA figures."""
     state = session(ctx)
     repo = state.repository()
@@ -89,18 +86,15 @@ def history(
     )
 
 
-def rollback(
-    ctx: typer.Context,
-    environment: Annotated[
-        str,
-        typer.Argument(
-            metavar="ENV", help="The environment to roll back.", autocompletion=completing.environments
-        ),
-    ],
-    to: Annotated[str, typer.Option("--to", help="The older revision ENV should run again.")],
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.argument(
+    "environment", help="The environment to roll back.", metavar="ENV", shell_complete=completing.environments
+)
+@click.option("--to", "to", required=True, help="The older revision ENV should run again.")
+@click.option("--reason", "reason", help="Why (recorded and committed).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def rollback(ctx: click.Context, environment: str, to: str, reason: str | None, as_json: bool) -> None:
     """Request a rollback of ENV to an older revision: a promotion with the same gates and approvals."""
     if remote.server() is not None:
         body = {"environment": environment, "to": to, "reason": reason}
@@ -120,7 +114,7 @@ def rollback(
         )
     print_request(record, as_json)
     if record.status == requests.Status.FAILED:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def _median(hours: float | None, samples: int, of: str) -> str:

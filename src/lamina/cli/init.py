@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from lamina.cli import output
 from lamina.fleet import scaffold
 
 
-def init(
-    directory: Annotated[Path, typer.Argument(help="Where to write the example.")] = Path(),
-    git: Annotated[bool, typer.Option("--git/--no-git", help="Make it a git repository.")] = True,
-) -> None:
+@click.command()
+@click.argument(
+    "directory",
+    type=click.Path(path_type=Path),
+    required=False,
+    default=Path(),
+    help="Where to write the example.",
+)
+@click.option("--git/--no-git", "git", default=True, help="Make it a git repository.")
+def init(directory: Path, git: bool) -> None:
     """Write the example fleet: four environments, five clusters, a schema and a policy."""
     written = scaffold.write_example(directory, git=git)
     output.out.print(

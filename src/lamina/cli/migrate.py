@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 
 from lamina.cli import output
 from lamina.cli.session import session
@@ -12,11 +10,11 @@ from lamina.resolve import migrations
 from lamina.source.edits import write_atomic
 
 
-def migrate(
-    ctx: typer.Context,
-    write: Annotated[bool, typer.Option("--write", help="Rewrite the files in place.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.option("--write", "write", is_flag=True, help="Rewrite the files in place.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def migrate(ctx: click.Context, write: bool, as_json: bool) -> None:
     """Show (or, with --write, apply) the [[migrations]] each file still needs.
 
     Exits 1 when files need migrating and --write was not given.
@@ -46,4 +44,4 @@ def migrate(
         verb = "migrated" if write else "need migrating (run with --write)"
         output.out.print(output.styled(f"{len(todo)} of {len(files)} files {verb}", "yellow"))
     if todo and not write:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)

@@ -9,9 +9,9 @@ serve`` delivers them. Without a server, ``--send`` delivers what is due once, t
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from lamina.cli import completing, lazy, output
 from lamina.cli.session import session
@@ -32,20 +32,17 @@ else:
 _STYLES = {"pending": "yellow", "sent": "green", "failed": "red bold"}
 
 
+@click.command()
+@click.option("--send", "send", is_flag=True, help="Deliver the notices due now, then list.")
+@click.option("--status", "status", help="Only notices in this status: pending, sent, failed.")
+@click.option(
+    "--env", "environment", help="Only notices of this environment.", shell_complete=completing.environments
+)
+@click.option("--limit", "limit", type=int, default=50, help="Show at most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
 def notices(
-    ctx: typer.Context,
-    send: Annotated[bool, typer.Option("--send", help="Deliver the notices due now, then list.")] = False,
-    status: Annotated[
-        str | None, typer.Option("--status", help="Only notices in this status: pending, sent, failed.")
-    ] = None,
-    environment: Annotated[
-        str | None,
-        typer.Option(
-            "--env", help="Only notices of this environment.", autocompletion=completing.environments
-        ),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Show at most this many, newest first.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ctx: click.Context, send: bool, status: str | None, environment: str | None, limit: int, as_json: bool
 ) -> None:
     """List the outbox's notices (newest first); --send delivers those due."""
     wanted: tuple[states.NoticeStatus, ...] = ()

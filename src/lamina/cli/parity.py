@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import click
 
-import typer
-
-from lamina.cli import completing, output
+from lamina.cli import commands, completing, output
 from lamina.cli.session import session
 from lamina.reports import parity as parity_report
 
 
-def parity(
-    ctx: typer.Context,
-    environments: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Environments to compare (default: all).", autocompletion=completing.environments
-        ),
-    ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a difference has no reason.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.argument(
+    "environments",
+    nargs=-1,
+    callback=commands.listed,
+    help="Environments to compare (default: all).",
+    shell_complete=completing.environments,
+)
+@click.option("--strict", "strict", is_flag=True, help="Exit 1 when a difference has no reason.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def parity(ctx: click.Context, environments: list[str] | None, strict: bool, as_json: bool) -> None:
     """Every key that differs between environments, with values and reasons."""
     repo = session(ctx).repository()
     names = environments or list(repo.fleet.ordered_environments())
@@ -55,4 +54,4 @@ def parity(
         summary += "" if undocumented == 1 else "s"
         output.out.print(output.styled(summary, "red" if undocumented else "green"))
     if strict and undocumented:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)

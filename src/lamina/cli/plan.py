@@ -11,9 +11,9 @@ import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from lamina.cli import output
 from lamina.cli.diff import print_changes
@@ -36,17 +36,19 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
-def plan(
-    ctx: typer.Context,
-    from_rev: Annotated[str, typer.Option("--from", help="Git revision to compare from.")] = "HEAD",
-    to_rev: Annotated[
-        str | None, typer.Option("--to", help="Git revision to compare to (default: the working tree).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    fmt: Annotated[
-        Format, typer.Option("--format", help="text, or markdown for a pull-request comment.")
-    ] = Format.text,
-) -> None:
+@click.command()
+@click.option("--from", "from_rev", default="HEAD", help="Git revision to compare from.")
+@click.option("--to", "to_rev", help="Git revision to compare to (default: the working tree).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(Format),
+    default=Format.text,
+    help="text, or markdown for a pull-request comment.",
+)
+@click.pass_context
+def plan(ctx: click.Context, from_rev: str, to_rev: str | None, as_json: bool, fmt: Format) -> None:
     """What a change does to every target: keys changed, and flags for a changed model,
     prompt, tool endpoint or secret reference and a loosened guardrail. Exit 1 when any
     target changes."""
@@ -65,7 +67,7 @@ def plan(
     else:
         print_plan(result)
     if result.touched:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def groups(targets: Sequence[TargetPlan]) -> list[list[TargetPlan]]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from lamina.cli import completing, lazy, output, remote
+from lamina.cli import commands, completing, lazy, output, remote
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
 from lamina.errors import InputError
@@ -27,11 +27,11 @@ else:
     requests = lazy.module("lamina.promote.requests")
     store = lazy.module("lamina.store.promotions")
 
-app = typer.Typer(
-    help="Move an environment's pin through the promotion path, with gates and approvals.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+
+@click.group(cls=commands.Group, no_args_is_help=True)
+def app() -> None:
+    """Move an environment's pin through the promotion path, with gates and approvals."""
+
 
 _STATUS_STYLE = {
     "promoted": "green",
@@ -97,7 +97,7 @@ def print_opened(answer: Mapping[str, Any], as_json: bool) -> None:
     print_answer(answer, as_json)
     if answer.get("status") == "failed":
         said_no = any(g.get("status") == "failed" for g in answer.get("gates", []))
-        raise typer.Exit(1 if said_no else 3)
+        raise click.exceptions.Exit(1 if said_no else 3)
 
 
 def print_answer(data: Mapping[str, Any], as_json: bool) -> None:
@@ -151,19 +151,15 @@ def print_plan(plan: Mapping[str, Any] | None) -> None:
 _LOUD_FLAGS = ("guardrail-loosened", "model-changed", "secret-ref-changed")
 
 
+@click.argument("source", help="The environment to promote from.", shell_complete=completing.environments)
+@click.argument("target", help="The environment to promote to.", shell_complete=completing.environments)
+@click.option("--reason", "reason", help="Why (recorded and committed).")
+@click.option(
+    "--emergency", "emergency", is_flag=True, help="Skip the path; needs two approvers; opens a backfill."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def request(
-    ctx: typer.Context,
-    source: Annotated[
-        str, typer.Argument(help="The environment to promote from.", autocompletion=completing.environments)
-    ],
-    target: Annotated[
-        str, typer.Argument(help="The environment to promote to.", autocompletion=completing.environments)
-    ],
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded and committed).")] = None,
-    emergency: Annotated[
-        bool, typer.Option("--emergency", help="Skip the path; needs two approvers; opens a backfill.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ctx: click.Context, source: str, target: str, reason: str | None, emergency: bool, as_json: bool
 ) -> None:
     """Request moving TARGET's pin to what SOURCE runs, and run the gates (exit 1 if one fails)."""
     if remote.server() is not None:
@@ -187,16 +183,18 @@ def request(
     if record.status == requests.Status.FAILED:
         # a gate that said no is a finding (1); gates that only could not run are an outside failure (3)
         said_no = any(g.status == "failed" for g in record.gates)
-        raise typer.Exit(1 if said_no else 3)
+        raise click.exceptions.Exit(1 if said_no else 3)
 
 
-def list_requests(
-    ctx: typer.Context,
-    status: Annotated[
-        list[str] | None, typer.Option("--status", help="Only requests in this status (repeatable).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.option(
+    "--status",
+    "status",
+    multiple=True,
+    callback=commands.listed,
+    help="Only requests in this status (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_requests(ctx: click.Context, status: list[str] | None, as_json: bool) -> None:
     """List requests, newest first, with emergencies and their backfill flagged."""
     state = session(ctx)
     known = {s.value for s in requests.Status}
@@ -236,13 +234,9 @@ def list_requests(
     )
 
 
-def show(
-    ctx: typer.Context,
-    request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
-    ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Show one request: revision, hashes, gates (with check output), decisions."""
     state = session(ctx)
     db = state.database()
@@ -251,7 +245,7 @@ def show(
     print_request(record, as_json, states.get(record.id))
 
 
-def _decide(ctx: typer.Context, request_id: str, approve: bool, comment: str | None, as_json: bool) -> None:
+def _decide(ctx: click.Context, request_id: str, approve: bool, comment: str | None, as_json: bool) -> None:
     if remote.server() is not None:
         verb = "approve" if approve else "reject"
         answer = remote.call(
@@ -272,37 +266,25 @@ def _decide(ctx: typer.Context, request_id: str, approve: bool, comment: str | N
     print_request(record, as_json)
 
 
-def approve(
-    ctx: typer.Context,
-    request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
-    ],
-    comment: Annotated[str | None, typer.Option("--comment", help="A note kept with the approval.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
+@click.option("--comment", "comment", help="A note kept with the approval.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def approve(ctx: click.Context, request_id: str, comment: str | None, as_json: bool) -> None:
     """Approve a request (not your own); it becomes approved when it has enough approvals."""
     _decide(ctx, request_id, True, comment, as_json)
 
 
-def reject(
-    ctx: typer.Context,
-    request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
-    ],
-    comment: Annotated[str | None, typer.Option("--comment", help="Why.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
+@click.option("--comment", "comment", help="Why.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reject(ctx: click.Context, request_id: str, comment: str | None, as_json: bool) -> None:
     """Reject a request."""
     _decide(ctx, request_id, False, comment, as_json)
 
 
-def apply(
-    ctx: typer.Context,
-    request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="PR-7 or 7.", autocompletion=completing.request_ids)
-    ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def apply(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Commit the approved request's pin to lamina.lock and record it (safe to run again)."""
     if remote.server() is not None:
         print_answer(remote.call("POST", f"/promotions/{remote.request_id(request_id)}/apply"), as_json)
@@ -318,9 +300,9 @@ def apply(
     print_request(record, as_json)
 
 
-app.command("request")(request)
-app.command("list")(list_requests)
-app.command("show")(show)
-app.command("approve")(approve)
-app.command("reject")(reject)
-app.command("apply")(apply)
+app.command("request")(click.pass_context(request))
+app.command("list")(click.pass_context(list_requests))
+app.command("show")(click.pass_context(show))
+app.command("approve")(click.pass_context(approve))
+app.command("reject")(click.pass_context(reject))
+app.command("apply")(click.pass_context(apply))

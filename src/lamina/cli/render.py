@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
-from lamina.cli import completing, output
+from lamina.cli import commands, completing, output
 from lamina.cli.session import session
 from lamina.core.targets import TargetRef
 from lamina.errors import InputError
@@ -18,34 +18,49 @@ from lamina.render import gitops as gitops_objects
 from lamina.resolve.repository import Repository
 
 
+class GitOpsTool(StrEnum):
+    """GitOps tools lamina writes objects for."""
+
+    argocd = "argocd"
+    flux = "flux"
+
+
+@click.command()
+@click.argument(
+    "targets",
+    nargs=-1,
+    callback=commands.listed,
+    help="Environments (or one ENV/CLUSTER with --print); default: all.",
+    shell_complete=completing.targets,
+)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Write one folder per cluster here.")
+@click.option(
+    "--print", "print_objects", is_flag=True, help="Print the objects of one ENV/CLUSTER as a YAML stream."
+)
+@click.option("--prune", "prune", is_flag=True, help="Remove folders of clusters no longer in the fleet.")
+@click.option(
+    "--gitops",
+    "gitops",
+    type=click.Choice(GitOpsTool),
+    help="Also write Argo CD ApplicationSets or Flux Kustomizations.",
+)
+@click.option(
+    "--commit",
+    "commit",
+    is_flag=True,
+    help="Commit the rendered change in the git repository holding --out (pushed when [git] push).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
 def render(
-    ctx: typer.Context,
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Environments (or one ENV/CLUSTER with --print); default: all.",
-            autocompletion=completing.targets,
-        ),
-    ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write one folder per cluster here.")] = None,
-    print_objects: Annotated[
-        bool, typer.Option("--print", help="Print the objects of one ENV/CLUSTER as a YAML stream.")
-    ] = False,
-    prune: Annotated[
-        bool, typer.Option("--prune", help="Remove folders of clusters no longer in the fleet.")
-    ] = False,
-    gitops: Annotated[
-        GitOpsTool | None,
-        typer.Option("--gitops", help="Also write Argo CD ApplicationSets or Flux Kustomizations."),
-    ] = None,
-    commit: Annotated[
-        bool,
-        typer.Option(
-            "--commit",
-            help="Commit the rendered change in the git repository holding --out (pushed when [git] push).",
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+    ctx: click.Context,
+    targets: list[str] | None,
+    out: Path | None,
+    print_objects: bool,
+    prune: bool,
+    gitops: GitOpsTool | None,
+    commit: bool,
+    as_json: bool,
 ) -> None:
     """Render ConfigMaps: --print for one target, --out DIR for GitOps folders.
 
@@ -117,13 +132,6 @@ def render(
         + f", {len(report.unchanged)} unchanged"
         + (f", {len(report.removed)} removed" if report.removed else "")
     )
-
-
-class GitOpsTool(StrEnum):
-    """GitOps tools lamina writes objects for."""
-
-    argocd = "argocd"
-    flux = "flux"
 
 
 def _gitops_settings(repo: Repository, place: handoff.Holder) -> gitops_objects.GitOpsSettings:

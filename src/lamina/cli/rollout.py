@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
-from lamina.cli import lazy, output
+from lamina.cli import commands, lazy, output
 from lamina.cli.session import Session, session
 from lamina.clusters import connection, secrets
 from lamina.core.states import PromotionStatus, RolloutStatus
@@ -29,9 +29,11 @@ else:
     engine = lazy.module("lamina.rollout.engine")
     rollouts = lazy.module("lamina.store.rollouts")
 
-app = typer.Typer(
-    help="Rollouts: an environment moved step by step, judged by its metrics.", no_args_is_help=True
-)
+
+@click.group(cls=commands.Group, no_args_is_help=True)
+def app() -> None:
+    """Rollouts: an environment moved step by step, judged by its metrics."""
+
 
 _STATUS_STYLES = {
     RolloutStatus.RUNNING: "cyan",
@@ -99,7 +101,7 @@ def _finish(record: RolloutRecord, as_json: bool) -> None:
     else:
         _print_status(record)
     if record.status in (RolloutStatus.FAILED, RolloutStatus.ABORTED):
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def _print_status(record: RolloutRecord) -> None:
@@ -136,13 +138,10 @@ def _print_status(record: RolloutRecord) -> None:
 
 
 @app.command("status")
-def status(
-    ctx: typer.Context,
-    rollout_id: Annotated[
-        int | None, typer.Argument(help="A rollout id (default: the newest rollouts).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("rollout_id", type=int, required=False, help="A rollout id (default: the newest rollouts).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def status(ctx: click.Context, rollout_id: int | None, as_json: bool) -> None:
     """Show a rollout: its steps, clusters and measurements (or list the newest rollouts)."""
     state = session(ctx)
     db = state.database()
@@ -175,7 +174,9 @@ def status(
 
 
 @app.command("pause")
-def pause(ctx: typer.Context, rollout_id: Annotated[int, typer.Argument(help="The rollout.")]) -> None:
+@click.argument("rollout_id", type=int, help="The rollout.")
+@click.pass_context
+def pause(ctx: click.Context, rollout_id: int) -> None:
     """Pause a running rollout (it stops at its driver's next look)."""
     state = session(ctx)
     fleet = state.repository().fleet
@@ -184,11 +185,10 @@ def pause(ctx: typer.Context, rollout_id: Annotated[int, typer.Argument(help="Th
 
 
 @app.command("resume")
-def resume(
-    ctx: typer.Context,
-    rollout_id: Annotated[int, typer.Argument(help="The rollout.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("rollout_id", type=int, help="The rollout.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def resume(ctx: click.Context, rollout_id: int, as_json: bool) -> None:
     """Resume a paused (or orphaned) rollout and drive it until it ends or pauses."""
     from lamina.cli.apply import kube_settings
 
@@ -201,11 +201,10 @@ def resume(
 
 
 @app.command("abort")
-def abort(
-    ctx: typer.Context,
-    rollout_id: Annotated[int, typer.Argument(help="The rollout.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("rollout_id", type=int, help="The rollout.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def abort(ctx: click.Context, rollout_id: int, as_json: bool) -> None:
     """Abort a rollout: every cluster it moved goes back to the config it ran before."""
     from lamina.cli.apply import kube_settings
 
@@ -224,11 +223,10 @@ def abort(
 
 
 @app.command("verify")
-def verify(
-    ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(help="A promoted request, PR-N.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("request_id", help="A promoted request, PR-N.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def verify(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Run [promotion] verify's analysis on a promoted request's target environment.
 
     Exit 1 when it fails (a rollback request is opened), 3 when it was inconclusive.
@@ -268,4 +266,4 @@ def verify(
         if done.rollback is not None:
             output.out.print(f"opened rollback request {requests.format_id(done.rollback.id)}")
     if record.status is PromotionStatus.VERIFICATION_FAILED:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
-from lamina.cli import completing, output
+from lamina.cli import commands, completing, output
 from lamina.cli.apply import kube_settings
 from lamina.cli.session import session
 from lamina.clusters import secrets as checking
 from lamina.resolve.repository import Repository
 
-app = typer.Typer(
-    name="secrets",
-    help="Check the secrets configs reference (names and keys only, never values).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+
+@click.group(cls=commands.Group, no_args_is_help=True)
+def app() -> None:
+    """Check the secrets configs reference (names and keys only, never values)."""
 
 
 def secret_lookups(repo: Repository) -> checking.Lookups:
@@ -28,13 +25,10 @@ def secret_lookups(repo: Repository) -> checking.Lookups:
 
 
 @app.command("check")
-def check(
-    ctx: typer.Context,
-    environment: Annotated[
-        str, typer.Argument(help="The environment to check.", autocompletion=completing.environments)
-    ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.argument("environment", help="The environment to check.", shell_complete=completing.environments)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def check(ctx: click.Context, environment: str, as_json: bool) -> None:
     """Every {secret = "name/key"} of ENV's targets exists in each cluster; exit 1 when one is missing."""
     repo = session(ctx).repository()
     with secret_lookups(repo) as lookups:
@@ -53,13 +47,12 @@ def check(
             ],
         )
     if checking.failures(checks):
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @app.command("edit")
-def edit(
-    file: Annotated[Path, typer.Argument(help="The SOPS file to edit (created when new).")],
-) -> None:
+@click.argument("file", type=click.Path(path_type=Path), help="The SOPS file to edit (created when new).")
+def edit(file: Path) -> None:
     """Open FILE with `sops FILE`: it decrypts into your $EDITOR and encrypts again on save."""
     import subprocess
 
@@ -67,4 +60,4 @@ def edit(
 
     done = subprocess.run([sops.binary(), str(file)], check=False)  # the terminal stays sops's
     if done.returncode != 0:
-        raise typer.Exit(done.returncode)
+        raise click.exceptions.Exit(done.returncode)

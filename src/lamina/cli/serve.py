@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
-from lamina.cli import output
+from lamina.cli import commands, output
 from lamina.cli.session import session
 
-token_app = typer.Typer(help="Bearer tokens for the server.", no_args_is_help=True)
+
+@click.group(cls=commands.Group, no_args_is_help=True)
+def token_app() -> None:
+    """Bearer tokens for the server."""
 
 
-def tokens_path(ctx: typer.Context) -> Path:
+def tokens_path(ctx: click.Context) -> Path:
     """[server] tokens_file in lamina.toml, else $LAMINA_TOKENS_FILE, else .lamina/tokens.toml."""
     env = os.environ.get("LAMINA_TOKENS_FILE")
     if env:
@@ -29,13 +31,17 @@ def tokens_path(ctx: typer.Context) -> Path:
 
 
 @token_app.command("create")
-def create(
-    ctx: typer.Context,
-    user: Annotated[str, typer.Argument(help="Who the token belongs to.")],
-    role: Annotated[
-        list[str], typer.Option("--role", help="viewer, editor, approver:<env> or admin (repeatable).")
-    ],
-) -> None:
+@click.argument("user", help="Who the token belongs to.")
+@click.option(
+    "--role",
+    "role",
+    required=True,
+    multiple=True,
+    callback=commands.listed_all,
+    help="viewer, editor, approver:<env> or admin (repeatable).",
+)
+@click.pass_context
+def create(ctx: click.Context, user: str, role: list[str]) -> None:
     """Create a token for USER; it is printed once and only its hash is stored."""
     from lamina.server import tokens
 
@@ -45,11 +51,11 @@ def create(
     output.err.print(f"stored its SHA-256 in {path} (the token is not kept anywhere)")
 
 
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
-) -> None:
+@click.command()
+@click.option("--host", "host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", "port", type=int, default=8080, help="Port to listen on.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
     """Run the API, the dashboard, metrics and scheduled drift checks in one process."""
     from lamina.server import runner
     from lamina.server.settings import ServerSettings

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from lamina.errors import InputError
 
@@ -18,15 +17,17 @@ if TYPE_CHECKING:  # each loads when a command first needs it (SQLAlchemy: the s
     from lamina.store.database import Database
 
 
-@dataclass
 class Session:
     """Set once by the global options, read by every command."""
 
-    repo_option: Path | None = None
-    actor: str | None = None
-    signing_key: Path | None = None
-    _repo: Repository | None = field(default=None, repr=False)
-    _db: Database | None = field(default=None, repr=False)
+    def __init__(
+        self, repo_option: Path | None = None, actor: str | None = None, signing_key: Path | None = None
+    ) -> None:
+        self.repo_option = repo_option
+        self.actor = actor
+        self.signing_key = signing_key
+        self._repo: Repository | None = None
+        self._db: Database | None = None
 
     def root(self) -> Path:
         """The config repository: --repo, then $LAMINA_REPO, then the nearest lamina.toml upward."""
@@ -115,7 +116,7 @@ def _checked_name(name: str, where: str) -> str:
     return name
 
 
-def session(ctx: typer.Context) -> Session:
+def session(ctx: click.Context) -> Session:
     """The Session of the running command."""
     obj = ctx.find_root().obj
     assert isinstance(obj, Session)

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import click
 
-import typer
-
-from lamina.cli import completing, output
+from lamina.cli import commands, completing, output
 from lamina.cli.session import session
 from lamina.validate import runner
 from lamina.validate.diagnostics import Diagnostic, Severity
 
 
-def validate(
-    ctx: typer.Context,
-    environments: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Environments to validate (default: all).", autocompletion=completing.environments
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+@click.command()
+@click.argument(
+    "environments",
+    nargs=-1,
+    callback=commands.listed,
+    help="Environments to validate (default: all).",
+    shell_complete=completing.environments,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def validate(ctx: click.Context, environments: list[str] | None, as_json: bool) -> None:
     """Check every target and report every problem. Exit 1 when there is any."""
     repo = session(ctx).repository()
     report = runner.run(
@@ -38,7 +37,7 @@ def validate(
     else:
         print_report(report)
     if not report.ok:
-        raise typer.Exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def print_report(report: runner.Report) -> None:

@@ -4,7 +4,9 @@ Credentials never live in the config repository: a cluster names a kubeconfig *c
 and the kubeconfig comes from ``[clusters.X] kubeconfig`` (a path), else ``$KUBECONFIG``
 (read once at the edge and passed in as :class:`KubeSettings`), else ``~/.kube/config``.
 Inside a Kubernetes pod with none of these files (``lamina serve`` from the Helm chart in
-deploy/), the pod's ServiceAccount is used: in-cluster config.
+deploy/), the pod's ServiceAccount is used: in-cluster config, the API server's address from
+``$KUBERNETES_SERVICE_HOST`` and ``_PORT``, its token and CA from the folder Kubernetes mounts
+(``$LAMINA_SERVICE_ACCOUNT_DIR`` names another, for a projected token mounted elsewhere).
 Parsed kubeconfig files are cached, so a fleet of hundreds of contexts reads its file once.
 """
 
@@ -26,6 +28,8 @@ from lamina.fleet.settings import ApplySettings
 DEFAULT_KUBECONFIG = "~/.kube/config"
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 """Where Kubernetes mounts a pod's ServiceAccount token and the cluster's CA."""
+SERVICE_ACCOUNT_ENV = "LAMINA_SERVICE_ACCOUNT_DIR"
+"""The variable naming another folder holding ``token`` and ``ca.crt``."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class KubeSettings:
     in_cluster: tuple[str, str] | None = None
     """``$KUBERNETES_SERVICE_HOST`` and ``_PORT`` when lamina runs in a pod (None elsewhere)."""
     service_account: Path = SERVICE_ACCOUNT
+    """The folder of the ServiceAccount's ``token`` and the cluster's ``ca.crt`` (in-cluster config)."""
 
     @classmethod
     def from_environment(
@@ -61,6 +66,7 @@ class KubeSettings:
             timeout=apply.timeout,
             parallelism=apply.parallelism,
             in_cluster=(host, port) if host and port else None,
+            service_account=Path(environ.get(SERVICE_ACCOUNT_ENV) or SERVICE_ACCOUNT),
         )
 
     def kubeconfig_paths(self, cluster: Cluster) -> tuple[str, ...]:

@@ -127,7 +127,9 @@ def _network_reason(exc: BaseException) -> str:
     for item in seen:
         name = type(item).__name__
         if isinstance(item, ssl.SSLError) or "SSL" in name or "SSLError" in str(item):
-            return "TLS handshake failed (check the kubeconfig's certificate authority)"
+            return (
+                "TLS handshake failed (check the certificate authority: the kubeconfig's, or a pod's ca.crt)"
+            )
         if isinstance(item, socket.gaierror) or "NameResolution" in name:
             return "the API server's host name does not resolve"
         if isinstance(item, ConnectionRefusedError):

@@ -11,18 +11,17 @@ changes of ``diff(a, b)`` to ``a`` gives ``b``.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from lamina.core.paths import IDENTITY, Item, KeyPath, format_path, item_index
 
 _ABSENT: Any = object()
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     """One differing leaf: a missing side is ``ABSENT``."""
 
     path: KeyPath
@@ -153,6 +152,8 @@ def apply_changes(a: Any, changes: list[Change]) -> Any:
 
 def text_diff(a: str, b: str, label_a: str, label_b: str) -> list[str]:
     """A unified diff of two multi-line strings, as lines without newlines."""
+    import difflib  # on first use: most commands never diff text
+
     return list(
         difflib.unified_diff(a.splitlines(), b.splitlines(), fromfile=label_a, tofile=label_b, lineterm="")
     )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from lamina.core.states import GateOutcome
 
 
-@dataclass(frozen=True)
-class GateResult:
+class GateResult(msgspec.Struct, frozen=True):
     """The outcome of one gate.
 
     Attributes:

@@ -35,49 +35,88 @@ class PrettyJson:
     """:func:`pretty_json`, byte for byte, remembering the text of each table it wrote.
 
     Configs of one fleet share most of their tables (resolution copies on write), so a
-    writer reused across targets encodes each shared table once.
+    writer reused across targets encodes each shared table once, and each string once.
     """
 
     def __init__(self) -> None:
         # (id, depth) -> (the container, kept alive so its id cannot be reused; its text)
         self._memo: dict[tuple[int, int], tuple[Any, str]] = {}
+        self._strings: dict[str, str] = {}  # a string -> its JSON text
 
     def dumps(self, data: Any) -> str:
         """The same text as ``pretty_json(data)``."""
         return self._value(data, 0) + "\n"
 
     def _value(self, value: Any, depth: int) -> str:
-        if isinstance(value, str):
-            return _encode_string(value)
-        if isinstance(value, dict | list):
+        kind = type(value)
+        if kind is str:
+            text = self._strings.get(value)
+            if text is None:
+                text = self._strings[value] = _encode_string(value)
+            return text
+        if kind is dict or kind is list:
             if not value:
-                return "{}" if isinstance(value, dict) else "[]"
+                return "{}" if kind is dict else "[]"
             key = (id(value), depth)
             hit = self._memo.get(key)
             if hit is not None and hit[0] is value:
                 return hit[1]
-            pad = "\n" + "  " * (depth + 1)
-            if isinstance(value, dict):
-                items = [_encode_string(k) + ": " + self._value(value[k], depth + 1) for k in sorted(value)]
-                text = "{" + pad + ("," + pad).join(items) + "\n" + "  " * depth + "}"
-            else:
-                items = [self._value(item, depth + 1) for item in value]
-                text = "[" + pad + ("," + pad).join(items) + "\n" + "  " * depth + "]"
+            pad = _PADS[depth + 1] if depth + 1 < len(_PADS) else "\n" + "  " * (depth + 1)
+            strings = self._strings
+            items: list[str] = []
+            below = depth + 1
+            for item_key in sorted(value) if kind is dict else ():
+                item = value[item_key]
+                name = strings.get(item_key)
+                if name is None:
+                    name = strings[item_key] = _encode_string(item_key)
+                item_kind = type(item)
+                if item_kind is str:
+                    text = strings.get(item)
+                    if text is None:
+                        text = strings[item] = _encode_string(item)
+                    items.append(name + ": " + text)
+                elif item_kind is int:
+                    items.append(name + ": " + int.__repr__(item))
+                elif item_kind is bool:
+                    items.append(name + (": true" if item else ": false"))
+                else:
+                    items.append(name + ": " + self._value(item, below))
+            if kind is list:
+                items = [self._value(item, below) for item in value]
+            opening, closing = ("{", "}") if kind is dict else ("[", "]")
+            text = opening + pad + ("," + pad).join(items) + pad[:-2] + closing
             self._memo[key] = (value, text)
             return text
-        if value is True:
-            return "true"
-        if value is False:
-            return "false"
-        if value is None:
-            return "null"
-        if isinstance(value, int):
-            return int.__repr__(value)
-        if isinstance(value, float):
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError("Out of range float values are not JSON compliant")
-            return float.__repr__(value)
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+        if isinstance(value, str):  # a str subclass: the text of a referenced file
+            text = self._strings.get(value)
+            if text is None:
+                text = self._strings[value] = _encode_string(value)
+            return text
+        return _scalar(value, self._value, depth)
+
+
+_PADS = ["\n" + "  " * depth for depth in range(64)]
+
+
+def _scalar(value: Any, encode: Any, depth: int) -> str:
+    if isinstance(value, str):
+        return _encode_string(value)
+    if isinstance(value, dict | list):  # a subclass: as its base class
+        return str(encode(dict(value) if isinstance(value, dict) else list(value), depth))
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("Out of range float values are not JSON compliant")
+        return float.__repr__(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _encode_string(text: str) -> str:

@@ -5,16 +5,18 @@ A :class:`Draft` is one notice as it is written to the outbox, in the transactio
 it tells of: a topic, the environment it is routed by, an idempotency key, and the facts a sink
 needs (names, revisions, statuses: never config values). Most events are audit records, and
 :func:`topic_of` says which audit actions are worth a notice; the drift alerts and overdue
-backfills are written by the server's scheduler.
+backfills are written by the server's scheduler, and the validation problems of a fetched
+revision by the server's revision check (``server/validity.py``).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from lamina.core.states import NoticeStatus
 
@@ -44,6 +46,8 @@ class Topic(enum.StrEnum):
     """An emergency's skipped environments did not catch up by the deadline."""
     DRIFT = "drift"
     """Clusters drifted, went missing or unreachable, or came back (``status`` says which)."""
+    VALIDATION_FAILED = "validation-failed"
+    """A revision of the tracked branch has problems ``lamina validate`` reports."""
 
     @property
     def problem(self) -> bool:
@@ -60,6 +64,7 @@ _PROBLEMS = frozenset(
         Topic.ROLLOUT_FAILED,
         Topic.BACKFILL_OVERDUE,
         Topic.DRIFT,
+        Topic.VALIDATION_FAILED,
     }
 )
 
@@ -106,8 +111,7 @@ def topic_of(action: str, detail: Mapping[str, Any]) -> Topic | None:
     return None
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(msgspec.Struct, frozen=True):
     """One notice to write to the outbox.
 
     Attributes:
@@ -124,11 +128,10 @@ class Draft:
     environment: str | None
     subject: str | None = None
     actor: str | None = None
-    facts: Mapping[str, Any] = field(default_factory=dict)
+    facts: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     """One notice as the outbox keeps it."""
 
     id: int
@@ -163,8 +166,7 @@ class Notice:
         }
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     """What one delivery attempt of a claimed notice came to.
 
     Attributes:

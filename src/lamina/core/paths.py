@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True, order=True)
-class Item:
+
+class Item(msgspec.Struct, frozen=True, order=True):
     """An array item named by its identity: the item of ``tools`` whose ``name`` is ``crm``.
 
     Diffs pair list items by such a key (``name``, or the ``$merge_by`` key of the layers), so

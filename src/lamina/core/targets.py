@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from lamina.errors import InputError
 
 
-@dataclass(frozen=True, order=True)
-class TargetRef:
+class TargetRef(msgspec.Struct, frozen=True, order=True):
     """A target as written on the command line; not yet checked against the fleet."""
 
     environment: str

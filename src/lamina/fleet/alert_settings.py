@@ -26,6 +26,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import msgspec
+
 from lamina.core.notices import Topic
 from lamina.errors import FleetError, Place
 from lamina.fleet import durations
@@ -75,12 +77,11 @@ class SinkSpec:
     """Where lamina.toml declares it."""
 
 
-@dataclass(frozen=True)
-class AlertRoutes:
+class AlertRoutes(msgspec.Struct, frozen=True):
     """``[alerts]``: the hold time (``for``) and the sinks of each environment."""
 
     hold: timedelta = DEFAULT_HOLD
-    routes: Mapping[str, tuple[SinkSpec, ...]] = field(default_factory=dict)
+    routes: Mapping[str, tuple[SinkSpec, ...]] = msgspec.field(default_factory=dict)
 
     def variables(self) -> set[str]:
         """Every environment variable a sink names (their values are secrets)."""

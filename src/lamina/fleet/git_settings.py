@@ -14,8 +14,9 @@ environment variable that holds the webhook secret, never the secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
+
+import msgspec
 
 from lamina.fleet.tables import TableReader
 from lamina.source.documents import Document
@@ -24,8 +25,7 @@ KEYS = ("remote", "branch", "push", "fetch_interval", "webhook_secret_env", "pus
 DEFAULT_FETCH_INTERVAL = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class GitSettings:
+class GitSettings(msgspec.Struct, frozen=True):
     """``[git]``: where the config repository's team copy lives."""
 
     remote: str | None = None

@@ -20,8 +20,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from lamina.core.names import is_dns_label
 from lamina.fleet.tables import TableReader
@@ -37,13 +38,12 @@ _LABEL_KEY = _RESOURCE_NAME
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
 
 
-@dataclass(frozen=True)
-class Peer:
+class Peer(msgspec.Struct, frozen=True):
     """One allowed peer of a NetworkPolicy rule: a CIDR, or a namespace and/or pod labels."""
 
     cidr: str | None = None
     namespace: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = msgspec.field(default_factory=dict)
     ports: tuple[int, ...] = ()
     protocol: str = "TCP"
 
@@ -63,13 +63,12 @@ class Peer:
         return out
 
 
-@dataclass(frozen=True)
-class Isolation:
+class Isolation(msgspec.Struct, frozen=True):
     """The isolation of one environment's namespace."""
 
     pod_security: str = "restricted"
-    quota: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    quota: Mapping[str, str] = msgspec.field(default_factory=dict)
+    limits: Mapping[str, Mapping[str, str]] = msgspec.field(default_factory=dict)
     """LimitRange container limits by kind (``default``, ``defaultRequest``, ``max``, ``min``)."""
     network: str | None = None
     egress: tuple[Peer, ...] = ()

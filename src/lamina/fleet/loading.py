@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lamina.core import collector
 from lamina.core.names import describe_bad_label, is_dns_label
 from lamina.core.paths import KeyPath
 from lamina.errors import FleetError, Place
@@ -43,8 +44,10 @@ def load_fleet(tree: Tree) -> Fleet:
     """
     if not tree.is_file(FLEET_FILE):
         raise FleetError(f"no {FLEET_FILE} in the repository ({tree.label})", FLEET_FILE)
-    doc = documents.parse_document(FLEET_FILE, tree.read_bytes(FLEET_FILE))
-    return _FleetReader(doc).read(tree)
+    raw = tree.read_bytes(FLEET_FILE)
+    with collector.paused():  # linear in the clusters: see core/collector.py
+        doc = documents.parse_document(FLEET_FILE, raw)
+        return _FleetReader(doc).read(tree)
 
 
 class _FleetReader:

@@ -16,8 +16,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from lamina.errors import FleetError, OutsideError
 from lamina.source import documents
@@ -27,8 +28,7 @@ LOCK_FILE = "lamina.lock"
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?\Z")
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(msgspec.Struct, frozen=True):
     """An environment's pinned base revision."""
 
     environment: str

@@ -14,16 +14,16 @@ Only the declaration lives here; upgrading a file is :mod:`lamina.resolve.migrat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from lamina.core.paths import KeyPath, format_path, parse_path
 from lamina.errors import FleetError
 from lamina.source.documents import Document
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(msgspec.Struct, frozen=True):
     """One ``[[migrations]]`` entry: from one schema version to a later one."""
 
     source: int

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from lamina.errors import UnknownTargetError
 from lamina.fleet.settings import FleetSettings
 from lamina.source.documents import Document
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(msgspec.Struct, frozen=True):
     """A stage of the lifecycle (development, staging, production, production-eu...).
 
     Attributes:
@@ -26,8 +26,7 @@ class Environment:
     stage: str
 
 
-@dataclass(frozen=True)
-class Cluster:
+class Cluster(msgspec.Struct, frozen=True):
     """Where an environment runs: a kubeconfig context or a folder (the GitOps hand-off)."""
 
     name: str
@@ -36,7 +35,7 @@ class Cluster:
     context: str | None = None
     kubeconfig: str | None = None
     directory: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = msgspec.field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     suspended: bool = False
     kubernetes_version: str = "1.35"
@@ -55,8 +54,7 @@ class Cluster:
         return "directory" if self.directory is not None else "kubernetes"
 
 
-@dataclass(frozen=True)
-class Fleet:
+class Fleet(msgspec.Struct, frozen=True):
     """Everything ``lamina.toml`` says, checked.
 
     Attributes:

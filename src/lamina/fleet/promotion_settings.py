@@ -32,10 +32,10 @@ Cron expressions are read by ``croniter``: day and month names, ``@weekly`` and 
 from __future__ import annotations
 
 import shlex
-import zoneinfo
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
+
+import msgspec
 
 from lamina.fleet.tables import TableReader
 from lamina.source.documents import Document
@@ -57,8 +57,7 @@ _FREEZE_KEYS = ("start", "duration", "environments", "reason", "timezone")
 MAX_FREEZE = timedelta(days=31)
 
 
-@dataclass(frozen=True)
-class FreezeWindow:
+class FreezeWindow(msgspec.Struct, frozen=True):
     """A recurring freeze: from each time the cron expression matches, for duration.
 
     Attributes:
@@ -73,8 +72,7 @@ class FreezeWindow:
     timezone: str = "UTC"
 
 
-@dataclass(frozen=True)
-class PromotionSettings:
+class PromotionSettings(msgspec.Struct, frozen=True):
     """What ``[promotion]`` says, with defaults."""
 
     protect: tuple[str, ...] = ()
@@ -84,8 +82,8 @@ class PromotionSettings:
     checks: tuple[tuple[str, ...], ...] = ()
     check_timeout: timedelta = timedelta(minutes=10)
     soak: timedelta | None = None
-    required_approvals: Mapping[str, int] = field(default_factory=dict)
-    approvers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    required_approvals: Mapping[str, int] = msgspec.field(default_factory=dict)
+    approvers: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     backfill_deadline: timedelta = timedelta(hours=24)
     freezes: tuple[FreezeWindow, ...] = ()
     verify: str | None = None
@@ -232,6 +230,8 @@ def cron_problem(expression: str) -> str | None:
 
 
 def _known_zone(name: str) -> bool:
+    import zoneinfo  # on first use: only windows with a timezone need it
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -37,9 +37,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+import msgspec
 
 from lamina.errors import InputError
 from lamina.fleet.selectors import Selector
@@ -58,8 +59,7 @@ _LABEL_VARIABLE = re.compile(r"cluster\.labels\.[A-Za-z0-9_./-]+\Z")
 _SHARE = re.compile(r"(\d+(?:\.\d+)?)%\Z")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(msgspec.Struct, frozen=True):
     """One step: the clusters a selector picks, or a share of the clusters not moved yet."""
 
     text: str
@@ -69,8 +69,7 @@ class Step:
     """A fraction in (0, 1]."""
 
 
-@dataclass(frozen=True)
-class RolloutPlan:
+class RolloutPlan(msgspec.Struct, frozen=True):
     """How one environment rolls out (``[rollout]`` with its ``[rollout.<env>]`` over it)."""
 
     steps: tuple[Step, ...]
@@ -81,8 +80,7 @@ class RolloutPlan:
     """For each cluster's workload to roll out after its apply."""
 
 
-@dataclass(frozen=True)
-class FlaggerSettings:
+class FlaggerSettings(msgspec.Struct, frozen=True):
     """``[rollout.flagger]``: the Flagger ``Canary`` rendered for the workload by ``render --gitops``."""
 
     interval: str = "1m"
@@ -99,12 +97,11 @@ class FlaggerSettings:
     """The workload's service port."""
 
 
-@dataclass(frozen=True)
-class RolloutSettings:
+class RolloutSettings(msgspec.Struct, frozen=True):
     """``[rollout]``: the default plan, per-environment overrides and Flagger."""
 
     default: RolloutPlan | None = None
-    environments: Mapping[str, RolloutPlan] = field(default_factory=dict)
+    environments: Mapping[str, RolloutPlan] = msgspec.field(default_factory=dict)
     flagger: FlaggerSettings | None = None
 
     def plan(self, environment: str) -> RolloutPlan | None:
@@ -112,8 +109,7 @@ class RolloutSettings:
         return self.environments.get(environment, self.default)
 
 
-@dataclass(frozen=True)
-class Metric:
+class Metric(msgspec.Struct, frozen=True):
     """One metric of an analysis: a PromQL query and its bounds."""
 
     name: str
@@ -135,16 +131,14 @@ class Metric:
         return f"<= {self.max:g}"
 
 
-@dataclass(frozen=True)
-class Provider:
+class Provider(msgspec.Struct, frozen=True):
     """Where metrics come from: the provider type and the variable holding its URL."""
 
     type: str
     url_env: str
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(msgspec.Struct, frozen=True):
     """An ``[[analysis]]``: measurements taken ``count`` times, ``interval`` apart."""
 
     name: str

@@ -14,7 +14,8 @@ as an ``ExternalSecret`` (see :mod:`lamina.render.external`).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from lamina.fleet.tables import TableReader
 from lamina.source.documents import Document
@@ -22,8 +23,7 @@ from lamina.source.documents import Document
 STORE_KINDS = ("ClusterSecretStore", "SecretStore")
 
 
-@dataclass(frozen=True)
-class SecretStore:
+class SecretStore(msgspec.Struct, frozen=True):
     """The External Secrets store of one environment."""
 
     store: str

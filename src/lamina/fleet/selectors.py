@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from lamina.errors import InputError
 
@@ -13,8 +14,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\Z"
 _SET_BASED = re.compile(r"\s(not)?in\s*\(")
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(msgspec.Struct, frozen=True):
     """One clause of a selector."""
 
     key: str
@@ -32,8 +32,7 @@ class Requirement:
         return labels.get(self.key) != self.value
 
 
-@dataclass(frozen=True)
-class Selector:
+class Selector(msgspec.Struct, frozen=True):
     """A conjunction of requirements; the empty selector matches everything."""
 
     requirements: tuple[Requirement, ...] = ()

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
+
+import msgspec
 
 from lamina.fleet import (
     alert_settings,
@@ -78,8 +79,7 @@ TOP_LEVEL = (
 """The tables lamina.toml may hold."""
 
 
-@dataclass(frozen=True)
-class ArgoCDSettings:
+class ArgoCDSettings(msgspec.Struct, frozen=True):
     """``[render.argocd]``: how the ApplicationSets of ``render --gitops argocd`` look."""
 
     repo_url: str | None = None
@@ -90,8 +90,7 @@ class ArgoCDSettings:
     """Where the ApplicationSets live."""
 
 
-@dataclass(frozen=True)
-class FluxSettings:
+class FluxSettings(msgspec.Struct, frozen=True):
     """``[render.flux]``: how the Kustomizations of ``render --gitops flux`` look."""
 
     source: str | None = None
@@ -104,8 +103,7 @@ class FluxSettings:
     """The Secret (in ``namespace``) holding the age key Flux decrypts SOPS manifests with."""
 
 
-@dataclass(frozen=True)
-class RenderSettings:
+class RenderSettings(msgspec.Struct, frozen=True):
     """``[render]``: what lamina ships besides the ConfigMap."""
 
     workload: str | None = None
@@ -114,16 +112,15 @@ class RenderSettings:
     """lamina ConfigMaps of a target kept on a cluster for rollback."""
     resources: tuple[str, ...] = ()
     """Extra kustomization ``resources`` of every rendered folder."""
-    argocd: ArgoCDSettings = field(default_factory=ArgoCDSettings)
-    flux: FluxSettings = field(default_factory=FluxSettings)
+    argocd: ArgoCDSettings = msgspec.field(default_factory=ArgoCDSettings)
+    flux: FluxSettings = msgspec.field(default_factory=FluxSettings)
     container: str | None = None
     """The workload's container that gets the secrets as env (default: the workload's name)."""
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = msgspec.field(default_factory=dict)
     """``[render.env]``: config key path of a secret reference -> its environment variable name."""
 
 
-@dataclass(frozen=True)
-class ApplySettings:
+class ApplySettings(msgspec.Struct, frozen=True):
     """``[apply]``: how lamina talks to clusters."""
 
     timeout: float = 10.0
@@ -134,8 +131,7 @@ class ApplySettings:
     """A wave with a failure stops the later waves (their clusters are reported skipped)."""
 
 
-@dataclass(frozen=True)
-class DriftSettings:
+class DriftSettings(msgspec.Struct, frozen=True):
     """``[drift]``: what may differ, and how often the server checks."""
 
     ignore: tuple[str, ...] = ()
@@ -146,8 +142,7 @@ class DriftSettings:
     """The most each wait is lengthened by, as a fraction of the interval."""
 
 
-@dataclass(frozen=True)
-class LimitsSettings:
+class LimitsSettings(msgspec.Struct, frozen=True):
     """``[limits]``: bounds that keep hostile config files from costing unbounded time or memory."""
 
     max_file_bytes: int = trees.DEFAULT_MAX_FILE_BYTES
@@ -155,23 +150,20 @@ class LimitsSettings:
     max_nodes: int = scalars.DEFAULT_MAX_NODES
 
 
-@dataclass(frozen=True)
-class LayersSettings:
+class LayersSettings(msgspec.Struct, frozen=True):
     """``[layers]``: which files of a layer folder are not config."""
 
     exclude: tuple[str, ...] = ()
     """Globs of file names (or repository paths) that are not config."""
 
 
-@dataclass(frozen=True)
-class PlanSettings:
+class PlanSettings(msgspec.Struct, frozen=True):
     """``[plan]``: which keys ``plan`` treats as guardrails."""
 
     guardrails: tuple[str, ...] = DEFAULT_GUARDRAIL_GLOBS
 
 
-@dataclass(frozen=True)
-class ServerTable:
+class ServerTable(msgspec.Struct, frozen=True):
     """``[server]``: what the server reads from the repository."""
 
     tokens_file: str | None = None
@@ -181,28 +173,29 @@ class ServerTable:
     to their page under it; without it they carry no link."""
 
 
-@dataclass(frozen=True)
-class FleetSettings:
+class FleetSettings(msgspec.Struct, frozen=True):
     """Every table of lamina.toml beyond ``[fleet]``, ``[environments]`` and ``[clusters]``."""
 
-    render: RenderSettings = field(default_factory=RenderSettings)
-    apply: ApplySettings = field(default_factory=ApplySettings)
-    drift: DriftSettings = field(default_factory=DriftSettings)
-    limits: LimitsSettings = field(default_factory=LimitsSettings)
-    layers: LayersSettings = field(default_factory=LayersSettings)
-    plan: PlanSettings = field(default_factory=PlanSettings)
-    server: ServerTable = field(default_factory=ServerTable)
-    git: git_settings.GitSettings = field(default_factory=git_settings.GitSettings)
-    promotion: promotion_settings.PromotionSettings = field(
+    render: RenderSettings = msgspec.field(default_factory=RenderSettings)
+    apply: ApplySettings = msgspec.field(default_factory=ApplySettings)
+    drift: DriftSettings = msgspec.field(default_factory=DriftSettings)
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
+    layers: LayersSettings = msgspec.field(default_factory=LayersSettings)
+    plan: PlanSettings = msgspec.field(default_factory=PlanSettings)
+    server: ServerTable = msgspec.field(default_factory=ServerTable)
+    git: git_settings.GitSettings = msgspec.field(default_factory=git_settings.GitSettings)
+    promotion: promotion_settings.PromotionSettings = msgspec.field(
         default_factory=promotion_settings.PromotionSettings
     )
-    alerts: alert_settings.AlertRoutes = field(default_factory=alert_settings.AlertRoutes)
+    alerts: alert_settings.AlertRoutes = msgspec.field(default_factory=alert_settings.AlertRoutes)
     locks: tuple[lock_settings.Lock, ...] = ()
     migrations: tuple[migration_settings.Migration, ...] = ()
-    secrets: Mapping[str, secret_settings.SecretStore] = field(default_factory=dict)
-    isolation: Mapping[str, isolation_settings.Isolation] = field(default_factory=dict)
+    secrets: Mapping[str, secret_settings.SecretStore] = msgspec.field(default_factory=dict)
+    isolation: Mapping[str, isolation_settings.Isolation] = msgspec.field(default_factory=dict)
     """``[environments.<env>.isolation]`` by environment (inherited along ``extends``)."""
-    rollout: rollout_settings.RolloutSettings = field(default_factory=rollout_settings.RolloutSettings)
+    rollout: rollout_settings.RolloutSettings = msgspec.field(
+        default_factory=rollout_settings.RolloutSettings
+    )
     analyses: tuple[rollout_settings.Analysis, ...] = ()
 
     def analysis(self, name: str) -> rollout_settings.Analysis:

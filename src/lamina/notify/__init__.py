@@ -9,5 +9,5 @@ by the store with their events, ``store/outbox.py``) at least once, retrying wit
 a slow or failing receiver never holds up an event and a crash loses no notice.
 
 Beside the store in the pipeline (it never imports it: the sender takes the outbox as a
-``Mailbox``), and never imports SQLAlchemy, FastAPI, typer or rich.
+``Mailbox``), and never imports SQLAlchemy, FastAPI, click or rich.
 """

@@ -23,6 +23,7 @@ SEVERITIES = {
     Topic.ROLLOUT_PAUSED: "warning",
     Topic.BACKFILL_OVERDUE: "warning",
     Topic.DRIFT: "warning",
+    Topic.VALIDATION_FAILED: "warning",
     Topic.APPLY_FAILED: "error",
     Topic.ROLLOUT_FAILED: "error",
     Topic.VERIFICATION_FAILED: "error",
@@ -41,6 +42,7 @@ _TITLES = {
     Topic.ROLLOUT_FAILED: "Rollout failed",
     Topic.BACKFILL_OVERDUE: "Backfill overdue",
     Topic.DRIFT: "Drift alert",
+    Topic.VALIDATION_FAILED: "Validation problems",
 }
 
 
@@ -128,6 +130,14 @@ def word(notice: Notice, public_url: str | None) -> Message:
         if behind:
             summary += f"; still behind: {behind}"
         path = f"/promotions#{subject}"
+    elif topic is Topic.VALIDATION_FAILED:
+        count = int(facts.get("count") or 0)
+        summary = f"{env}: {count} validation problem{'s' if count != 1 else ''} in {revision}"
+        if facts.get("branch"):
+            summary += f" on {facts['branch']}"
+        problems = [str(p) for p in facts.get("problems", ())]
+        lines = problems + ([f"and {count - len(problems)} more"] if count > len(problems) else [])
+        path = f"/?env={env}"
     else:
         summary, lines = _request(topic, env, subject, facts, revision)
         path = f"/promotions#{subject}" if subject else "/promotions"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Mapping
@@ -34,6 +35,14 @@ _YAML_NOT_STRING = re.compile(
     r"|[yY]|yes|Yes|YES|[nN]|no|No|NO|on|On|ON|off|Off|OFF)$"
 )
 _UNWRITABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+
+
+@functools.lru_cache(maxsize=256)
+def _first_unwritable(text: str) -> int | None:
+    """Where text holds a character Kustomize cannot write (None: nowhere); remembered, as a
+    fleet's targets share their prompt files."""
+    bad = _UNWRITABLE.search(text)
+    return None if bad is None else bad.start()
 
 
 @dataclass(frozen=True)
@@ -138,11 +147,11 @@ def configmap_data(config: ResolvedConfig, writer: hashing.PrettyJson | None = N
             raise InputError(
                 f"{config.target}: {owners[key]} and {path} would both be ConfigMap key {key!r}; rename one"
             )
-        bad = _UNWRITABLE.search(text)
-        if bad:
-            line = text.count("\n", 0, bad.start()) + 1
+        bad = _first_unwritable(text)
+        if bad is not None:
+            line = text.count("\n", 0, bad) + 1
             raise InputError(
-                f"{path}:{line}: holds character U+{ord(bad.group()):04X}, which Kustomize cannot "
+                f"{path}:{line}: holds character U+{ord(text[bad]):04X}, which Kustomize cannot "
                 "write into a ConfigMap"
             )
         if _YAML_NOT_STRING.match(key):

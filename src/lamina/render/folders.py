@@ -4,19 +4,30 @@ Each folder holds ``agent-config.json``, the referenced files and a ``kustomizat
 whose ``configMapGenerator`` produces the same ConfigMap (same name, same data) that lamina
 would apply itself. Files are rewritten only when their bytes change, so re-rendering an
 unchanged fleet touches nothing and git (and Argo CD, and Flux) see no change.
+
+``render --out DIR`` changes nothing in DIR until every target has rendered: the worker
+processes write the new files into a staging folder (``.DIR.<pid>.rendering``), beside DIR on
+a first render, which then becomes DIR with one rename, and inside DIR on a later one, which
+then moves each changed file into place with one rename and removes the files that are no
+longer rendered. Files with the same bytes (the prompt files every target shares) are hard
+links to one file. A render that fails or is interrupted before that leaves DIR as it was,
+and the staging folder is removed (after a kill, by the next render).
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lamina.core import hashing
+from lamina.core import collector, hashing
 from lamina.core.targets import TargetRef
 from lamina.render import cache, configmaps, flagger, isolation, sops_secrets, workloads
 from lamina.render.configmaps import RenderedConfig
@@ -195,9 +206,10 @@ def render_fleet(
     previous = cache.load(repo.root, key) if use_cache else None
     if previous is not None:
         referenced = previous.get("referenced", [])
-        if previous.get("fingerprint") == cache.fingerprint(
-            repo.root, request, referenced
-        ) and cache.outputs_intact(previous.get("outputs", [])):
+        # the outputs first: a folder removed or edited since is found at its first file
+        if cache.outputs_intact(previous.get("outputs", [])) and previous.get(
+            "fingerprint"
+        ) == cache.fingerprint(repo.root, request, referenced):
             advance(len(refs))
             return (
                 WriteReport(unchanged=[entry[0] for entry in previous["outputs"]]),
@@ -205,21 +217,29 @@ def render_fleet(
             )
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(refs) >= PARALLEL_FROM else 1
-    if workers > 1 and hasattr(os, "fork"):
-        result = _render_in_processes(repo, refs, out, resources, advance, workers)
-    else:
-        result = _render_targets(repo, refs, out, resources, advance)
-    planned, clusters, referenced_files = result
-    report = _write_planned(planned)
+    staging = Staging.begin(out) if out is not None else None
+    try:
+        if workers > 1 and hasattr(os, "fork"):
+            result = _render_in_processes(repo, refs, out, resources, advance, workers, staging)
+        else:
+            result = _render_targets(repo, refs, out, resources, advance, None, staging)
+        rendered, clusters, referenced_files = result
+        if staging is not None:
+            report, outputs = staging.finish(rendered)
+        else:
+            report = _write_planned(rendered)
+            outputs = cache.output_stats([*report.written, *report.unchanged]) if use_cache else []
+    finally:
+        if staging is not None:
+            staging.discard()
     if use_cache:
-        written = [*report.written, *report.unchanged]
         cache.save(
             repo.root,
             key,
             {
                 "fingerprint": cache.fingerprint(repo.root, request, referenced_files),
                 "referenced": referenced_files,
-                "outputs": cache.output_stats(written),
+                "outputs": outputs,
                 "clusters": clusters,
             },
         )
@@ -235,6 +255,175 @@ Planned = list[tuple[Path, dict[str, bytes]]]
 a broken layer leaves the previous render whole instead of half replaced."""
 
 
+@dataclass
+class Staged:
+    """One cluster folder as a worker left it in the staging folder (no file bytes: the
+    workers wrote them, so they never travel back to the parent process)."""
+
+    cluster: str
+    written: list[tuple[str, int, int]]
+    """Files staged because they are new or changed: name, size, mtime (ns)."""
+    unchanged: list[tuple[str, int, int]]
+    """Files already in DIR with the same bytes: name, size, mtime (ns)."""
+    stale: list[str]
+    """Files in DIR's folder that the render no longer makes."""
+
+
+class Staging:
+    """The folder beside DIR that a render writes into before anything in DIR changes."""
+
+    SUFFIX = ".rendering"
+
+    def __init__(self, out: Path, stage: Path, fresh: bool) -> None:
+        self.out = out
+        self.stage = stage
+        self.fresh = fresh
+        """DIR did not exist: the staging folder becomes DIR with one rename."""
+        self._copies: dict[bytes, tuple[Path, int, int]] = {}
+        """Digest of bytes staged by this process -> the first file holding them, its size, mtime."""
+
+    @classmethod
+    def begin(cls, out: Path) -> Staging:
+        """Make an empty staging folder for out (and remove those of renders that were killed)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(out)
+        fresh = not os.path.lexists(out)
+        # beside DIR when it becomes DIR; inside DIR otherwise, so the files move within one
+        # file system even when DIR is a mount point (a container's volume)
+        stage = (out.parent if fresh else out) / f".{out.name}.{os.getpid()}{cls.SUFFIX}"
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        return cls(out, stage, fresh=fresh)
+
+    def put(self, cluster: str, files: Mapping[str, bytes]) -> Staged:
+        """Stage cluster's folder: write each file that differs from DIR's into the stage."""
+        staged = self.stage / cluster
+        os.mkdir(staged)
+        written: list[tuple[str, int, int]] = []
+        unchanged: list[tuple[str, int, int]] = []
+        stale: list[str] = []
+        current = None if self.fresh else self.out / cluster
+        if current is not None and current.is_dir():
+            for name in sorted(os.listdir(current)):
+                if name not in files and (current / name).is_file():
+                    stale.append(name)
+        for name, content in sorted(files.items()):
+            same = _same_bytes(current / name, content) if current is not None else None
+            if same is not None:
+                unchanged.append((name, *same))
+            else:
+                written.append((name, *self._write(staged / name, content)))
+        return Staged(cluster, written, unchanged, stale)
+
+    def _write(self, path: Path, content: bytes) -> tuple[int, int]:
+        """Stage one file; bytes staged before (the prompts every target shares) become a hard
+        link to the first file that holds them: making a file costs this machine's file system
+        twenty times a link, and git, Kustomize, Argo CD and Flux read the same bytes."""
+        digest = hashlib.blake2b(content, digest_size=32).digest()
+        first = self._copies.get(digest)
+        if first is not None:
+            try:
+                os.link(first[0], path)
+            except OSError:
+                pass  # no hard links here, or too many to one file: a file of its own
+            else:
+                return first[1], first[2]
+        size, mtime = _write_new(path, content)
+        self._copies[digest] = (path, size, mtime)
+        return size, mtime
+
+    def finish(self, staged: Sequence[Staged]) -> tuple[WriteReport, list[list[Any]]]:
+        """Move the staged files into DIR; what changed, and the outputs for the render cache."""
+        report = WriteReport()
+        outputs: list[list[Any]] = []
+        if self.fresh:
+            os.rename(self.stage, self.out)  # one step: DIR is absent, then whole
+        for entry in staged:
+            folder = self.out / entry.cluster
+            if not self.fresh and entry.written:
+                if not os.path.lexists(folder):
+                    os.rename(self.stage / entry.cluster, folder)
+                else:
+                    for name, _, _ in entry.written:
+                        os.replace(self.stage / entry.cluster / name, folder / name)
+            for name, size, mtime in entry.written:
+                report.written.append(str(folder / name))
+                outputs.append([str(folder / name), size, mtime])
+            for name, size, mtime in entry.unchanged:
+                report.unchanged.append(str(folder / name))
+                outputs.append([str(folder / name), size, mtime])
+            for name in entry.stale:
+                (folder / name).unlink(missing_ok=True)
+                report.removed.append(str(folder / name))
+        outputs.sort()
+        return report, outputs
+
+    def discard(self) -> None:
+        """Remove what is left of the staging folder (all of it when the render failed)."""
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Remove staging folders beside and inside out whose render process is gone (killed)."""
+    prefix = f".{out.name}."
+    for place in (out.parent, out):
+        try:
+            names = os.listdir(place)
+        except OSError:
+            continue
+        for name in names:
+            if not (name.startswith(prefix) and name.endswith(Staging.SUFFIX)):
+                continue
+            pid = name[len(prefix) : -len(Staging.SUFFIX)]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(place / name, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process renders now; any folder it left earlier is finished
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: leave its folder alone
+    return True
+
+
+def _same_bytes(path: Path, content: bytes) -> tuple[int, int] | None:
+    """(size, mtime) of path when it is a file holding exactly content, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(content):
+            return None  # a different size: no need to read it
+        if os.read(fd, len(content) + 1) != content:
+            return None
+        return info.st_size, info.st_mtime_ns
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write_new(path: Path, content: bytes) -> tuple[int, int]:
+    """Write a new file in the staging folder; its (size, mtime)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return info.st_size, info.st_mtime_ns
+
+
 def _render_targets(
     repo: Repository,
     refs: Sequence[TargetRef],
@@ -242,8 +431,12 @@ def _render_targets(
     resources: Sequence[str],
     advance: Callable[[int], None],
     writer: hashing.PrettyJson | None = None,
-) -> tuple[Planned, list[str], list[str]]:
+    staging: Staging | None = None,
+) -> tuple[Any, list[str], list[str]]:
+    """Render refs; with staging, write each folder into it (see :class:`Staging`), else keep
+    the files in memory (``Planned``) for :func:`_write_planned`."""
     planned: Planned = []
+    staged: list[Staged] = []
     clusters: list[str] = []
     referenced: set[str] = set()
     writer = writer or hashing.PrettyJson()
@@ -260,12 +453,16 @@ def _render_targets(
         rendered = configmaps.render_target(repo.fleet.settings, config, repo.source_revision(config), writer)
         manifest = sops_secrets.folder_manifest(rendered, folder, repo.root)
         extra = flagger.cluster_files(repo.fleet.settings, config.cluster)
-        planned.append((folder, folder_files(rendered, resources, manifest, extra)))
+        files = folder_files(rendered, resources, manifest, extra)
+        if staging is not None:
+            staged.append(staging.put(config.cluster.name, files))
+        else:
+            planned.append((folder, files))
         clusters.append(config.cluster.name)
         referenced.update(config.files())
         referenced.update(ref.path for ref in rendered.sops)
         advance(1)
-    return planned, clusters, sorted(referenced)
+    return (staged if staging is not None else planned), clusters, sorted(referenced)
 
 
 def _write_planned(planned: Planned) -> WriteReport:
@@ -277,13 +474,14 @@ def _write_planned(planned: Planned) -> WriteReport:
 
 # The repository and request a forked worker renders with; set in the parent just before the
 # fork, so the children inherit parsed files and merged environments instead of redoing them.
-_FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson] | None = None
+_FORKED: tuple[Repository, Path | None, Sequence[str], hashing.PrettyJson, Staging | None] | None = None
 
 
-def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Planned, list[str], list[str]]:
+def _render_chunk(refs: Sequence[TargetRef]) -> tuple[Any, list[str], list[str]]:
     assert _FORKED is not None
-    repo, out, resources, writer = _FORKED  # the writer lives on across a worker's chunks
-    return _render_targets(repo, refs, out, resources, lambda done: None, writer)
+    repo, out, resources, writer, staging = _FORKED  # the writer lives on across a worker's chunks
+    with collector.paused():  # a chunk's objects are short-lived and hold no cycles
+        return _render_targets(repo, refs, out, resources, lambda done: None, writer, staging)
 
 
 def _render_in_processes(
@@ -293,17 +491,22 @@ def _render_in_processes(
     resources: Sequence[str],
     advance: Callable[[int], None],
     workers: int,
-) -> tuple[Planned, list[str], list[str]]:
+    staging: Staging | None = None,
+) -> tuple[Any, list[str], list[str]]:
     global _FORKED
     import multiprocessing
 
     repo.prepare_for_fork([ref.environment for ref in refs])
-    _FORKED = (repo, out, resources, hashing.PrettyJson())
+    _FORKED = (repo, out, resources, hashing.PrettyJson(), staging)
     size = max(_CHUNK, len(refs) // (workers * 4))
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
-    planned: Planned = []
+    planned: list[Any] = []
     clusters: list[str] = []
     referenced: set[str] = set()
+    # the parsed repository is shared with the workers page by page until someone writes to a
+    # page; the collector's passes write to every object's header, so the inherited objects
+    # are frozen out of its passes while the workers run
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             for part, (chunk_planned, chunk_clusters, chunk_files) in zip(
@@ -315,6 +518,7 @@ def _render_in_processes(
                 advance(len(part))
     finally:
         _FORKED = None
+        gc.unfreeze()
     return planned, clusters, sorted(referenced)
 
 

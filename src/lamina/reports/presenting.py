@@ -11,8 +11,9 @@ shipped to clusters keep the real values; only what is shown is masked.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
+
+import msgspec
 
 from lamina.core import diffs
 from lamina.core.paths import KeyPath
@@ -72,10 +73,12 @@ def config(resolved: ResolvedConfig) -> dict[str, Any]:
 def explanation(found: Explanation) -> Explanation:
     """An explanation whose value and every layer's value are shown masked."""
     leaf = found.key.rsplit(".", 1)[-1]
-    return replace(
+    return msgspec.structs.replace(
         found,
         value=shown(found.value, leaf),
-        layers=tuple(replace(setting, value=shown(setting.value, leaf)) for setting in found.layers),
+        layers=tuple(
+            msgspec.structs.replace(setting, value=shown(setting.value, leaf)) for setting in found.layers
+        ),
     )
 
 

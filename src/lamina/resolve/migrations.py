@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from lamina.core.paths import KeyPath, format_path
 from lamina.errors import ParseError
@@ -34,8 +35,7 @@ from lamina.source.documents import Document
 VERSION_KEY = "schema_version"
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(msgspec.Struct, frozen=True):
     """One operation of a migration, for ``lamina migrate`` to show and apply."""
 
     op: str  # rename, remove, default, version
@@ -55,8 +55,7 @@ class Step:
         return f"set {VERSION_KEY} = {self.value}"
 
 
-@dataclass(frozen=True)
-class Migrations:
+class Migrations(msgspec.Struct, frozen=True):
     """All migrations of a fleet, by their ``from`` version."""
 
     by_source: Mapping[int, Migration]
@@ -184,8 +183,7 @@ def _set(data: Any, path: KeyPath, value: Any) -> None:
     node[path[-1]] = value
 
 
-@dataclass(frozen=True)
-class FileMigration:
+class FileMigration(msgspec.Struct, frozen=True):
     """What ``lamina migrate`` does to one file."""
 
     path: str

@@ -8,8 +8,9 @@ because every document is already parsed and keeps the line of each key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from lamina.core.paths import KeyPath, get_path
 from lamina.errors import Place
@@ -17,8 +18,7 @@ from lamina.resolve.values import FileText
 from lamina.source.documents import Document
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(msgspec.Struct, frozen=True):
     """One layer of a target: ``base``, ``overlays/<env>`` or ``clusters/<name>``.
 
     Attributes:
@@ -33,8 +33,7 @@ class Layer:
     tree: str
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(msgspec.Struct, frozen=True):
     """One layer's say about a key: where, what it wrote, and the reason given."""
 
     layer: str

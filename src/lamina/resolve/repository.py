@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from lamina.core.paths import get_path
 from lamina.core.targets import TargetRef
 from lamina.errors import FleetError, InputError, Place, UnknownTargetError
@@ -46,7 +48,8 @@ class Repository:
         _parsed: dict[tuple[str, bytes], Document] | None = None,
     ) -> None:
         self.root = Path(root).resolve()
-        self.git = GitRepo.find(self.root)
+        self._git: GitRepo | None = None
+        self._git_found = False
         # parsed files by (path, content): shared with the repository at other revisions, so a
         # file that is the same at HEAD and in the working tree is parsed once (plan, diff @REV)
         self._parsed: dict[tuple[str, bytes], Document] = {} if _parsed is None else _parsed
@@ -79,6 +82,15 @@ class Repository:
             self.migrations,
             self._parsed,
         )
+
+    @property
+    def git(self) -> GitRepo | None:
+        """The git repository holding the root (None for a plain folder), found on first use: most
+        commands that read the working tree never need git, and finding it runs a git process."""
+        if not self._git_found:
+            self._git = GitRepo.find(self.root)
+            self._git_found = True
+        return self._git
 
     def git_tree(self, revision: str) -> GitTree:
         """The tree of a git revision (cached)."""
@@ -170,8 +182,8 @@ class Repository:
         """
         ref = TargetRef.parse(target) if isinstance(target, str) else target
         if ref.revision is not None:
-            config = self.at(ref.revision).resolve(replace(ref, revision=None))
-            return replace(config, target=replace(config.target, revision=ref.revision))
+            config = self.at(ref.revision).resolve(msgspec.structs.replace(ref, revision=None))
+            return replace(config, target=msgspec.structs.replace(config.target, revision=ref.revision))
         env = self.fleet.environment(ref.environment)
         cluster = self._cluster_of(env, ref.cluster)
         merged, merged_layers = self._environment_merged(env)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import msgspec
+
 from lamina.core import hashing
 from lamina.core.paths import KeyPath, format_path, get_path, parse_path
 from lamina.core.targets import TargetRef
@@ -15,8 +17,7 @@ from lamina.resolve import merging, provenance, values
 from lamina.resolve.provenance import Layer, Setting
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(msgspec.Struct, frozen=True):
     """Every layer that set a key, the winner last, and the resolved value."""
 
     target: str

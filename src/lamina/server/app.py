@@ -111,12 +111,15 @@ def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now)
     app.state.context = shared
     app.state.templates = rendering.templates(clock)
     checks = scheduler.Scheduler.for_server(shared, shared.metrics)
+    shared.validity.on_written = checks.sender.wake
     drivers = driving.RolloutRunner(shared, settings.rollout_interval)
     app.state.rollouts = drivers
 
     @contextlib.asynccontextmanager
     async def lifespan(running: object) -> AsyncIterator[None]:
-        """The scheduled drift checks, the rollout drivers and git fetches run while the application does."""
+        """The scheduled drift checks, the rollout drivers, git fetches and the checks of the
+        revisions fetched run while the application does."""
+        shared.validity.start()
         shared.git.start()
         drivers.start()
         try:
@@ -125,6 +128,7 @@ def create_app(settings: ServerSettings, clock: context.Clock = context.utc_now)
         finally:
             await asyncio.to_thread(drivers.stop)
             await asyncio.to_thread(shared.git.stop)
+            await asyncio.to_thread(shared.validity.stop)
 
     app.router.lifespan_context = lifespan
     app.state.templates.env.globals["served_revision"] = shared.served_revision

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 
 from lamina.errors import InputError, LaminaError, OutsideError
 from lamina.resolve.repository import Repository
-from lamina.server import metrics, revisions
+from lamina.server import metrics, revisions, validity
 from lamina.server.settings import ServerSettings
 from lamina.server.tokens import TokenStore
 from lamina.store.database import Database
@@ -50,8 +50,11 @@ class Context:
         self.clock = clock
         self.database = Database.for_repository(settings.repo_root, settings.database_url)
         self.metrics = metrics.Metrics(self.database)
-        self.git = revisions.GitSync(settings.repo_root, settings.environ)
+        self.validity = validity.RevisionCheck(settings.repo_root, self.database, clock)
+        """Validates each fetched revision and tells of its problems."""
+        self.git = revisions.GitSync(settings.repo_root, settings.environ, self.validity.fetched)
         self.metrics.watch_git(self.git)
+        self.metrics.watch_validity(self.validity)
         self._tokens: tuple[float, TokenStore] | None = None
         # answers kept until what they were computed from changes: name -> (stamp, answer)
         self.cache: dict[str, tuple[Any, Any]] = {}

@@ -49,17 +49,22 @@ class _StateCollector(Collector):
         notices = GaugeMetricFamily(
             "lamina_notices", "Notices of the outbox by status (pending, sent, failed)", labels=["status"]
         )
+        waiting = GaugeMetricFamily(
+            "lamina_notices_oldest_pending_timestamp_seconds",
+            "When the oldest notice not yet delivered was written (0: none is pending)",
+        )
         try:
-            rows, by_status, by_result, by_notice = self.database.read(
+            rows, by_status, by_result, by_notice, oldest = self.database.read(
                 lambda s: (
                     summary.drift_rows(s),
                     summary.promotion_counts(s),
                     summary.apply_counts(s),
                     outbox.status_counts(s),
+                    outbox.oldest_pending(s),
                 )
             )
         except Exception:
-            rows, by_status, by_result, by_notice = [], {}, {}, {}
+            rows, by_status, by_result, by_notice, oldest = [], {}, {}, {}, None
         for row in rows:
             for status in DRIFT_STATUSES:
                 drift.add_metric([row.environment, row.cluster, status], 1.0 if row.status == status else 0.0)
@@ -73,7 +78,8 @@ class _StateCollector(Collector):
             applies.add_metric([result], float(count))
         for status in ("pending", "sent", "failed"):
             notices.add_metric([status], float(by_notice.get(status, 0)))
-        yield from (drift, fields, up, checked, promotions, applies, notices)
+        waiting.add_metric([], oldest.timestamp() if oldest is not None else 0.0)
+        yield from (drift, fields, up, checked, promotions, applies, notices, waiting)
 
 
 class _GitCollector(Collector):
@@ -88,6 +94,23 @@ class _GitCollector(Collector):
         failed = CounterMetricFamily("lamina_git_fetch_failures", "Fetches of the served branch that failed")
         failed.add_metric([], float(self.sync.failures))
         yield from (last, failed)
+
+
+class _ValidityCollector(Collector):
+    def __init__(self, check: Any) -> None:
+        self.check = check
+
+    def collect(self) -> Iterator[Any]:
+        runs = CounterMetricFamily("lamina_validation_runs", "Fetched revisions this replica validated")
+        runs.add_metric([], float(self.check.runs))
+        yield runs
+        if self.check.problems is not None:
+            problems = GaugeMetricFamily(
+                "lamina_validation_problems",
+                "Validation problems of the last fetched revision this replica validated",
+            )
+            problems.add_metric([], float(self.check.problems))
+            yield problems
 
 
 class Metrics:
@@ -111,6 +134,10 @@ class Metrics:
     def watch_git(self, sync: Any) -> None:
         """Export the git fetches of sync (a :class:`lamina.server.revisions.GitSync`)."""
         self.registry.register(_GitCollector(sync))
+
+    def watch_validity(self, check: Any) -> None:
+        """Export the validation of fetched revisions (a :class:`lamina.server.validity.RevisionCheck`)."""
+        self.registry.register(_ValidityCollector(check))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one HTTP request."""

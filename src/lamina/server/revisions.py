@@ -17,11 +17,11 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.errors import LaminaError
+from lamina.errors import InputError, LaminaError
 from lamina.fleet.git_settings import GitSettings
 from lamina.promote import applying
 from lamina.resolve.repository import Repository
@@ -52,15 +52,24 @@ class GitSync:
     Args:
         root: the config repository (inside the clone).
         environ: the process environment the webhook secret is read from.
+        on_fetched: called after every fetch with the revision served and the branch tracked
+            (quickly: it runs under the fetch's lock; the server's revision check only notes it).
     """
 
-    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        environ: Mapping[str, str],
+        on_fetched: Callable[[str | None, str], None] | None = None,
+    ) -> None:
         self.root = root
         self.environ = environ
+        self.on_fetched = on_fetched
         self.last_fetch: float | None = None
         """When the last fetch succeeded (seconds since the epoch)."""
         self.failures = 0
         """Fetches that failed since the process started."""
+        self._settings: GitSettings | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -68,9 +77,20 @@ class GitSync:
         self._dirs: tuple[tuple[Path, Path] | None] | None = None  # found on first use
 
     def settings(self) -> GitSettings:
-        """``[git]`` as the served revision says."""
-        with Repository(self.root) as repo:
-            return repo.fleet.settings.git
+        """``[git]`` as the served revision says; when its lamina.toml does not load, as the last
+        revision that loaded said (so a broken push does not stop the server fetching its fix).
+
+        Raises:
+            InputError: lamina.toml does not load and never did in this process.
+        """
+        try:
+            with Repository(self.root) as repo:
+                self._settings = repo.fleet.settings.git
+        except InputError as exc:
+            if self._settings is None:
+                raise
+            LOG.warning("the served lamina.toml does not load (%s); fetching as [git] said before", exc)
+        return self._settings
 
     def revision(self) -> str | None:
         """The commit the server serves now (None outside git or before the first commit).
@@ -113,6 +133,8 @@ class GitSync:
             after = git.head()
             if after != before:
                 LOG.info("serving %s (was %s)", (after or "")[:12], (before or "")[:12])
+            if self.on_fetched is not None:
+                self.on_fetched(after, settings.branch)
             return Synced(before, after, fetched=True)
 
     def webhook_secret(self) -> str | None:

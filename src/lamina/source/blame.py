@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from lamina.errors import OutsideError
 from lamina.source.trees import GitRepo, run_git
@@ -12,8 +13,7 @@ from lamina.source.trees import GitRepo, run_git
 UNCOMMITTED = "0" * 40
 
 
-@dataclass(frozen=True)
-class Blame:
+class Blame(msgspec.Struct, frozen=True):
     """The commit that last changed a line, its author and its time (None: not committed yet)."""
 
     commit: str | None

@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+
+import msgspec
 
 DEFAULT_MAX_DEPTH = 64
 DEFAULT_MAX_NODES = 200_000
 _DECIMAL = re.compile(r"[+-]?[0-9_]+")  # TOML and JSON decimal integers (TOML allows 1_000)
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """Bounds that keep hostile files from costing unbounded time or memory."""
 
     max_depth: int = DEFAULT_MAX_DEPTH
     max_nodes: int = DEFAULT_MAX_NODES
 
 
-@dataclass(frozen=True)
-class TextSpan:
+class TextSpan(msgspec.Struct, frozen=True):
     """Where the text of a multi-line string lies: from ``column`` (0-based) of ``line`` to the
     end of ``end_line`` (1-based lines). A ``#`` in it is text, never a comment."""
 

@@ -13,18 +13,19 @@ import posixpath
 import stat
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+import msgspec
 
 from lamina.errors import InputError, OutsideError, Place, ReferenceError_, UnknownTargetError
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 _MAX_SYMLINK_HOPS = 16
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # as Path.exists reads them
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True):
     """One name in a folder listing."""
 
     name: str
@@ -85,11 +86,33 @@ class WorkingTree:
         return None
 
     def _real(self, rel: str) -> Path:
-        # os.path.realpath on strings: the same answer as Path.resolve, a good deal cheaper
-        real = os.path.realpath(os.path.join(self._root_text, normalize(rel)))
+        return Path(self._real_text(rel, normalize(rel)))
+
+    def _real_text(self, rel: str, norm: str) -> str:
+        # strings, not Path objects: a render resolves a few paths per target of the fleet
+        real = self._without_links(norm)
+        if real is None:  # a symlink on the way (or a missing part): the full resolution
+            # os.path.realpath on strings: the same answer as Path.resolve, a good deal cheaper
+            real = os.path.realpath(os.path.join(self._root_text, norm))
         if real != self._root_text and not real.startswith(self._root_prefix):
             raise ReferenceError_(f"{rel} resolves outside the repository (symlink escape)")
-        return Path(real)
+        return real
+
+    def _without_links(self, norm: str) -> str | None:
+        """root/norm when no part of norm is a symlink: what realpath answers (the root is
+        resolved already), with one lstat per part of norm instead of per part of the whole
+        path; None when a part is a symlink or cannot be looked at."""
+        path = self._root_text
+        if not norm:
+            return path
+        for part in norm.split("/"):
+            path = os.path.join(path, part)
+            try:
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    return None
+            except OSError:
+                return None
+        return path
 
     def list_dir(self, rel: str) -> list[Entry]:
         path = self._real(rel)
@@ -110,25 +133,37 @@ class WorkingTree:
                 entries.append(Entry(item.name, is_dir))
         return sorted(entries, key=lambda e: e.name)
 
+    def _mode(self, rel: str) -> int | None:
+        """The mode of the file or folder rel names (symlinks followed), None when there is none."""
+        norm = normalize(rel)
+        if not os.path.lexists(os.path.join(self._root_text, norm)):
+            return None
+        try:
+            return os.stat(self._real_text(rel, norm)).st_mode
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                return None
+            raise
+
     def is_dir(self, rel: str) -> bool:
         # a folder that is a symlink out of the repository is an error, never silently skipped
-        if not os.path.lexists(self.root / normalize(rel)):
-            return False
-        return self._real(rel).is_dir()
+        mode = self._mode(rel)
+        return mode is not None and stat.S_ISDIR(mode)
 
     def is_file(self, rel: str) -> bool:
-        path = self.root / normalize(rel)
-        if not os.path.lexists(path):
+        mode = self._mode(rel)  # one stat: regular file, folder or neither
+        if mode is None:
             return False
-        real = self._real(rel)
-        if real.exists() and not real.is_file() and not real.is_dir():
-            raise ReferenceError_(f"{rel}: not a regular file")
-        return real.is_file()
+        if stat.S_ISREG(mode):
+            return True
+        if stat.S_ISDIR(mode):
+            return False
+        raise ReferenceError_(f"{rel}: not a regular file")
 
     def read_bytes(self, rel: str) -> bytes:
-        path = self._real(rel)
+        path = self._real_text(rel, normalize(rel))
         try:
-            info = path.stat()
+            info = os.stat(path)
         except FileNotFoundError:
             raise ReferenceError_(f"{rel}: no such file") from None
         except OSError as exc:
@@ -141,7 +176,8 @@ class WorkingTree:
                 f"{self.max_file_bytes} ([limits] max_file_bytes)"
             )
         try:
-            return path.read_bytes()
+            with open(path, "rb") as handle:
+                return handle.read()
         except OSError as exc:
             raise ReferenceError_(f"{rel}: cannot read: {exc.strerror}") from exc
 
@@ -210,13 +246,16 @@ def _reason(stderr: bytes) -> str:
     return lines[-1] if lines else "no output"
 
 
-@dataclass
 class GitRepo:
     """Where the config repository sits inside its git repository."""
 
-    toplevel: Path
-    prefix: str  # the config repository's folder relative to the git top level ('' or 'x/y/')
-    _log_commits: list[str] = field(default_factory=list, repr=False)
+    def __init__(self, toplevel: Path, prefix: str) -> None:
+        self.toplevel = toplevel
+        self.prefix = prefix  # the config repository's folder relative to the git top level ('' or 'x/y/')
+        self._log_commits: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"GitRepo({str(self.toplevel)!r}, {self.prefix!r})"
 
     @classmethod
     def find(cls, root: Path) -> GitRepo | None:

@@ -246,6 +246,14 @@ def status_counts(session: Session) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
+def oldest_pending(session: Session) -> datetime | None:
+    """When the oldest notice not yet delivered (pending) was written, or None when none is."""
+    oldest = session.execute(
+        select(func.min(OutboxNotice.created_at)).where(OutboxNotice.status == NoticeStatus.PENDING.value)
+    ).scalar()
+    return _utc(oldest) if oldest is not None else None
+
+
 def _record(row: OutboxNotice) -> Notice:
     return Notice(
         id=row.id,

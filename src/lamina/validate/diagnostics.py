@@ -8,9 +8,10 @@ because no check can run on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from lamina.errors import Place
 
@@ -43,8 +44,7 @@ class Severity(StrEnum):
     """The fleet works as written but is probably not what its author meant (lint)."""
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(msgspec.Struct, frozen=True):
     """One problem, with the place a person should open to fix it.
 
     Attributes:
