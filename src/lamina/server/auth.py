@@ -194,8 +194,11 @@ DriftRunner = Annotated[Identity, Depends(drift_runner)]
 """An API caller who may run a drift check now."""
 
 
-def page_viewer(request: Request) -> Identity:
-    """The dashboard's signed-in reader; anyone else is sent to /login (and comes back after)."""
+async def page_viewer(request: Request) -> Identity:
+    """The dashboard's signed-in reader; anyone else is sent to /login (and comes back after).
+
+    Asynchronous like the API's checks (a stat of the tokens file and a hash, no waiting), so
+    it runs without a trip through the thread pool."""
     who = signed_in(request)
     if who is not None and allows(who, Permission.READ):
         return who

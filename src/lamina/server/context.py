@@ -116,5 +116,10 @@ def of(request: Request) -> Context:
     return found
 
 
-Shared = Annotated[Context, Depends(of)]
+async def _shared(request: Request) -> Context:
+    # a dependency that blocks nothing: asynchronous, so it costs no trip through the thread pool
+    return of(request)
+
+
+Shared = Annotated[Context, Depends(_shared)]
 """A route parameter that receives the application's :class:`Context`."""

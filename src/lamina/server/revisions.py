@@ -73,6 +73,8 @@ class GitSync:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._revision: tuple[object, str | None] | None = None
+        self._dirs: tuple[tuple[Path, Path] | None] | None = None  # found on first use
 
     def settings(self) -> GitSettings:
         """``[git]`` as the served revision says; when its lamina.toml does not load, as the last
@@ -91,9 +93,21 @@ class GitSync:
         return self._settings
 
     def revision(self) -> str | None:
-        """The commit the server serves now (None outside git or before the first commit)."""
+        """The commit the server serves now (None outside git or before the first commit).
+
+        Every page shows it, so git is asked only when HEAD, the branch it names or the packed
+        refs changed on disk (a commit, a fetch, a checkout each replace one of those files).
+        """
+        if self._dirs is None:
+            self._dirs = (git_dirs(self.root),)
+        seen = head_files(self._dirs[0])
+        kept = self._revision
+        if seen is not None and kept is not None and kept[0] == seen:
+            return kept[1]
         git = GitRepo.find(self.root)
-        return git.head() if git is not None else None
+        found = git.head() if git is not None else None
+        self._revision = (seen, found)  # the files as they were before git was asked
+        return found
 
     def sync(self) -> Synced:
         """Fetch the remote's branch and fast-forward to it.
@@ -171,3 +185,52 @@ def signed(body: bytes, secret: str, headers: Mapping[str, str]) -> bool:
     if token is not None:
         return hmac.compare_digest(token.encode(), secret.encode())
     return False
+
+
+def git_dirs(root: Path) -> tuple[Path, Path] | None:
+    """The git directory holding root and its common directory (the same folder but in a
+    linked worktree), or None outside git or when they cannot be read."""
+    for folder in (root, *root.parents):
+        dot_git = folder / ".git"
+        try:
+            if dot_git.is_dir():
+                git_dir = dot_git
+            elif dot_git.is_file():  # a linked worktree or a submodule: "gitdir: PATH"
+                named = dot_git.read_text().strip()
+                if not named.startswith("gitdir: "):
+                    return None
+                git_dir = (folder / named[8:]).resolve()
+            else:
+                continue
+            common = git_dir
+            if (git_dir / "commondir").is_file():
+                common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+        except OSError:
+            return None
+        return git_dir, common
+    return None
+
+
+def head_files(dirs: tuple[Path, Path] | None) -> tuple[object, ...] | None:
+    """What HEAD says and the identity (inode, size, mtime) of the files that say which commit
+    it is: it changes with every commit, fetch, reset or checkout. None when HEAD cannot be
+    read (git is asked then)."""
+    if dirs is None:
+        return ("no git",)
+    git_dir, common = dirs
+    try:
+        head = (git_dir / "HEAD").read_text()
+    except OSError:
+        return None
+    files = [git_dir / "HEAD", common / "packed-refs"]
+    if head.startswith("ref: "):
+        files += [git_dir / head[5:].strip(), common / head[5:].strip()]
+    return (head, *(_identity(path) for path in files))
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)

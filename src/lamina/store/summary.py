@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from lamina.store.models import Apply, DriftResult, Promotion
+from lamina.store.models import Apply, AuditRecord, DriftResult, Measurement, Promotion
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,33 @@ def drift_rows(session: Session) -> list[DriftRow]:
     return [
         DriftRow(r.cluster, r.environment, r.status, len(r.fields or []), r.checked_at, r.since) for r in rows
     ]
+
+
+_STAMP = select(
+    select(func.max(AuditRecord.seq)).scalar_subquery(),
+    select(func.count()).select_from(DriftResult).scalar_subquery(),
+    select(func.max(DriftResult.checked_at)).scalar_subquery(),
+    select(func.max(Measurement.id)).scalar_subquery(),
+)
+# built once: every page asks, and building the statement costs more than running it
+_OPEN = (
+    select(func.count())
+    .select_from(Promotion)
+    .where(Promotion.status.in_(bindparam("statuses", expanding=True)))
+)
+
+
+def state_stamp(session: Session) -> tuple[int, int, str, int]:
+    """What changes whenever lamina records something, in one query of primary keys and one
+    small table: the newest audit row, the number and newest check time of the drift results,
+    and the newest rollout measurement (whose rows carry no audit record)."""
+    audit, count, checked, measurement = session.execute(_STAMP).one()
+    return int(audit or 0), int(count or 0), str(checked), int(measurement or 0)
+
+
+def open_promotions(session: Session, statuses: Collection[str]) -> int:
+    """How many promotion requests are in one of statuses."""
+    return int(session.execute(_OPEN, {"statuses": list(statuses)}).scalar() or 0)
 
 
 def promotion_counts(session: Session) -> dict[str, int]:

@@ -30,9 +30,7 @@ from lamina.server import actions, auth, context
 from lamina.server.guards import plain_name, plain_target
 from lamina.server.pages import rendering
 from lamina.server.tokens import Identity
-from lamina.store import audit as audit_log
-from lamina.store import drift as drift_store
-from lamina.store import rollouts as rollout_store
+from lamina.store import summary
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(auth.page_viewer)])
 
@@ -225,10 +223,7 @@ def abort_rollout(request: Request, rollout_id: RolloutId, who: auth.Viewer, csr
 def state_stamp(session: Session) -> str:
     """What changes whenever lamina records something: the newest audit row, drift result and
     rollout measurement."""
-    newest = audit_log.newest(session, 1)
-    return json.dumps(
-        [newest[0].seq if newest else 0, drift_store.stamp(session), rollout_store.stamp(session)]
-    )
+    return json.dumps(summary.state_stamp(session))
 
 
 @router.get("/events")
@@ -261,7 +256,11 @@ def rights(who: Identity, environments: list[str]) -> dict[str, Any]:
     }
 
 
+FORMS = ("request", "ship", "drift", "freeze")
+"""The hub's forms whose CSRF tokens :func:`csrf_tokens` makes."""
+
+
 def csrf_tokens(request: Request) -> dict[str, str]:
     """The CSRF tokens of the hub's forms, for the signed-in session."""
     token = auth.presented_token(request)
-    return {action: rendering.csrf_token(token, action) for action in ("request", "ship", "drift", "freeze")}
+    return {action: rendering.csrf_token(token, action) for action in FORMS}

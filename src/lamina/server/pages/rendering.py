@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,11 +26,13 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from lamina.promote import requests
 from lamina.server import auth, context
 from lamina.server.tokens import Identity
 from lamina.store import promotions as store
+from lamina.store import summary
 
 SERVER = Path(__file__).parent.parent
 OPEN_STATUSES = (requests.Status.PENDING, requests.Status.TESTING, requests.Status.APPROVED)
@@ -101,6 +106,44 @@ def ago(moment: datetime | None, now: datetime) -> str:
     return f"{seconds} s ago"
 
 
+def ago_changes(moment: datetime, now: datetime) -> datetime:
+    """The first moment after now at which :func:`ago` of moment reads differently."""
+    at = store.utc(moment)
+    seconds = int((now - at).total_seconds())
+    if seconds < 10:
+        return at + timedelta(seconds=10)
+    for size in (86400, 3600, 60, 1):
+        if seconds >= size:
+            return at + timedelta(seconds=(seconds // size + 1) * size)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_SHOWN_TIMES: ContextVar[list[datetime] | None] = ContextVar("lamina_shown_times", default=None)
+
+
+@contextmanager
+def times_shown(now: datetime) -> Iterator[list[datetime]]:
+    """Collects, while templates render in this context, when each relative time they show
+    ("4 min ago") next changes; a rendered fragment holds until the earliest of them."""
+    changes: list[datetime] = []
+    token = _SHOWN_TIMES.set(changes)
+    try:
+        yield changes
+    finally:
+        _SHOWN_TIMES.reset(token)
+
+
+def _ago_filter(clock: context.Clock) -> Callable[[datetime | None], str]:
+    def shown(moment: datetime | None) -> str:
+        now = clock()
+        changes = _SHOWN_TIMES.get()
+        if changes is not None and moment is not None:
+            changes.append(ago_changes(moment, now))
+        return ago(moment, now)
+
+    return shown
+
+
 def iso(moment: datetime | None) -> str:
     """moment as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC ("" for None)."""
     return store.utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
@@ -109,7 +152,8 @@ def iso(moment: datetime | None) -> str:
 def templates(clock: context.Clock) -> Jinja2Templates:
     """The dashboard's templates, with the filters and tables they use; times read clock."""
     built = Jinja2Templates(directory=SERVER / "templates")
-    built.env.filters["ago"] = lambda moment: ago(moment, clock())
+    built.env.auto_reload = False  # they ship with lamina: no stat of each template per page
+    built.env.filters["ago"] = _ago_filter(clock)
     built.env.filters["iso"] = iso
     built.env.globals.update(
         drift_tone=DRIFT,
@@ -119,6 +163,11 @@ def templates(clock: context.Clock) -> Jinja2Templates:
         measurement_tone=MEASUREMENT,
     )
     return built
+
+
+def open_promotions(session: Session) -> int:
+    """How many promotion requests are open (pending, testing or approved)."""
+    return summary.open_promotions(session, [status.value for status in OPEN_STATUSES])
 
 
 def csrf_token(session_token: str, action: str) -> str:
@@ -151,7 +200,8 @@ def page(
     data = {**data, "who": who, "now": shared.clock()}
     if who is not None:
         data["logout_csrf"] = csrf_token(auth.presented_token(request), "logout")
-        data["open_count"] = len(store.list_requests(shared.database, OPEN_STATUSES))
+        if "open_count" not in data:  # the fleet page counts them with its snapshot
+            data["open_count"] = shared.database.read(open_promotions)
     found: Jinja2Templates = request.app.state.templates
     response: Response = found.TemplateResponse(request, name, data, status, SECURITY_HEADERS)
     return response
