@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +75,8 @@ class Session:
         env = os.environ.get("LAMINA_USER")
         if env:
             return _checked_name(env, "LAMINA_USER")
+        import subprocess
+
         try:
             done = subprocess.run(
                 ["git", "-C", str(self.root()), "config", "user.email"],

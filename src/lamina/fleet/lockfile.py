@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -127,6 +126,8 @@ def restore(root: Path, before: bytes | None) -> None:
 
 
 def _write_whole(path: Path, data: bytes) -> None:
+    import tempfile  # on first use: only writing the lock needs it (it loads shutil, random...)
+
     temp = None
     try:
         handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

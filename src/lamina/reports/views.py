@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lamina.core import diffs
 from lamina.fleet.selectors import Selector
-from lamina.reports import presenting
 from lamina.resolve.repository import Repository
-from lamina.resolve.resolved import ResolvedConfig
+
+if TYPE_CHECKING:
+    from lamina.resolve.resolved import ResolvedConfig
 
 
 def environments(repo: Repository) -> list[dict[str, Any]]:
@@ -54,6 +54,8 @@ def clusters(repo: Repository, selector: Selector) -> list[dict[str, Any]]:
 
 def config(resolved: ResolvedConfig) -> dict[str, Any]:
     """A target's resolved config: secret references only, credential-like literals masked."""
+    from lamina.reports import presenting  # here: the listing views (envs) never mask values
+
     return {
         "target": str(resolved.target),
         "config_hash": resolved.config_hash,
@@ -65,6 +67,9 @@ def config(resolved: ResolvedConfig) -> dict[str, Any]:
 
 def diff(a: ResolvedConfig, b: ResolvedConfig, label_a: str, label_b: str) -> dict[str, Any]:
     """``lamina diff --json``."""
+    from lamina.core import diffs
+    from lamina.reports import presenting
+
     changes = presenting.changes_between(a, b)
     items = []
     for change in changes:

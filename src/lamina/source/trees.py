@@ -11,14 +11,16 @@ import errno
 import os
 import posixpath
 import stat
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
 from lamina.errors import InputError, OutsideError, Place, ReferenceError_, UnknownTargetError
+
+if TYPE_CHECKING:  # git runs on first use; reading the working tree alone starts no process
+    import subprocess
 
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 _MAX_SYMLINK_HOPS = 16
@@ -189,6 +191,8 @@ def run_git(
 
     Failures become OutsideError with git's reason.
     """
+    import subprocess
+
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -212,6 +216,8 @@ def try_git(
     Raises:
         OutsideError: git cannot be started at all.
     """
+    import subprocess
+
     try:
         return subprocess.run(
             ["git", "-C", str(root), *args],
@@ -260,6 +266,8 @@ class GitRepo:
     @classmethod
     def find(cls, root: Path) -> GitRepo | None:
         """The git repository holding root, or None for a plain folder."""
+        import subprocess
+
         try:
             done = subprocess.run(
                 ["git", "-C", str(root), "rev-parse", "--show-toplevel", "--show-prefix"],
@@ -280,6 +288,8 @@ class GitRepo:
         Raises:
             UnknownTargetError: rev names no commit.
         """
+        import subprocess
+
         if rev.startswith("-"):
             raise UnknownTargetError(f"unknown git revision {rev!r}")
         done = subprocess.run(
@@ -301,6 +311,8 @@ class GitRepo:
 
     def head(self) -> str | None:
         """The commit HEAD points at, or None in a repository without commits."""
+        import subprocess
+
         done = subprocess.run(
             ["git", "-C", str(self.toplevel), "rev-parse", "--verify", "--quiet", "HEAD"],
             capture_output=True,
@@ -311,6 +323,8 @@ class GitRepo:
     def identity_args(self) -> list[str]:
         """``-c user.name=... -c user.email=...`` for a machine where git has no identity, so
         lamina's own commits (pins) never fail for want of one; empty when git has one."""
+        import subprocess
+
         args: list[str] = []
         for key, fallback in (("user.name", "lamina"), ("user.email", "lamina@localhost")):
             probe = subprocess.run(
@@ -322,6 +336,8 @@ class GitRepo:
 
     def remote_url(self, name: str = "origin") -> str | None:
         """The URL of a git remote, or None."""
+        import subprocess
+
         done = subprocess.run(
             ["git", "-C", str(self.toplevel), "remote", "get-url", name],
             capture_output=True,
@@ -447,6 +463,8 @@ class GitTree:
         return self._cat_blob(blob[1])
 
     def _cat_blob(self, sha: str) -> bytes:
+        import subprocess
+
         # One long-lived `git cat-file --batch` reads every blob of this revision.
         if self._cat is None:
             self._cat = subprocess.Popen(
