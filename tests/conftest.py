@@ -134,3 +134,19 @@ def unguard(root: Path) -> None:
     fleet.write_text("".join(lines[:start] + lines[end:]))  # tests may write a [promotion] of their own
     (root / "lamina.lock").unlink()
     commit_all(root, "tests: no pins, nothing protected")
+
+
+def seeded_remote(tmp_path: Path, fleet_toml: str, message: str = "serve from origin") -> tuple[Path, Path]:
+    """A bare repository (``origin``) holding the example fleet, unguarded, with fleet_toml added
+    to its lamina.toml; returns the remote and the seed clone that pushed it."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    seed = tmp_path / "seed"
+    scaffold.write_example(seed, git=True)
+    unguard(seed)
+    with (seed / "lamina.toml").open("a") as fleet:
+        fleet.write(fleet_toml)
+    commit_all(seed, message)
+    git(seed, "remote", "add", "origin", str(remote))
+    git(seed, "push", "-q", "origin", "main")
+    return remote, seed

@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from cli_support import start_lamina_serve
-from conftest import commit_all, git, unguard
-from lamina.fleet import scaffold
+from conftest import git, seeded_remote
 from lamina.server import tokens
 
 SECRET = "hook-secret-5b1d"
@@ -72,19 +71,11 @@ def wait_for(check: object, seconds: float) -> float:
 @pytest.fixture
 def hub(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> Iterator[Hub]:
     interval = request.param
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    seed = tmp_path / "seed"
-    scaffold.write_example(seed, git=True)
-    unguard(seed)
-    with (seed / "lamina.toml").open("a") as fleet:
-        fleet.write(
-            '\n[drift]\ninterval = "0"\n\n[git]\npush = true\n'
-            f'fetch_interval = "{interval}"\nwebhook_secret_env = "LAMINA_HOOK_SECRET"\n'
-        )
-    commit_all(seed, "serve from origin")
-    git(seed, "remote", "add", "origin", str(remote))
-    git(seed, "push", "-q", "origin", "main")
+    remote, _ = seeded_remote(
+        tmp_path,
+        '\n[drift]\ninterval = "0"\n\n[git]\npush = true\n'
+        f'fetch_interval = "{interval}"\nwebhook_secret_env = "LAMINA_HOOK_SECRET"\n',
+    )
     processes: list[subprocess.Popen[bytes]] = []
     replicas = []
     try:

@@ -6,25 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import commit_all, git, unguard
+from conftest import commit_all, git, seeded_remote
 from lamina.errors import InputError
-from lamina.fleet import scaffold
 from lamina.resolve.repository import Repository
 from lamina.server import revisions
 
 
 @pytest.fixture
 def seed_and_clone(tmp_path: Path) -> tuple[Path, Path]:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    seed = tmp_path / "seed"
-    scaffold.write_example(seed, git=True)
-    unguard(seed)
-    with (seed / "lamina.toml").open("a") as fleet:
-        fleet.write('\n[git]\nfetch_interval = "1h"\n')
-    commit_all(seed, "serve from origin")
-    git(seed, "remote", "add", "origin", str(remote))
-    git(seed, "push", "-q", "origin", "main")
+    remote, seed = seeded_remote(tmp_path, '\n[git]\nfetch_interval = "1h"\n')
     clone = tmp_path / "served"
     git(tmp_path, "clone", "-q", str(remote), str(clone))
     return seed, clone

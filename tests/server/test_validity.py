@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from cli_support import start_lamina_serve
-from conftest import commit_all, git, unguard
+from conftest import commit_all, git, seeded_remote
 from lamina.core.notices import Topic
-from lamina.fleet import scaffold
 from lamina.server import validity
 from lamina.store import outbox
 from lamina.store.database import Database
@@ -214,20 +213,13 @@ def wait_for(check: Callable[[], bool], seconds: float = 30) -> None:
 
 
 def test_lamina_serve_tells_of_a_bad_push_once(tmp_path: Path, receiver: Receiver) -> None:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    seed = tmp_path / "seed"
-    scaffold.write_example(seed, git=True)
-    unguard(seed)
-    with (seed / "lamina.toml").open("a") as fleet:
-        fleet.write(
-            '\n[drift]\ninterval = "0"\n\n[server]\npublic_url = "https://lamina.example.com"\n\n'
-            '[git]\nfetch_interval = "1h"\nwebhook_secret_env = "HOOK_SECRET"\n\n'
-            '[alerts.staging]\nsinks = [{type = "webhook", url_env = "STAGING_HOOK"}]\n'
-        )
-    commit_all(seed, "serve from origin, tell staging")
-    git(seed, "remote", "add", "origin", str(remote))
-    git(seed, "push", "-q", "origin", "main")
+    remote, seed = seeded_remote(
+        tmp_path,
+        '\n[drift]\ninterval = "0"\n\n[server]\npublic_url = "https://lamina.example.com"\n\n'
+        '[git]\nfetch_interval = "1h"\nwebhook_secret_env = "HOOK_SECRET"\n\n'
+        '[alerts.staging]\nsinks = [{type = "webhook", url_env = "STAGING_HOOK"}]\n',
+        "serve from origin, tell staging",
+    )
     clone = tmp_path / "served"
     git(tmp_path, "clone", "-q", str(remote), str(clone))
     env = {"STAGING_HOOK": receiver.url + "/hook", "HOOK_SECRET": "hook-secret-0c4e"}
