@@ -49,7 +49,7 @@ def kube_settings(repo: Repository) -> connection.KubeSettings:
     help="Ship although validation, a freeze or protection refuses (needs --reason).",
 )
 @click.option("--reason", "reason", help="Why --force is needed (recorded).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.option(
     "--rollout", "rollout", is_flag=True, help="Move the environment step by step as [rollout] says."
 )

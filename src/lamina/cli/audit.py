@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import commands, completing, lazy, output
 from lamina.cli.session import session
 from lamina.errors import InputError
 from lamina.fleet import durations
@@ -21,7 +21,7 @@ else:
 @click.command()
 @click.option("--verify", "verify", is_flag=True, help="Check the hash chain; exit 1 if broken.")
 @click.option("--limit", "limit", type=int, default=100, help="Show at most this many rows, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.option(
     "--env", "environment", help="Only rows about this environment.", shell_complete=completing.environments
 )

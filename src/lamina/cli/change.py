@@ -34,7 +34,7 @@ def app() -> None:
     shell_complete=completing.environments,
 )
 @click.option("--reason", "reason", help="Why (recorded).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def request(ctx: click.Context, environment: str, reason: str | None, as_json: bool) -> None:
     """Request that ENV's configs as committed (HEAD) may ship; the gates run (exit 1 if one fails)."""
@@ -62,7 +62,7 @@ def request(ctx: click.Context, environment: str, reason: str | None, as_json: b
 
 @app.command("apply")
 @click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def apply(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Let the approved change request's configs ship (then `lamina apply ENV` ships them)."""

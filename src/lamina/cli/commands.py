@@ -10,8 +10,8 @@ The commands are plain click commands; repeatable values arrive as lists (:func:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 import click
 
@@ -44,6 +44,17 @@ def listed(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> 
 def listed_all(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> list[str]:
     """A repeatable value as a list (empty when none was given)."""
     return list(value)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+"""``--json``: print the command's JSON shape instead of text."""
+
+
+def names_argument(name: str, help: str, complete: Callable[..., Any]) -> Callable[[F], F]:
+    """A positional that takes any number of names (environments, targets), as a list or None."""
+    return click.argument(name, nargs=-1, callback=listed, help=help, shell_complete=complete)
 
 
 class LazyGroup(Group):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lamina.cli import completing, output
+from lamina.cli import commands, completing, output
 from lamina.cli.session import session
 from lamina.core import diffs
 from lamina.core.paths import format_path
@@ -14,7 +14,7 @@ from lamina.reports import presenting, views
 @click.command()
 @click.argument("a", help="First target (ENV, ENV/CLUSTER, @REV).", shell_complete=completing.targets)
 @click.argument("b", help="Second target.", shell_complete=completing.targets)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """Field-level differences; prompts as unified diffs. Exit 1 when the targets differ."""

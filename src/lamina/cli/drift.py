@@ -38,13 +38,7 @@ _STYLES = {
 
 
 @click.command()
-@click.argument(
-    "environments",
-    nargs=-1,
-    callback=commands.listed,
-    help="Environments (default: all).",
-    shell_complete=completing.targets,
-)
+@commands.names_argument("environments", "Environments (default: all).", completing.targets)
 @click.option("--selector", "-l", "selector", help="Only clusters whose labels match k=v,...")
 @click.option(
     "--heal", "heal", is_flag=True, help="Re-apply git's config to drifted and out-of-sync clusters."
@@ -59,7 +53,7 @@ _STYLES = {
 @click.option(
     "--reason", "reason", help="Why the live values are accepted (--adopt), or why --force is needed."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def drift(
     ctx: click.Context,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lamina.cli import output
+from lamina.cli import commands, output
 from lamina.cli.session import session
 from lamina.reports import views
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the cluster clients load for ``clusters`` only
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def envs(ctx: click.Context, as_json: bool) -> None:
     """List environments: stage, extends, upstream, pinned base revision, clusters."""
@@ -42,7 +42,7 @@ def envs(ctx: click.Context, as_json: bool) -> None:
 
 @click.command()
 @click.option("--selector", "-l", "selector", help="Label selector: k=v,k2!=v2,k3")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def clusters(ctx: click.Context, selector: str | None, as_json: bool) -> None:
     """List clusters: environment, namespace, where they live, labels, health."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lamina.cli import completing, output
+from lamina.cli import commands, completing, output
 from lamina.cli.session import session
 from lamina.reports import presenting
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @click.argument(
     "key", help="Dotted key, e.g. agent.model or tools[0].timeout.", shell_complete=completing.keys
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.option(
     "--blame", "blame", is_flag=True, help="Add the commit, author and date that last changed each line."
 )

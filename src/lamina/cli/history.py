@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lamina.cli import completing, lazy, output, promote, remote
+from lamina.cli import commands, completing, lazy, output, promote, remote
 from lamina.cli.promote import now, print_request
 from lamina.cli.secrets import secret_lookups
 from lamina.cli.session import session
@@ -29,7 +29,7 @@ else:
     shell_complete=completing.environments,
 )
 @click.option("--stats", "stats", is_flag=True, help="The four DORA figures from lamina's records.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def history(ctx: click.Context, environment: str | None, stats: bool, as_json: bool) -> None:
     """Pins, promotions and applies of ENV, newest first; or, with --stats, the DORA figures."""
@@ -92,7 +92,7 @@ def history(ctx: click.Context, environment: str | None, stats: bool, as_json: b
 )
 @click.option("--to", "to", required=True, help="The older revision ENV should run again.")
 @click.option("--reason", "reason", help="Why (recorded and committed).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def rollback(ctx: click.Context, environment: str, to: str, reason: str | None, as_json: bool) -> None:
     """Request a rollback of ENV to an older revision: a promotion with the same gates and approvals."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lamina.cli import output
+from lamina.cli import commands, output
 from lamina.cli.session import session
 from lamina.resolve import migrations
 from lamina.source.edits import write_atomic
@@ -12,7 +12,7 @@ from lamina.source.edits import write_atomic
 
 @click.command()
 @click.option("--write", "write", is_flag=True, help="Rewrite the files in place.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def migrate(ctx: click.Context, write: bool, as_json: bool) -> None:
     """Show (or, with --write, apply) the [[migrations]] each file still needs.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lamina.cli import completing, lazy, output
+from lamina.cli import commands, completing, lazy, output
 from lamina.cli.session import session
 from lamina.errors import InputError
 
@@ -39,7 +39,7 @@ _STYLES = {"pending": "yellow", "sent": "green", "failed": "red bold"}
     "--env", "environment", help="Only notices of this environment.", shell_complete=completing.environments
 )
 @click.option("--limit", "limit", type=int, default=50, help="Show at most this many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def notices(
     ctx: click.Context, send: bool, status: str | None, environment: str | None, limit: int, as_json: bool

@@ -10,15 +10,9 @@ from lamina.reports import parity as parity_report
 
 
 @click.command()
-@click.argument(
-    "environments",
-    nargs=-1,
-    callback=commands.listed,
-    help="Environments to compare (default: all).",
-    shell_complete=completing.environments,
-)
+@commands.names_argument("environments", "Environments to compare (default: all).", completing.environments)
 @click.option("--strict", "strict", is_flag=True, help="Exit 1 when a difference has no reason.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def parity(ctx: click.Context, environments: list[str] | None, strict: bool, as_json: bool) -> None:
     """Every key that differs between environments, with values and reasons."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from lamina.cli import output
+from lamina.cli import commands, output
 from lamina.cli.diff import print_changes
 from lamina.cli.session import session
 from lamina.core.diffs import ABSENT
@@ -39,7 +39,7 @@ class Format(StrEnum):
 @click.command()
 @click.option("--from", "from_rev", default="HEAD", help="Git revision to compare from.")
 @click.option("--to", "to_rev", help="Git revision to compare to (default: the working tree).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.option(
     "--format",
     "fmt",

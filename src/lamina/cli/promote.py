@@ -157,7 +157,7 @@ _LOUD_FLAGS = ("guardrail-loosened", "model-changed", "secret-ref-changed")
 @click.option(
     "--emergency", "emergency", is_flag=True, help="Skip the path; needs two approvers; opens a backfill."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 def request(
     ctx: click.Context, source: str, target: str, reason: str | None, emergency: bool, as_json: bool
 ) -> None:
@@ -193,7 +193,7 @@ def request(
     callback=commands.listed,
     help="Only requests in this status (repeatable).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 def list_requests(ctx: click.Context, status: list[str] | None, as_json: bool) -> None:
     """List requests, newest first, with emergencies and their backfill flagged."""
     state = session(ctx)
@@ -235,7 +235,7 @@ def list_requests(ctx: click.Context, status: list[str] | None, as_json: bool) -
 
 
 @click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Show one request: revision, hashes, gates (with check output), decisions."""
     state = session(ctx)
@@ -268,7 +268,7 @@ def _decide(ctx: click.Context, request_id: str, approve: bool, comment: str | N
 
 @click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
 @click.option("--comment", "comment", help="A note kept with the approval.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 def approve(ctx: click.Context, request_id: str, comment: str | None, as_json: bool) -> None:
     """Approve a request (not your own); it becomes approved when it has enough approvals."""
     _decide(ctx, request_id, True, comment, as_json)
@@ -276,14 +276,14 @@ def approve(ctx: click.Context, request_id: str, comment: str | None, as_json: b
 
 @click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
 @click.option("--comment", "comment", help="Why.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 def reject(ctx: click.Context, request_id: str, comment: str | None, as_json: bool) -> None:
     """Reject a request."""
     _decide(ctx, request_id, False, comment, as_json)
 
 
 @click.argument("request_id", help="PR-7 or 7.", metavar="ID", shell_complete=completing.request_ids)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 def apply(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Commit the approved request's pin to lamina.lock and record it (safe to run again)."""
     if remote.server() is not None:

@@ -26,12 +26,8 @@ class GitOpsTool(StrEnum):
 
 
 @click.command()
-@click.argument(
-    "targets",
-    nargs=-1,
-    callback=commands.listed,
-    help="Environments (or one ENV/CLUSTER with --print); default: all.",
-    shell_complete=completing.targets,
+@commands.names_argument(
+    "targets", "Environments (or one ENV/CLUSTER with --print); default: all.", completing.targets
 )
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Write one folder per cluster here.")
 @click.option(

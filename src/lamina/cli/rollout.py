@@ -139,7 +139,7 @@ def _print_status(record: RolloutRecord) -> None:
 
 @app.command("status")
 @click.argument("rollout_id", type=int, required=False, help="A rollout id (default: the newest rollouts).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def status(ctx: click.Context, rollout_id: int | None, as_json: bool) -> None:
     """Show a rollout: its steps, clusters and measurements (or list the newest rollouts)."""
@@ -186,7 +186,7 @@ def pause(ctx: click.Context, rollout_id: int) -> None:
 
 @app.command("resume")
 @click.argument("rollout_id", type=int, help="The rollout.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def resume(ctx: click.Context, rollout_id: int, as_json: bool) -> None:
     """Resume a paused (or orphaned) rollout and drive it until it ends or pauses."""
@@ -202,7 +202,7 @@ def resume(ctx: click.Context, rollout_id: int, as_json: bool) -> None:
 
 @app.command("abort")
 @click.argument("rollout_id", type=int, help="The rollout.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def abort(ctx: click.Context, rollout_id: int, as_json: bool) -> None:
     """Abort a rollout: every cluster it moved goes back to the config it ran before."""
@@ -224,7 +224,7 @@ def abort(ctx: click.Context, rollout_id: int, as_json: bool) -> None:
 
 @app.command("verify")
 @click.argument("request_id", help="A promoted request, PR-N.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def verify(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Run [promotion] verify's analysis on a promoted request's target environment.

@@ -26,7 +26,7 @@ def secret_lookups(repo: Repository) -> checking.Lookups:
 
 @app.command("check")
 @click.argument("environment", help="The environment to check.", shell_complete=completing.environments)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def check(ctx: click.Context, environment: str, as_json: bool) -> None:
     """Every {secret = "name/key"} of ENV's targets exists in each cluster; exit 1 when one is missing."""

@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from lamina.cli import output
+from lamina.cli import commands, output
 from lamina.cli.session import session
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """One screen: environments in promotion order with pins and lag, drift, requests awaiting you."""

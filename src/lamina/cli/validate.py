@@ -11,14 +11,8 @@ from lamina.validate.diagnostics import Diagnostic, Severity
 
 
 @click.command()
-@click.argument(
-    "environments",
-    nargs=-1,
-    callback=commands.listed,
-    help="Environments to validate (default: all).",
-    shell_complete=completing.environments,
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@commands.names_argument("environments", "Environments to validate (default: all).", completing.environments)
+@commands.json_option
 @click.pass_context
 def validate(ctx: click.Context, environments: list[str] | None, as_json: bool) -> None:
     """Check every target and report every problem. Exit 1 when there is any."""
